@@ -1,0 +1,67 @@
+"""Shared CLI plumbing: the --format option, output helpers, error rendering.
+
+CLI modules import only click and light floe modules at top level; anything heavy
+(pydantic models, yaml, requests, rich tables, sigstore, dbt) is imported inside
+the command body so `floe --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Set by the --format option callback so main() renders errors the same way.
+_STATE: dict[str, str] = {"format": "text"}
+
+
+def output_format() -> str:
+    return _STATE["format"]
+
+
+def _remember_format(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    _STATE["format"] = value
+    return value
+
+
+def format_option(*choices: str) -> Callable[[F], F]:
+    """`--format text|json[|...]`; json output is one JSON document on stdout."""
+    allowed = choices or ("text", "json")
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(allowed)),
+        default="text",
+        show_default=True,
+        callback=_remember_format,
+        is_eager=True,
+        help="Output format.",
+    )
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def step(text: str, quiet: bool = False) -> None:
+    """A progress line like `  ✓ Schema validation passed` (text mode only)."""
+    if not quiet and output_format() == "text":
+        click.echo(text)
+
+
+def render_error(exc: Any) -> None:
+    """Print a FloeError: one line on stderr, or {"event": slug, ...} on stdout for json."""
+    if output_format() == "json":
+        emit_json(exc.to_json())
+    else:
+        click.echo(exc.one_line(), err=True)
+
+
+def fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(2)

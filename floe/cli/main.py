@@ -1,0 +1,63 @@
+"""The `floe` command: a thin click tree; each area registers its own commands."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from floe import __version__
+from floe.cli import common
+from floe.errors import FloeError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="floe")
+def cli() -> None:
+    """floe: ship a data platform's rules as signed OCI artifacts and enforce them."""
+
+
+@cli.group()
+def platform() -> None:
+    """Platform team: compile, test, publish, sign and inspect platform artifacts."""
+
+
+@cli.command()
+def version() -> None:
+    """Print the floe version."""
+    click.echo(f"floe {__version__}")
+
+
+def _register() -> None:
+    # Each area owns one module with a register(cli, platform) function.
+    from floe.cli import platform_cmds, project_cmds, signing_cmds, transport_cmds, util_cmds
+
+    for module in (platform_cmds, transport_cmds, signing_cmds, project_cmds, util_cmds):
+        module.register(cli, platform)
+
+
+_register()
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except FloeError as exc:
+        common.render_error(exc)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

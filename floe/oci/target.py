@@ -1,0 +1,253 @@
+"""The one abstraction everything that moves bytes goes through.
+
+A Target is a store of content-addressed blobs and manifests with tags: a remote
+registry (`floe.oci.remote.RemoteTarget`) or an OCI image layout on disk
+(`floe.oci.layout.LayoutTarget`). Publish, pull, cache fill and mirror are one
+graph copy (`floe.oci.copy.copy_graph`) between two Targets.
+
+Contract every implementation keeps:
+- `fetch` returns a stream that checks size and digest as it is read and raises
+  `pull_digest_mismatch` (GateError) at the end, or as soon as the size is
+  exceeded; callers write what they read to a temp name and rename only after
+  the stream was read to the end.
+- `fetch_bytes` is `fetch` read fully into memory with a size cap; it only
+  returns verified bytes.
+- `push` never leaves a partial blob under its final name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import IO, Any, Protocol, runtime_checkable
+
+from floe.errors import GateError, UsageError
+
+# Media types (DESIGN.md "The artifact on the wire").
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
+
+FLOE_ARTIFACT_TYPE = "application/vnd.floe.platform.v1"
+FLOE_CONFIG = "application/vnd.floe.platform.config.v1+json"
+FLOE_POLICY = "application/vnd.floe.policy.v1+json"
+FLOE_CATALOG = "application/vnd.floe.catalog.v1+json"
+FLOE_ARCHITECTURE = "application/vnd.floe.architecture.v1+json"
+FLOE_TAR_GZIP = "application/vnd.floe.platform.tree.v1.tar+gzip"
+
+SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+INTOTO_DSSE = "application/vnd.in-toto+json"
+
+ANNOTATION_TITLE = "org.opencontainers.image.title"
+ANNOTATION_VERSION = "org.opencontainers.image.version"
+ANNOTATION_CREATED = "org.opencontainers.image.created"
+ANNOTATION_REF_NAME = "org.opencontainers.image.ref.name"
+ANNOTATION_CONTENT_DIGEST = "dev.floe.content-digest"
+ANNOTATION_ORAS_DIGEST = "io.deis.oras.content.digest"
+ANNOTATION_ORAS_UNPACK = "io.deis.oras.content.unpack"
+ANNOTATION_COSIGN_SIGNATURE = "dev.cosignproject.cosign/signature"
+
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+
+# The canonical empty config blob `{}` of image-spec v1.1.
+EMPTY_JSON = b"{}"
+EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+
+
+@dataclass(frozen=True)
+class Descriptor:
+    """An OCI content descriptor: what a blob or manifest is, by digest and size."""
+
+    media_type: str
+    digest: str
+    size: int
+    annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+    artifact_type: str | None = field(default=None, compare=False, hash=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "mediaType": self.media_type,
+            "digest": self.digest,
+            "size": self.size,
+        }
+        if self.artifact_type:
+            out["artifactType"] = self.artifact_type
+        if self.annotations:
+            out["annotations"] = dict(sorted(self.annotations.items()))
+        return out
+
+    @classmethod
+    def from_json(cls, data: Any) -> Descriptor:
+        if not isinstance(data, dict):
+            raise GateError("manifest_invalid", "descriptor is not a JSON object")
+        try:
+            media_type = str(data["mediaType"])
+            digest = str(data["digest"])
+            size = data["size"]
+        except KeyError as exc:
+            raise GateError("manifest_invalid", f"descriptor lacks {exc.args[0]!r}") from None
+        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+            raise GateError("manifest_invalid", f"descriptor {digest} has a bad size")
+        validate_digest(digest)
+        annotations = data.get("annotations") or {}
+        if not isinstance(annotations, dict):
+            raise GateError("manifest_invalid", f"descriptor {digest} has bad annotations")
+        return cls(
+            media_type=media_type,
+            digest=digest,
+            size=size,
+            annotations={str(k): str(v) for k, v in annotations.items()},
+            artifact_type=data.get("artifactType"),
+        )
+
+    @classmethod
+    def for_bytes(
+        cls,
+        media_type: str,
+        data: bytes,
+        annotations: dict[str, str] | None = None,
+        artifact_type: str | None = None,
+    ) -> Descriptor:
+        return cls(media_type, sha256_digest(data), len(data), dict(annotations or {}), artifact_type)
+
+    @property
+    def hex(self) -> str:
+        return self.digest.split(":", 1)[1]
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def validate_digest(digest: str) -> None:
+    """Accept only `sha256:<64 lowercase hex>`; anything else could be a path trick."""
+    algo, _, hexpart = digest.partition(":")
+    if algo != "sha256" or len(hexpart) != 64 or any(c not in "0123456789abcdef" for c in hexpart):
+        raise UsageError(
+            "digest_invalid",
+            f"unsupported or malformed digest {digest!r}",
+            hint="digests look like sha256:<64 hex characters>",
+        )
+
+
+def canonical_json(obj: Any) -> bytes:
+    """Deterministic JSON bytes: sorted keys, compact separators, UTF-8."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class VerifyingReader:
+    """Wraps a byte stream; raises `pull_digest_mismatch` unless size and digest match.
+
+    Reading past the expected size fails at once, so a hostile server cannot make
+    us buffer or store more than the descriptor promised.
+    """
+
+    def __init__(self, raw: IO[bytes] | Iterator[bytes], desc: Descriptor) -> None:
+        self._raw = raw
+        self._desc = desc
+        self._hash = hashlib.sha256()
+        self._seen = 0
+        self._done = False
+        self._buffer = b""
+        self._iter: Iterator[bytes] | None = None if hasattr(raw, "read") else iter(raw)  # type: ignore[arg-type]
+
+    def _next_chunk(self, size: int) -> bytes:
+        if self._iter is not None:
+            return next(self._iter, b"")
+        return self._raw.read(size)  # type: ignore[union-attr]
+
+    def read(self, size: int = -1) -> bytes:
+        if self._done:
+            return b""
+        want = 1 << 20 if size is None or size < 0 else size
+        if self._buffer:
+            chunk, self._buffer = self._buffer[:want], self._buffer[want:]
+            return chunk
+        chunk = self._next_chunk(want)
+        if len(chunk) > want:
+            chunk, self._buffer = chunk[:want], chunk[want:]
+        self._account(chunk)
+        if size is None or size < 0:
+            parts = [chunk]
+            while chunk:
+                chunk = self.read(1 << 20)
+                parts.append(chunk)
+            return b"".join(parts)
+        return chunk
+
+    def _account(self, chunk: bytes) -> None:
+        if not chunk:
+            self._finish()
+            return
+        self._seen += len(chunk) + len(self._buffer)
+        if self._seen > self._desc.size:
+            raise GateError(
+                "pull_digest_mismatch",
+                f"{self._desc.digest}: received more than the expected {self._desc.size} bytes",
+                hint="the source is corrupt or tampered with; nothing was stored",
+            )
+        self._hash.update(chunk)
+        if self._buffer:
+            self._hash.update(self._buffer)
+
+    def _finish(self) -> None:
+        self._done = True
+        got = "sha256:" + self._hash.hexdigest()
+        if self._seen != self._desc.size or got != self._desc.digest:
+            raise GateError(
+                "pull_digest_mismatch",
+                f"{self._desc.digest}: content does not match its digest "
+                f"(got {got}, {self._seen} of {self._desc.size} bytes)",
+                hint="the source is corrupt or tampered with; nothing was stored",
+            )
+
+    def __iter__(self) -> Iterator[bytes]:
+        while True:
+            chunk = self.read(1 << 20)
+            if not chunk:
+                return
+            yield chunk
+
+
+@runtime_checkable
+class Target(Protocol):
+    """A store of content: a registry repository or an OCI image layout."""
+
+    def describe(self) -> str:
+        """A human-readable reference for messages (`oci://host/repo`)."""
+        ...
+
+    def resolve(self, reference: str) -> Descriptor:
+        """Tag or `sha256:` digest -> the manifest's descriptor (size and digest of its bytes)."""
+        ...
+
+    def fetch(self, desc: Descriptor) -> AbstractContextManager[IO[bytes]]:
+        """Open a stream of the content that verifies size and digest as it is read."""
+        ...
+
+    def fetch_bytes(self, desc: Descriptor, max_size: int = MAX_MANIFEST_BYTES) -> bytes:
+        """Read and verify the whole content; refuse anything over `max_size`."""
+        ...
+
+    def exists(self, desc: Descriptor) -> bool: ...
+
+    def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
+        """Store content (blob or manifest, chosen by media type) under its digest."""
+        ...
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        """Point `tag` at an already-pushed manifest."""
+        ...
+
+    def tags(self) -> list[str]: ...
+
+    def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        """Manifests whose `subject` is `subject` (referrers API or tag-schema fallback)."""
+        ...

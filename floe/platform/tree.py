@@ -1,0 +1,240 @@
+"""The compiled platform tree: its exact file names, its JSON shapes, its content digest.
+
+This module is the contract between the platform side (`floe platform compile`
+writes these files) and everything that reads them (`floe platform test`,
+`floe compile`, pull and cache). Models are strict (`extra="forbid"`) so an
+artifact written by an incompatible floe is rejected loudly, not half-read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from floe.errors import GateError, UsageError
+
+MANIFEST_FILE = "manifest.json"
+CLASSIFICATION_FILE = "policies/classification.json"
+ACCESS_CONTROL_FILE = "policies/access-control.json"
+QUALITY_GATES_FILE = "policies/quality-gates.json"
+NAMESPACES_FILE = "catalog/namespaces.json"
+SCHEMA_REGISTRY_FILE = "catalog/schema-registry.json"
+NAMING_RULES_FILE = "architecture/naming-rules.json"
+LAYER_CONSTRAINTS_FILE = "architecture/layer-constraints.json"
+
+TREE_FILES = (
+    MANIFEST_FILE,
+    CLASSIFICATION_FILE,
+    ACCESS_CONTROL_FILE,
+    QUALITY_GATES_FILE,
+    NAMESPACES_FILE,
+    SCHEMA_REGISTRY_FILE,
+    NAMING_RULES_FILE,
+    LAYER_CONSTRAINTS_FILE,
+)
+
+API_VERSION = "floe.dev/v1"
+ARTIFACT_KIND = "PlatformArtifact"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- manifest.json -------------------------------------------------------------
+
+
+class ArtifactMetadata(_Strict):
+    name: str
+    version: str  # semver without the leading "v"
+    created: str  # RFC 3339 UTC, pinned (manifest or SOURCE_DATE_EPOCH), never the clock
+    digest: str  # content digest of every other file (see content_digest)
+    scope: str | None = None
+
+
+class PluginDetail(_Strict):
+    type: str
+    version: str
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrustedIdentity(_Strict):
+    issuer: str
+    subject: str | None = None
+    subject_regex: str | None = None
+
+
+class TrustPolicy(_Strict):
+    require_signed_artifacts: bool = False
+    trusted_keys: list[str] = Field(default_factory=list)  # PEM public keys, inlined at compile
+    trusted_identities: list[TrustedIdentity] = Field(default_factory=list)
+
+
+class PlatformManifest(_Strict):
+    apiVersion: Literal["floe.dev/v1"] = API_VERSION  # noqa: N815 - wire name
+    kind: Literal["PlatformArtifact"] = ARTIFACT_KIND
+    metadata: ArtifactMetadata
+    plugins: dict[str, str]  # slot (compute|orchestrator|catalog) -> plugin type
+    plugin_details: dict[str, PluginDetail] = Field(default_factory=dict)
+    security: TrustPolicy = Field(default_factory=TrustPolicy)
+    artifacts: dict[str, str] = Field(default_factory=dict)  # e.g. {"registry": "oci://..."}
+
+
+# ---- policies/ -----------------------------------------------------------------
+
+
+class ClassificationRule(_Strict):
+    """Where columns of one classification level may appear."""
+
+    forbidden_layers: list[str] = Field(default_factory=list)
+    forbidden_namespaces: list[str] = Field(default_factory=list)
+    requires_description: bool = False
+
+
+class Classification(_Strict):
+    levels: list[str]
+    default_level: str | None = None
+    propagate: bool = True  # downstream columns of the same name inherit through ref()
+    rules: dict[str, ClassificationRule] = Field(default_factory=dict)  # level -> rule
+
+
+class AccessControl(_Strict):
+    roles: list[str]
+    permissions: dict[str, list[str]] = Field(default_factory=dict)  # role -> privileges
+
+
+class QualityGates(_Strict):
+    minimum_test_coverage: float = 0  # percent, 0..100
+    required_tests: list[str] = Field(default_factory=list)
+    block_on_failure: bool = True
+
+
+# ---- catalog/ ------------------------------------------------------------------
+
+
+class Namespaces(_Strict):
+    namespaces: list[str]
+    grants: dict[str, dict[str, list[str]]] = Field(default_factory=dict)  # ns -> role -> privs
+
+
+class SchemaRegistry(_Strict):
+    require_column_descriptions: bool = False
+    require_column_data_types: bool = False
+    column_name_pattern: str | None = None  # regex every column name must match
+
+
+# ---- architecture/ -------------------------------------------------------------
+
+
+class NamingRules(_Strict):
+    pattern: Literal["medallion", "kimball", "custom"]
+    enforcement: Literal["strict", "warn", "off"]
+    prefixes: dict[str, str] = Field(default_factory=dict)  # layer -> prefix
+    custom_regex: str | None = None  # pattern == custom: every model name must match
+
+
+class LayerConstraint(_Strict):
+    required_tests: list[str] = Field(default_factory=list)
+
+
+class LayerConstraints(_Strict):
+    layers: dict[str, LayerConstraint] = Field(default_factory=dict)
+
+
+class PlatformTree(_Strict):
+    """Everything in a compiled tree, parsed."""
+
+    manifest: PlatformManifest
+    classification: Classification
+    access_control: AccessControl
+    quality_gates: QualityGates
+    namespaces: Namespaces
+    schema_registry: SchemaRegistry
+    naming_rules: NamingRules
+    layer_constraints: LayerConstraints
+
+
+_FILE_MODELS: dict[str, tuple[str, type[BaseModel]]] = {
+    MANIFEST_FILE: ("manifest", PlatformManifest),
+    CLASSIFICATION_FILE: ("classification", Classification),
+    ACCESS_CONTROL_FILE: ("access_control", AccessControl),
+    QUALITY_GATES_FILE: ("quality_gates", QualityGates),
+    NAMESPACES_FILE: ("namespaces", Namespaces),
+    SCHEMA_REGISTRY_FILE: ("schema_registry", SchemaRegistry),
+    NAMING_RULES_FILE: ("naming_rules", NamingRules),
+    LAYER_CONSTRAINTS_FILE: ("layer_constraints", LayerConstraints),
+}
+
+
+def dump_json(data: Any) -> bytes:
+    """The one serialization of tree files: sorted keys, 2-space indent, UTF-8, final newline."""
+    return (json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def model_bytes(model: BaseModel) -> bytes:
+    return dump_json(model.model_dump(mode="json"))
+
+
+def content_digest(files: dict[str, bytes]) -> str:
+    """sha256 over sorted lines `<path>:sha256:<hex>\\n` of every file except manifest.json."""
+    lines = sorted(
+        f"{path}:sha256:{hashlib.sha256(data).hexdigest()}\n"
+        for path, data in files.items()
+        if path != MANIFEST_FILE
+    )
+    return "sha256:" + hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def read_tree_files(root: Path) -> dict[str, bytes]:
+    """Every regular file under root, keyed by its POSIX relative path."""
+    if not root.is_dir():
+        raise UsageError(
+            "artifacts_missing",
+            f"no compiled platform at {root}",
+            hint="run `floe platform compile` first, or pass --artifacts DIR",
+        )
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            raise GateError("tree_invalid", f"{path} is a symlink; compiled trees hold files only")
+        if path.is_file():
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def parse_tree(files: dict[str, bytes], origin: str = "platform tree") -> PlatformTree:
+    """Parse and cross-check a tree held in memory; the content digest must match."""
+    missing = [name for name in TREE_FILES if name not in files]
+    if missing:
+        raise GateError("tree_invalid", f"{origin} lacks {', '.join(missing)}")
+    extra = sorted(set(files) - set(TREE_FILES))
+    if extra:
+        raise GateError("tree_invalid", f"{origin} has unexpected files: {', '.join(extra)}")
+    parsed: dict[str, BaseModel] = {}
+    for name, (field_name, model) in _FILE_MODELS.items():
+        try:
+            parsed[field_name] = model.model_validate_json(files[name])
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise GateError(
+                "tree_invalid", f"{origin}/{name}: {where}: {first['msg']}"
+            ) from None
+    tree = PlatformTree.model_validate(parsed)
+    expected = content_digest(files)
+    if tree.manifest.metadata.digest != expected:
+        raise GateError(
+            "tree_digest_mismatch",
+            f"{origin}: content digest {expected} does not match manifest.json "
+            f"({tree.manifest.metadata.digest})",
+            hint="the tree was edited after compile; recompile or pull it again",
+        )
+    return tree
+
+
+def load_tree(root: Path) -> PlatformTree:
+    return parse_tree(read_tree_files(root), origin=str(root))
