@@ -30,33 +30,48 @@ def version() -> None:
 
 def _register() -> None:
     # Each area owns one module with a register(cli, platform) function.
-    from floe.cli import platform_cmds, project_cmds, signing_cmds, transport_cmds, util_cmds
+    from floe.cli import (
+        auth_cmds,
+        lifecycle_cmds,
+        platform_cmds,
+        policy_cmds,
+        project_cmds,
+        signing_cmds,
+        transport_cmds,
+        util_cmds,
+    )
 
-    for module in (platform_cmds, transport_cmds, signing_cmds, project_cmds, util_cmds):
+    areas = (platform_cmds, policy_cmds, transport_cmds, auth_cmds, signing_cmds)
+    for module in (*areas, lifecycle_cmds, project_cmds, util_cmds):
         module.register(cli, platform)
 
 
 _register()
 
 
-def main() -> None:
+def run(args: list[str]) -> int:
+    """Run the CLI and return its exit code; foreseeable errors become one line."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(args, prog_name="floe", standalone_mode=False)
     except FloeError as exc:
         common.render_error(exc)
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
-        sys.exit(1)
+        return 1
     except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2)
+        return 2
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        sys.exit(130)
-    sys.exit(0)
+        return 130
+    return 0
+
+
+def main() -> None:
+    sys.exit(run(sys.argv[1:]))
 
 
 if __name__ == "__main__":

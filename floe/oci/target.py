@@ -115,7 +115,9 @@ class Descriptor:
         annotations: dict[str, str] | None = None,
         artifact_type: str | None = None,
     ) -> Descriptor:
-        return cls(media_type, sha256_digest(data), len(data), dict(annotations or {}), artifact_type)
+        return cls(
+            media_type, sha256_digest(data), len(data), dict(annotations or {}), artifact_type
+        )
 
     @property
     def hex(self) -> str:
@@ -156,7 +158,7 @@ class VerifyingReader:
         self._seen = 0
         self._done = False
         self._buffer = b""
-        self._iter: Iterator[bytes] | None = None if hasattr(raw, "read") else iter(raw)  # type: ignore[arg-type]
+        self._iter: Iterator[bytes] | None = None if hasattr(raw, "read") else iter(raw)
 
     def _next_chunk(self, size: int) -> bytes:
         if self._iter is not None:

@@ -75,8 +75,8 @@ class TrustPolicy(_Strict):
 
 
 class PlatformManifest(_Strict):
-    apiVersion: Literal["floe.dev/v1"] = API_VERSION  # noqa: N815 - wire name
-    kind: Literal["PlatformArtifact"] = ARTIFACT_KIND
+    apiVersion: Literal["floe.dev/v1"] = "floe.dev/v1"
+    kind: Literal["PlatformArtifact"] = "PlatformArtifact"
     metadata: ArtifactMetadata
     plugins: dict[str, str]  # slot (compute|orchestrator|catalog) -> plugin type
     plugin_details: dict[str, PluginDetail] = Field(default_factory=dict)
@@ -221,9 +221,7 @@ def parse_tree(files: dict[str, bytes], origin: str = "platform tree") -> Platfo
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
-            raise GateError(
-                "tree_invalid", f"{origin}/{name}: {where}: {first['msg']}"
-            ) from None
+            raise GateError("tree_invalid", f"{origin}/{name}: {where}: {first['msg']}") from None
     tree = PlatformTree.model_validate(parsed)
     expected = content_digest(files)
     if tree.manifest.metadata.digest != expected:
