@@ -1,9 +1,230 @@
-"""Commands of this area (see floe/cli/main.py for how they are registered)."""
+"""`floe init`, `floe platform cache list|clear`, and project mode of `floe platform pull`.
+
+The work happens in floe.project.lifecycle / floe.project.cache (imported inside the
+commands so `floe --help` stays fast); this module parses flags and prints.
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
+
+from floe.cli import common
+from floe.cli.transport_cmds import registry_flags
+from floe.errors import UsageError
+
+if TYPE_CHECKING:
+    from floe.oci.options import RegistryOptions
+    from floe.project.lifecycle import Outcome
+
+DIR_OPTION = click.option(
+    "--dir",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The dbt project (where floe.yaml lives).",
+)
 
 
 def register(cli: click.Group, platform: click.Group) -> None:
     """Attach this area's commands to the root group and the `platform` group."""
+    cli.add_command(init)
+    platform.add_command(cache)
+
+
+def _say(text: str) -> None:
+    common.step(text)
+
+
+def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
+    """The summary after init or pull (the transcript's format), or one JSON document."""
+    if fmt == "json":
+        common.emit_json({"event": event, **outcome.to_json()})
+        return
+    manifest = outcome.tree.manifest
+    naming = outcome.tree.naming_rules
+    click.echo("")
+    click.echo(f"Platform: {manifest.metadata.name} v{manifest.metadata.version}")
+    for slot in ("compute", "orchestrator", "catalog"):
+        if slot in manifest.plugins:
+            click.echo(f"{slot.capitalize()}: {manifest.plugins[slot]}")
+    click.echo(f"Pattern: {naming.pattern} ({naming.enforcement} enforcement)")
+    click.echo("")
+    if outcome.created:
+        click.echo(f"Created: {' '.join(outcome.created)}")
+    if outcome.updated:
+        click.echo(f"Updated: {' '.join(outcome.updated)}")
+    if not outcome.created and not outcome.updated:
+        click.echo(f"Up to date: floe.yaml .floe/platform/{outcome.locked.version}/")
+
+
+# ---- floe init -------------------------------------------------------------------------
+
+
+@click.command("init")
+@click.option(
+    "--platform",
+    "constraint",
+    required=True,
+    help="Version constraint: v1.2.3, v1.2.*, v1.*.*, ^1.2, ~1.2.3, '>=1.2,<2' or latest.",
+)
+@click.option("--registry", help="oci://HOST[:PORT]/REPO or oci-layout://PATH (no tag).")
+@DIR_OPTION
+@click.option(
+    "--key",
+    "keys",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Trusted public key (cosign.pub); implies require_signed_artifacts. Repeatable.",
+)
+@click.option("--offline", is_flag=True, help="Never use the network (needs the lock).")
+@click.option("--allow-downgrade", is_flag=True, help="Accept a version older than the lock.")
+@registry_flags
+@common.format_option()
+def init(
+    constraint: str,
+    registry: str | None,
+    project_dir: Path,
+    keys: tuple[Path, ...],
+    offline: bool,
+    allow_downgrade: bool,
+    options: RegistryOptions,
+    fmt: str,
+) -> None:
+    """Resolve the platform, verify its signature, cache it, lock it, write floe.yaml."""
+    from floe.project.lifecycle import init_project
+
+    _require_dir(project_dir)
+    outcome = init_project(
+        project_dir,
+        constraint,
+        registry=registry,
+        keys=keys,
+        offline=offline,
+        allow_downgrade=allow_downgrade,
+        options=options,
+        say=_say,
+    )
+    print_outcome(outcome, "initialized", fmt)
+
+
+def _require_dir(project_dir: Path) -> None:
+    if not project_dir.is_dir():
+        raise UsageError(
+            "project_dir_missing",
+            f"{project_dir} is not a folder",
+            hint="pass --dir pointing at your dbt project",
+        )
+
+
+# ---- project mode of `floe platform pull` ---------------------------------------------------
+
+
+def pull_project_command(
+    project_dir: Path,
+    *,
+    force: bool,
+    upgrade: bool,
+    allow_downgrade: bool,
+    offline: bool,
+    options: RegistryOptions,
+    fmt: str,
+) -> None:
+    """`floe platform pull` without REF: floe.yaml + lock -> the project caches."""
+    from floe.project.lifecycle import pull_project
+
+    _require_dir(project_dir)
+    outcome = pull_project(
+        project_dir,
+        force=force,
+        upgrade=upgrade,
+        allow_downgrade=allow_downgrade,
+        offline=offline,
+        options=options,
+        say=_say,
+    )
+    print_outcome(outcome, "pulled", fmt)
+
+
+# ---- floe platform cache ------------------------------------------------------------------
+
+
+@click.group("cache")
+def cache() -> None:
+    """Show or clear the project's platform cache and the user-wide blob cache."""
+
+
+@cache.command("list")
+@DIR_OPTION
+@common.format_option()
+def cache_list(project_dir: Path, fmt: str) -> None:
+    """Cached platform versions with sizes and digests, and the user-wide cache size."""
+    from floe.project.cache import list_cache
+
+    listing = list_cache(project_dir)
+    if fmt == "json":
+        common.emit_json({"event": "cache", **listing})
+        return
+    _print_listing(listing)
+
+
+def _print_listing(listing: dict[str, Any]) -> None:
+    from floe.project.cache import human_size
+
+    versions = listing["versions"]
+    if not versions:
+        click.echo("No platform versions cached in this project.")
+    for row in versions:
+        mark = " (locked)" if row["locked"] else ""
+        click.echo(
+            f"{row['version']}{mark}  {human_size(row['size'])}  {row['status']}  "
+            f"{row['manifest_digest'] or row['content_digest'] or ''}"
+        )
+    click.echo(f"Project blob cache: {human_size(listing['project_oci_size'])}")
+    click.echo(
+        f"User-wide blob cache: {human_size(listing['global_size'])} ({listing['global_path']})"
+    )
+
+
+@cache.command("clear")
+@DIR_OPTION
+@click.option("--version", "version", help="Remove only this version's tree (e.g. v1.2.2).")
+@click.option("--all", "clear_all", is_flag=True, help="Also remove artifacts.lock.")
+@click.option("--global", "clear_global", is_flag=True, help="Empty the user-wide blob cache.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@common.format_option()
+def cache_clear(
+    project_dir: Path,
+    version: str | None,
+    clear_all: bool,
+    clear_global: bool,
+    yes: bool,
+    fmt: str,
+) -> None:
+    """Remove cached platform versions (never the lock unless --all)."""
+    from floe.project.cache import clear_cache, plan_clear
+
+    plan = plan_clear(project_dir, version=version, clear_all=clear_all, clear_global=clear_global)
+    if not plan:
+        common.step("Nothing to clear.")
+        if fmt == "json":
+            common.emit_json({"event": "cache_cleared", "removed": []})
+        return
+    if not yes:
+        if not sys.stdin.isatty():
+            raise UsageError(
+                "confirmation_required",
+                f"would remove {', '.join(str(p) for p in plan)}",
+                hint="pass --yes to confirm when not running in a terminal",
+            )
+        click.confirm(f"Remove {', '.join(str(p) for p in plan)}?", abort=True)
+    removed = clear_cache(project_dir, plan)
+    if fmt == "json":
+        common.emit_json({"event": "cache_cleared", "removed": [str(p) for p in removed]})
+        return
+    for path in removed:
+        click.echo(f"Removed: {path}")

@@ -52,7 +52,8 @@ _register()
 def run(args: list[str]) -> int:
     """Run the CLI and return its exit code; foreseeable errors become one line."""
     try:
-        cli.main(args, prog_name="floe", standalone_mode=False)
+        # Without standalone mode click *returns* the code of a click.exceptions.Exit.
+        code = cli.main(args, prog_name="floe", standalone_mode=False)
     except FloeError as exc:
         common.render_error(exc)
         return exc.exit_code
@@ -67,7 +68,7 @@ def run(args: list[str]) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) and not isinstance(code, bool) else 0
 
 
 def main() -> None:

@@ -1,9 +1,156 @@
-"""Commands of this area (see floe/cli/main.py for how they are registered)."""
+"""Data team: `floe compile` (enforce the platform's rules) and `floe run` (gate, then dbt)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
+
+from floe.cli import common
+
+FORMATS = ("text", "json", "junit", "sarif")
+
+
+DIR_OPTION = click.option(
+    "--dir",
+    "project_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The dbt project (with floe.yaml).",
+)
+
+
+OUT_OPTION = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Report folder [default: <dir>/target/floe].",
+)
+
+
+PROFILES_OPTION = click.option(
+    "--profiles-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to write profiles.yml [default: the project directory].",
+)
+
+
+def _console() -> Any:
+    import sys
+
+    from rich.console import Console
+
+    # Findings tables stay readable in CI logs, where stdout is no terminal.
+    return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def _compile(project_dir: Path, out: Path | None, profiles_dir: Path | None, text: bool) -> Any:
+    from floe.project.compile import DEFAULT_OUT, compile_project
+
+    root = project_dir.resolve()
+    return compile_project(
+        root,
+        (out.resolve() if out else root / DEFAULT_OUT),
+        profiles_dir.resolve() if profiles_dir else None,
+        echo=click.echo if text else None,
+        console=_console() if text else None,
+    )
+
+
+def _print_document(outcome: Any, fmt: str) -> None:
+    from floe.project import report
+
+    if fmt == "json":
+        click.echo(report.dumps_json(outcome.compiled), nl=False)
+    elif fmt == "junit":
+        click.echo(report.junit_document(outcome.result), nl=False)
+    else:
+        click.echo(report.dumps_json(report.sarif_document(outcome.result)), nl=False)
+
+
+def _shown(path: Path) -> str:
+    """A path relative to the working directory when it is inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _verdict(outcome: Any) -> None:
+    """The closing line of the text output."""
+    if outcome.blocked:
+        n = outcome.errors
+        click.echo(f"[4/4] Compilation blocked: {n} error{'s' if n != 1 else ''}")
+        click.echo(
+            f"  Reports: {_shown(outcome.out_dir)}/ (findings.json, junit.xml, findings.sarif)"
+        )
+    else:
+        click.echo("[4/4] Compilation successful")
+
+
+@click.command("compile")
+@DIR_OPTION
+@common.format_option(*FORMATS)
+@OUT_OPTION
+@PROFILES_OPTION
+def compile_cmd(project_dir: Path, fmt: str, out: Path | None, profiles_dir: Path | None) -> None:
+    """Check the dbt project against the platform's rules and write profiles.yml.
+
+    Exit 1 when a blocking rule fails (profiles.yml is then not written); the report
+    files (compiled.json, findings.json, junit.xml, findings.sarif) are always written.
+    """
+    outcome = _compile(project_dir, out, profiles_dir, text=fmt == "text")
+    if fmt == "text":
+        _verdict(outcome)
+    else:
+        _print_document(outcome, fmt)
+    if outcome.blocked:
+        raise click.exceptions.Exit(1)
+
+
+@click.command("run", context_settings={"ignore_unknown_options": True})
+@DIR_OPTION
+@OUT_OPTION
+@PROFILES_OPTION
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def run_cmd(
+    project_dir: Path, out: Path | None, profiles_dir: Path | None, dbt_args: tuple[str, ...]
+) -> None:
+    """Run the compile gate, then `dbt build` with floe's profile (extra args after --).
+
+    dbt starts only when compilation passed; its exit code becomes floe's and the run is
+    recorded in <out>/run.json.
+    """
+    from floe.project import report
+    from floe.project.compile import platform_record
+    from floe.project.run import RUN_FILE, require_dbt, run_dbt, run_record
+
+    outcome = _compile(project_dir, out, profiles_dir, text=True)
+    _verdict(outcome)
+    root = project_dir.resolve()
+    record_path = outcome.out_dir / RUN_FILE
+    if outcome.blocked:
+        record_path.unlink(missing_ok=True)
+        click.echo("dbt was not started: fix the blocking findings first", err=True)
+        raise click.exceptions.Exit(1)
+    require_dbt()
+    profiles = outcome.profile_path.parent
+    click.echo(f"Running dbt build (target: floe, profiles: {profiles})")
+    dbt = run_dbt(root, profiles, dbt_args, click.echo)
+    record = run_record(
+        platform_record(outcome.platform, root), outcome.project.name, dbt, str(profiles)
+    )
+    report.write_text(record_path, report.dumps_json(record))
+    status = "succeeded" if dbt.exit_code == 0 else f"failed (exit {dbt.exit_code})"
+    click.echo(f"dbt build {status}; run recorded in {_shown(record_path)}")
+    if dbt.exit_code:
+        raise click.exceptions.Exit(dbt.exit_code)
 
 
 def register(cli: click.Group, platform: click.Group) -> None:
-    """Attach this area's commands to the root group and the `platform` group."""
+    """Attach `compile` and `run` to the root group."""
+    cli.add_command(compile_cmd)
+    cli.add_command(run_cmd)

@@ -1,9 +1,260 @@
-"""Commands of this area (see floe/cli/main.py for how they are registered)."""
+"""`floe platform keygen | import-key | sign | verify`: cosign-compatible keys and signatures.
+
+Heavy modules (cryptography, pydantic models, sigstore, requests) are imported
+inside the command bodies so `floe --help` stays fast.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
 import click
+
+from floe.cli import common
+from floe.cli.transport_cmds import registry_flags
+
+if TYPE_CHECKING:
+    from floe.oci.options import RegistryOptions
+    from floe.oci.reference import Reference
+    from floe.oci.target import Descriptor, Target
+    from floe.signing.verify import VerificationReport
+
+
+def _resolve(ref_text: str, options: RegistryOptions) -> tuple[Target, Reference, Descriptor]:
+    from floe.errors import UsageError
+    from floe.oci.resolve import open_target
+
+    target, ref = open_target(ref_text, options)
+    if ref.reference is None:
+        raise UsageError(
+            "reference_invalid",
+            f"{ref_text!r} names no version",
+            hint="add a tag or digest, e.g. oci://HOST/REPO:v1.2.3",
+        )
+    return target, ref, target.resolve(ref.reference)
+
+
+@click.command("keygen")
+@click.option(
+    "--output-key-prefix",
+    default="cosign",
+    show_default=True,
+    help="Write PREFIX.key (encrypted) and PREFIX.pub.",
+)
+@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+@common.format_option()
+def keygen_cmd(output_key_prefix: str, force: bool, fmt: str) -> None:
+    """Generate an ECDSA P-256 key pair in cosign's format (cosign.key, cosign.pub)."""
+    from floe.signing import keys
+
+    prefix = Path(output_key_prefix)
+    keys.refuse_overwrite(prefix, force)
+    password = keys.read_password(f"encrypt {prefix}.key", confirm=True)
+    key = keys.generate_private_key()
+    _written(*keys.write_key_pair(prefix, key, password, force=True), key, fmt)
+
+
+@click.command("import-key")
+@click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--output-key-prefix",
+    default="import-cosign",
+    show_default=True,
+    help="Write PREFIX.key (encrypted) and PREFIX.pub.",
+)
+@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+@common.format_option()
+def import_key_cmd(key_file: Path, output_key_prefix: str, force: bool, fmt: str) -> None:
+    """Import a PEM EC P-256, RSA or Ed25519 private key into cosign's encrypted format.
+
+    The password (FLOE_SIGNING_PASSWORD, COSIGN_PASSWORD or a prompt) decrypts an
+    encrypted KEY_FILE and encrypts the new key, as `cosign import-key-pair` does.
+    """
+    from floe.signing import keys
+
+    prefix = Path(output_key_prefix)
+    keys.refuse_overwrite(prefix, force)
+    data = key_file.read_bytes()
+    source_password = (
+        keys.read_password(f"decrypt {key_file}") if keys.pem_is_encrypted(data) else None
+    )
+    key = keys.import_private_key(data, source_password)
+    password = keys.read_password(f"encrypt {prefix}.key", confirm=True)
+    _written(*keys.write_key_pair(prefix, key, password, force=True), key, fmt)
+
+
+def _written(key_path: Path, pub_path: Path, key: Any, fmt: str) -> None:
+    from floe.signing import keys
+
+    info = keys.describe_key(key.public_key())
+    if fmt == "json":
+        common.emit_json(
+            {"event": "key_written", "private_key": str(key_path), "public_key": str(pub_path)}
+            | info
+        )
+        return
+    click.echo(f"Private key written to {key_path}")
+    click.echo(f"Public key written to {pub_path}")
+    click.echo(f"Key {info['type']} {info['fingerprint']}")
+
+
+@click.command("sign")
+@click.argument("ref")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="cosign.key to sign with (password from FLOE_SIGNING_PASSWORD or a prompt).",
+)
+@click.option("--keyless", is_flag=True, help="Sign with a Fulcio certificate (sigstore OIDC).")
+@click.option(
+    "--identity-token",
+    envvar="SIGSTORE_IDENTITY_TOKEN",
+    help="OIDC token for --keyless (default: ambient CI credentials, else the browser).",
+)
+@registry_flags
+@common.format_option()
+def sign_cmd(
+    ref: str,
+    key_path: Path | None,
+    keyless: bool,
+    identity_token: str | None,
+    options: RegistryOptions,
+    fmt: str,
+) -> None:
+    """Sign the published artifact REF (both cosign formats with --key; a bundle keyless)."""
+    from floe.errors import UsageError
+    from floe.signing import load_signer
+    from floe.signing.sign import docker_reference_for, sign_artifact, sign_keyless
+
+    if (key_path is None) == (not keyless):
+        raise UsageError(
+            "sign_key_required",
+            "pass exactly one of --key cosign.key or --keyless",
+            hint="create a key with `floe platform keygen`",
+        )
+    signer = load_signer(key_path) if key_path is not None else None
+    target, parsed, manifest = _resolve(ref, options)
+    docker_ref = docker_reference_for(parsed)
+    if signer is not None:
+        pushed = sign_artifact(target, manifest, signer, docker_ref)
+        who = signer.fingerprint
+    else:
+        pushed = [sign_keyless(target, manifest, docker_ref, identity_token)]
+        who = "keyless"
+    if fmt == "json":
+        common.emit_json(
+            {
+                "event": "artifact_signed",
+                "reference": str(parsed),
+                "digest": manifest.digest,
+                "signer": who,
+                "signatures": [d.digest for d in pushed],
+            }
+        )
+        return
+    click.echo(f"Signed {parsed.repository_ref()}@{manifest.digest} with {who}")
+    for desc in pushed:
+        kind = "bundle referrer" if desc.artifact_type else "legacy .sig manifest"
+        click.echo(f"  ✓ {kind} {desc.digest}")
+
+
+@click.command("verify")
+@click.argument("ref")
+@click.option(
+    "--key",
+    "key_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A trusted public key (cosign.pub); repeat for several.",
+)
+@click.option(
+    "--identity",
+    "identities",
+    multiple=True,
+    metavar="ISSUER=SUBJECT",
+    help="A trusted keyless signer, e.g. https://token.actions.githubusercontent.com=URI.",
+)
+@click.option(
+    "--identity-regex",
+    "identity_regexes",
+    multiple=True,
+    metavar="ISSUER=REGEX",
+    help="A trusted keyless signer whose subject matches REGEX (full match).",
+)
+@click.option("--offline", is_flag=True, help="Keyless: use the cached sigstore trusted root.")
+@registry_flags
+@common.format_option()
+def verify_cmd(
+    ref: str,
+    key_paths: tuple[Path, ...],
+    identities: tuple[str, ...],
+    identity_regexes: tuple[str, ...],
+    offline: bool,
+    options: RegistryOptions,
+    fmt: str,
+) -> None:
+    """Check every signature on REF; exit 1 unless a trusted one covers its digest."""
+    from floe.platform.tree import TrustPolicy
+    from floe.signing.verify import check_artifact
+
+    policy = TrustPolicy(
+        require_signed_artifacts=True,
+        trusted_keys=[path.read_text() for path in key_paths],
+        trusted_identities=_identities(identities, identity_regexes),
+    )
+    target, parsed, manifest = _resolve(ref, options)
+    report = check_artifact(target, manifest, policy, offline=offline)
+    if fmt == "text":
+        _print_report(str(parsed), report)
+    if not report.ok:
+        raise report.failure()
+    if fmt == "json":
+        common.emit_json(
+            {"event": "signature_verified", "reference": str(parsed)} | report.to_json()
+        )
+
+
+def _identities(pairs: tuple[str, ...], regexes: tuple[str, ...]) -> list[Any]:
+    import re
+
+    from floe.errors import UsageError
+    from floe.platform.tree import TrustedIdentity
+
+    out = []
+    for text, is_regex in [(p, False) for p in pairs] + [(r, True) for r in regexes]:
+        issuer, sep, subject = text.partition("=")
+        if not sep or not issuer or not subject:
+            raise UsageError(
+                "identity_invalid",
+                f"{text!r} is not ISSUER=SUBJECT",
+                hint="e.g. --identity https://accounts.google.com=me@example.com",
+            )
+        if is_regex:
+            try:
+                re.compile(subject)
+            except re.error as exc:
+                raise UsageError("identity_invalid", f"bad regex {subject!r}: {exc}") from None
+            out.append(TrustedIdentity(issuer=issuer, subject_regex=subject))
+        else:
+            out.append(TrustedIdentity(issuer=issuer, subject=subject))
+    return out
+
+
+def _print_report(ref: str, report: VerificationReport) -> None:
+    click.echo(f"Verifying {ref} ({report.manifest_digest})")
+    if not report.signatures:
+        click.echo("  no signatures found")
+    for check in report.signatures:
+        mark = "✓" if check.passed else "✗"
+        status = "valid, trusted" if check.passed else f"{check.error}: {check.reason}"
+        click.echo(f"  {mark} {check.format:<11} {check.signer or 'unknown signer'}  {status}")
+    if report.ok:
+        click.echo(f"Verified: {report.manifest_digest} is signed by {report.signer}")
 
 
 def register(cli: click.Group, platform: click.Group) -> None:
-    """Attach this area's commands to the root group and the `platform` group."""
+    """Attach this area's commands to the `platform` group."""
+    for command in (keygen_cmd, import_key_cmd, sign_cmd, verify_cmd):
+        platform.add_command(command)

@@ -15,5 +15,6 @@ class RegistryOptions:
     password: str | None = None
     docker_config: Path | None = None  # else $DOCKER_CONFIG/config.json or ~/.docker/config.json
     retry_budget_seconds: float = 20.0  # bounded total time spent retrying one request
+    timeout_seconds: float = 15.0  # connect / between-bytes read timeout of one attempt
     concurrency: int = 8  # parallel blob transfers
     offline: bool = False  # refuse any network access (lockfile-only operation)

@@ -147,48 +147,48 @@ def canonical_json(obj: Any) -> bytes:
 class VerifyingReader:
     """Wraps a byte stream; raises `pull_digest_mismatch` unless size and digest match.
 
-    Reading past the expected size fails at once, so a hostile server cannot make
-    us buffer or store more than the descriptor promised.
+    Every chunk is counted and hashed as it arrives from the source, before the caller
+    sees any of it: more bytes than the descriptor promised fail at once (a hostile
+    server cannot make us buffer or store more), a wrong digest or short read fails at
+    the end of the stream.
     """
 
+    _CHUNK = 1 << 20
+
     def __init__(self, raw: IO[bytes] | Iterator[bytes], desc: Descriptor) -> None:
-        self._raw = raw
         self._desc = desc
+        self._chunks = _chunks_of(raw, self._CHUNK)
         self._hash = hashlib.sha256()
         self._seen = 0
-        self._done = False
-        self._buffer = b""
-        self._iter: Iterator[bytes] | None = None if hasattr(raw, "read") else iter(raw)
+        self._pending = b""
+        self._offset = 0
+        self._eof = False
 
-    def _next_chunk(self, size: int) -> bytes:
-        if self._iter is not None:
-            return next(self._iter, b"")
-        return self._raw.read(size)  # type: ignore[union-attr]
-
-    def read(self, size: int = -1) -> bytes:
-        if self._done:
-            return b""
-        want = 1 << 20 if size is None or size < 0 else size
-        if self._buffer:
-            chunk, self._buffer = self._buffer[:want], self._buffer[want:]
-            return chunk
-        chunk = self._next_chunk(want)
-        if len(chunk) > want:
-            chunk, self._buffer = chunk[:want], chunk[want:]
-        self._account(chunk)
+    def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
-            parts = [chunk]
-            while chunk:
-                chunk = self.read(1 << 20)
-                parts.append(chunk)
-            return b"".join(parts)
-        return chunk
+            return b"".join(iter(lambda: self.read(self._CHUNK), b""))
+        if self._offset >= len(self._pending) and not self._fill():
+            return b""
+        out = self._pending[self._offset : self._offset + size]
+        self._offset += len(out)
+        return out
+
+    def _fill(self) -> bool:
+        """Load the next non-empty chunk; at the end of the source, verify and return False."""
+        while not self._eof:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                self._eof = True
+                self._verify()
+                return False
+            if chunk:
+                self._account(chunk)
+                self._pending, self._offset = chunk, 0
+                return True
+        return False
 
     def _account(self, chunk: bytes) -> None:
-        if not chunk:
-            self._finish()
-            return
-        self._seen += len(chunk) + len(self._buffer)
+        self._seen += len(chunk)
         if self._seen > self._desc.size:
             raise GateError(
                 "pull_digest_mismatch",
@@ -196,11 +196,8 @@ class VerifyingReader:
                 hint="the source is corrupt or tampered with; nothing was stored",
             )
         self._hash.update(chunk)
-        if self._buffer:
-            self._hash.update(self._buffer)
 
-    def _finish(self) -> None:
-        self._done = True
+    def _verify(self) -> None:
         got = "sha256:" + self._hash.hexdigest()
         if self._seen != self._desc.size or got != self._desc.digest:
             raise GateError(
@@ -212,10 +209,16 @@ class VerifyingReader:
 
     def __iter__(self) -> Iterator[bytes]:
         while True:
-            chunk = self.read(1 << 20)
+            chunk = self.read(self._CHUNK)
             if not chunk:
                 return
             yield chunk
+
+
+def _chunks_of(raw: IO[bytes] | Iterator[bytes], size: int) -> Iterator[bytes]:
+    if hasattr(raw, "read"):
+        return iter(lambda: raw.read(size), b"")
+    return iter(raw)
 
 
 @runtime_checkable

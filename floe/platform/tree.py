@@ -108,7 +108,7 @@ class AccessControl(_Strict):
 
 
 class QualityGates(_Strict):
-    minimum_test_coverage: float = 0  # percent, 0..100
+    minimum_test_coverage: int | float = 0  # percent, 0..100; integral values stay ints
     required_tests: list[str] = Field(default_factory=list)
     block_on_failure: bool = True
 

@@ -1,0 +1,359 @@
+"""Transfer benchmark: floe vs oras-py vs skopeo vs a bare `requests` baseline.
+
+Starts its own docker-registry on 127.0.0.1 (the test suite's fixture class) and,
+in one run, pushes and pulls three payloads with every tool:
+
+  (a) the compiled demo platform (manifests/acme)
+  (b) one 200 MB file            (--quick: 20 MB)
+  (c) 1000 files of 2 KB         (--quick: 200 files)
+
+Every measured step runs as its own child process, so wall time includes
+interpreter start-up where a user would pay it, and peak RSS is the child's
+(`os.wait4` rusage, the kernel's VmHWM). Run: `.venv/bin/python bench/transfer.py [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+FLOE = str(Path(PYTHON).parent / "floe")
+TAG = "v1.2.3"
+
+
+@dataclass
+class Row:
+    scenario: str
+    tool: str
+    op: str
+    seconds: float
+    payload: int
+    rss_mb: float
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.payload / 1e6 / self.seconds if self.seconds else 0.0
+
+
+def run_child(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
+    """Run one child; wall seconds, its own peak RSS in MB (os.wait4 rusage), its stdout."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode()[-3000:]}")
+        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+
+
+# ---- workers (run in child processes) ------------------------------------------------
+
+
+def worker(argv: list[str]) -> None:
+    kind, *args = argv
+    {
+        "floe-push": _floe_push,
+        "floe-pull": _floe_pull,
+        "oras-push": _oras_push,
+        "oras-pull": _oras_pull,
+        "requests-push": _requests_push,
+        "requests-pull": _requests_pull,
+    }[kind](*args)
+
+
+def _remote(ref: str) -> tuple[Any, str]:
+    from floe.oci.reference import parse_reference
+    from floe.oci.remote import RemoteTarget
+
+    parsed = parse_reference(ref)
+    return RemoteTarget(parsed.host, parsed.repository), parsed.tag or TAG
+
+
+def _floe_push(folder: str, ref: str, tar_threshold: str) -> None:
+    from floe.oci.copy import StaticTarget, copy_graph
+    from floe.oci.pack import pack_files
+
+    root = Path(folder)
+    files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+    packed = pack_files(
+        files, artifact_type="application/vnd.example.bench", tar_threshold=int(tar_threshold)
+    )
+    target, tag = _remote(ref)
+    stats = copy_graph(StaticTarget(packed.blobs()), target, packed.descriptor, tag=tag)
+    print(json.dumps(stats.to_json()))
+
+
+def _floe_pull(ref: str, out: str) -> None:
+    from floe.oci.pack import unpack_artifact
+
+    target, tag = _remote(ref)
+    desc = target.resolve(tag)
+    unpack_artifact(target, desc, Path(out), require_floe=False, max_blob_size=1 << 40)
+
+
+def _oras_client(ref: str) -> tuple[Any, str]:
+    import logging
+
+    import oras.client
+
+    logging.disable(logging.INFO)
+    target = ref.removeprefix("oci://")
+    return oras.client.OrasClient(hostname=target.split("/", 1)[0], insecure=True), target
+
+
+def _oras_push(folder: str, ref: str) -> None:
+    client, target = _oras_client(ref)
+    os.chdir(folder)
+    client.push(target=target, files=sorted(os.listdir(".")), quiet=True)
+
+
+def _oras_pull(ref: str, out: str) -> None:
+    client, target = _oras_client(ref)
+    client.pull(target=target, outdir=out)
+
+
+def _requests_push(path: str, ref: str) -> None:
+    """The physical limit: hash the file, then one streamed POST+PUT (what floe must match)."""
+    import requests
+
+    host, repo = ref.removeprefix("oci://").split("/", 1)
+    repo = repo.split(":", 1)[0]
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    session = requests.Session()
+    resp = session.post(f"http://{host}/v2/{repo}/blobs/uploads/")
+    location = resp.headers["Location"]
+    if location.startswith("/"):
+        location = f"http://{host}{location}"
+    sep = "&" if "?" in location else "?"
+    with open(path, "rb") as handle:
+        resp = session.put(
+            f"{location}{sep}digest=sha256:{digest.hexdigest()}",
+            data=handle,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+    resp.raise_for_status()
+    Path(path + ".digest").write_text("sha256:" + digest.hexdigest())
+
+
+def _requests_pull(digest: str, ref: str, out: str) -> None:
+    import requests
+
+    host, repo = ref.removeprefix("oci://").split("/", 1)
+    repo = repo.split(":", 1)[0]
+    check = hashlib.sha256()
+    with requests.get(f"http://{host}/v2/{repo}/blobs/{digest}", stream=True) as resp:
+        resp.raise_for_status()
+        with open(out, "wb") as handle:
+            for chunk in resp.iter_content(1 << 20):
+                check.update(chunk)
+                handle.write(chunk)
+    assert "sha256:" + check.hexdigest() == digest
+
+
+# ---- the benchmark ----------------------------------------------------------------
+
+
+def prepare(work: Path, quick: bool) -> dict[str, Path]:
+    demo = work / "a" / "tree"
+    subprocess.run(
+        [
+            FLOE,
+            "platform",
+            "compile",
+            str(ROOT / "manifests/acme/manifest.yaml"),
+            "--out",
+            str(demo),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    big = work / "b" / "data"
+    big.mkdir(parents=True)
+    size = (20 if quick else 200) * 1_000_000
+    with (big / "big.bin").open("wb") as handle:
+        for _ in range(size // 1_000_000):
+            handle.write(os.urandom(1_000_000))
+    small = work / "c" / "data"
+    small.mkdir(parents=True)
+    for i in range(200 if quick else 1000):
+        (small / f"f{i:04d}.txt").write_bytes(os.urandom(1024).hex().encode())
+    return {"a": demo, "b": big, "c": small}
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+
+
+def skopeo_layout(folder: Path, layout: Path, tar_threshold: int) -> None:
+    """An OCI layout of the payload (untimed) for skopeo to copy from."""
+    from floe.oci.copy import StaticTarget, copy_graph
+    from floe.oci.layout import LayoutTarget
+    from floe.oci.pack import pack_files
+
+    files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    packed = pack_files(
+        files, artifact_type="application/vnd.example.bench", tar_threshold=tar_threshold
+    )
+    copy_graph(StaticTarget(packed.blobs()), LayoutTarget(layout), packed.descriptor, tag=TAG)
+
+
+def bench_scenario(name: str, folder: Path, work: Path, host: str, rows: list[Row]) -> None:
+    payload = folder_bytes(folder)
+    me = [PYTHON, str(Path(__file__).resolve()), "--worker"]
+    repo = f"oci://{host}/bench/{name}"
+
+    def record(tool: str, op: str, cmd: list[str], cwd: Path | None = None) -> str:
+        seconds, rss, out = run_child(cmd, cwd)
+        rows.append(Row(name, tool, op, seconds, payload, rss))
+        return out
+
+    if name == "a":
+        args = ["platform", "publish", TAG, "--artifacts", str(folder), "--quiet"]
+        record("floe", "push", [FLOE, *args, "--registry", f"{repo}-floe"])
+        record(
+            "floe",
+            "pull",
+            [
+                FLOE,
+                "platform",
+                "pull",
+                f"{repo}-floe:{TAG}",
+                "--out",
+                str(work / "floe-out"),
+                "--quiet",
+            ],
+        )
+    else:
+        per_file = str(10**9)
+        record("floe", "push", [*me, "floe-push", str(folder), f"{repo}-floe:{TAG}", per_file])
+        record("floe", "pull", [*me, "floe-pull", f"{repo}-floe:{TAG}", str(work / "floe-out")])
+    if name == "c":
+        record("floe-tar", "push", [*me, "floe-push", str(folder), f"{repo}-floetar:{TAG}", "512"])
+        record(
+            "floe-tar",
+            "pull",
+            [*me, "floe-pull", f"{repo}-floetar:{TAG}", str(work / "floetar-out")],
+        )
+    record("oras-py", "push", [*me, "oras-push", str(folder), f"{repo}-oras:{TAG}"])
+    record("oras-py", "pull", [*me, "oras-pull", f"{repo}-oras:{TAG}", str(work / "oras-out")])
+    layout = work / "skopeo-src"
+    skopeo_layout(folder, layout, 10**9)
+    skopeo = ["skopeo", "copy", "--quiet"]
+    record(
+        "skopeo",
+        "push",
+        [
+            *skopeo,
+            f"oci:{layout}:{TAG}",
+            f"docker://{host}/bench/{name}-skopeo:{TAG}",
+            "--dest-tls-verify=false",
+        ],
+    )
+    record(
+        "skopeo",
+        "pull",
+        [
+            *skopeo,
+            f"docker://{host}/bench/{name}-skopeo:{TAG}",
+            f"oci:{work / 'skopeo-out'}:{TAG}",
+            "--src-tls-verify=false",
+        ],
+    )
+    if name == "b":
+        big = folder / "big.bin"
+        record("requests", "push", [*me, "requests-push", str(big), f"{repo}-raw"])
+        digest = Path(str(big) + ".digest").read_text()
+        Path(str(big) + ".digest").unlink()
+        record(
+            "requests", "pull", [*me, "requests-pull", digest, f"{repo}-raw", str(work / "raw.bin")]
+        )
+
+
+def republish_check(folder: Path, host: str, registry: Any) -> tuple[int, int]:
+    """Publishing the unchanged demo tree again: blobs uploaded, blob write requests."""
+    before = len(registry.request_log())
+    out = subprocess.run(
+        [FLOE, "platform", "publish", TAG, "--artifacts", str(folder), "--registry",
+         f"oci://{host}/bench/a-floe", "--format", "json"],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    writes = [
+        line
+        for line in registry.request_log()[before:]
+        if line.split()[0] in ("POST", "PUT", "PATCH") and "/blobs/" in line
+    ]
+    return int(json.loads(out.stdout)["blobs_copied"]), len(writes)
+
+
+def report(rows: list[Row]) -> str:
+    lines = [
+        f"{'scenario':<9}{'tool':<10}{'op':<6}{'wall s':>8}{'MB/s':>9}{'peak RSS MB':>13}",
+    ]
+    for r in rows:
+        lines.append(
+            f"{r.scenario:<9}{r.tool:<10}{r.op:<6}{r.seconds:>8.2f}{r.mb_per_s:>9.1f}{r.rss_mb:>13.1f}"
+        )
+    lines.append("")
+    lines.append("ratios (push+pull wall time, floe / peer; below 1 means floe is faster):")
+    totals: dict[tuple[str, str], float] = {}
+    for r in rows:
+        totals[(r.scenario, r.tool)] = totals.get((r.scenario, r.tool), 0.0) + r.seconds
+    for scenario in sorted({r.scenario for r in rows}):
+        floe = totals[(scenario, "floe")]
+        for (s, tool), seconds in sorted(totals.items()):
+            if s == scenario and tool != "floe":
+                lines.append(f"  ({scenario}) floe / {tool:<9} = {floe / seconds:.2f}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="20 MB and 200 files")
+    parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+    if opts.worker:
+        worker(opts.worker)
+        return
+    sys.path.insert(0, str(ROOT / "tests"))
+    from registry_fixtures import Registry
+
+    with tempfile.TemporaryDirectory(prefix="floe-bench-") as tmp:
+        work = Path(tmp)
+        registry = Registry(work / "registry")
+        registry.start()
+        try:
+            data = prepare(work / "data", opts.quick)
+            rows: list[Row] = []
+            for name, folder in data.items():
+                scratch = work / f"run-{name}"
+                scratch.mkdir()
+                bench_scenario(name, folder, scratch, registry.host, rows)
+            uploaded, writes = republish_check(data["a"], registry.host, registry)
+        finally:
+            registry.stop()
+    print(report(rows))
+    print(f"\nre-publish of the unchanged demo platform: {uploaded} blobs uploaded, "
+          f"{writes} blob write requests")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

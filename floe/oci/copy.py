@@ -1,0 +1,252 @@
+"""Graph copy between any two Targets: publish, pull into a cache and mirror are all this.
+
+Order matters for registries and readers: blobs first (concurrently, skipping what
+the destination has), then each manifest after everything it points to, the tag
+last, and referrers (signatures) after their subject. Blobs stream from source to
+destination; a big blob never sits in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, cast
+
+from floe.errors import GateError, UsageError
+from floe.oci.target import (
+    DOCKER_MANIFEST_LIST,
+    MANIFEST_MEDIA_TYPES,
+    MAX_MANIFEST_BYTES,
+    OCI_INDEX,
+    Descriptor,
+    Target,
+    VerifyingReader,
+)
+
+# on_progress(event, descriptor, nbytes): event is "start", "advance", "skip" or "done".
+ProgressFn = Callable[[str, Descriptor, int], None]
+LEGACY_SUFFIXES = (".sig", ".att", ".sbom")  # cosign tag-schema signatures and attestations
+CHUNK = 1 << 20
+
+
+@dataclass
+class CopyStats:
+    blobs_copied: int = 0
+    blobs_skipped: int = 0
+    bytes_copied: int = 0
+    bytes_skipped: int = 0
+    manifests_copied: int = 0
+    manifests_skipped: int = 0
+    referrers: list[str] = field(default_factory=list)  # digests of referrers copied
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, desc: Descriptor, copied: bool) -> None:
+        with self._lock:
+            if copied:
+                self.blobs_copied += 1
+                self.bytes_copied += desc.size
+            else:
+                self.blobs_skipped += 1
+                self.bytes_skipped += desc.size
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "blobs_copied": self.blobs_copied,
+            "blobs_skipped": self.blobs_skipped,
+            "bytes_copied": self.bytes_copied,
+            "bytes_skipped": self.bytes_skipped,
+            "manifests_copied": self.manifests_copied,
+            "manifests_skipped": self.manifests_skipped,
+            "referrers_copied": len(self.referrers),
+        }
+
+
+def copy_graph(
+    src: Target,
+    dst: Target,
+    root: Descriptor,
+    *,
+    tag: str | None,
+    with_referrers: bool = False,
+    concurrency: int = 8,
+    on_progress: ProgressFn | None = None,
+) -> CopyStats:
+    """Copy `root` and everything it references from src to dst, then tag it."""
+    stats = CopyStats()
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
+        copier = _Copier(src, dst, pool, stats, on_progress)
+        copier.copy_manifest(root)
+        if tag:
+            dst.tag(root, tag)
+        if with_referrers:
+            copier.copy_referrers(root, set())
+    return stats
+
+
+class _Copier:
+    def __init__(
+        self,
+        src: Target,
+        dst: Target,
+        pool: ThreadPoolExecutor,
+        stats: CopyStats,
+        on_progress: ProgressFn | None,
+    ) -> None:
+        self.src, self.dst, self.pool, self.stats = src, dst, pool, stats
+        self.on_progress = on_progress
+        self._legacy_tags: list[str] | None = None
+
+    def copy_manifest(self, desc: Descriptor) -> None:
+        """Children before parents: blobs or child manifests, then this manifest."""
+        if desc.media_type not in MANIFEST_MEDIA_TYPES:
+            raise UsageError(
+                "manifest_unsupported", f"{desc.digest} has media type {desc.media_type}"
+            )
+        data = self.src.fetch_bytes(desc, MAX_MANIFEST_BYTES)
+        manifest = _parse(data, desc.digest)
+        if desc.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST):
+            for child in manifest.get("manifests") or []:
+                self.copy_manifest(Descriptor.from_json(child))
+        else:
+            blobs = [Descriptor.from_json(manifest["config"])] if "config" in manifest else []
+            blobs += [Descriptor.from_json(layer) for layer in manifest.get("layers") or []]
+            self.copy_blobs(_unique(blobs))
+        if self.dst.exists(desc):
+            self.stats.manifests_skipped += 1
+        else:
+            self.dst.push(desc, io.BytesIO(data))
+            self.stats.manifests_copied += 1
+
+    def copy_blobs(self, blobs: list[Descriptor]) -> None:
+        futures = [self.pool.submit(self._copy_blob, blob) for blob in blobs]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        for future in futures:
+            if future in done:
+                future.result()  # re-raise the first failure
+
+    def _copy_blob(self, desc: Descriptor) -> None:
+        if self.dst.exists(desc):
+            self.stats.count(desc, copied=False)
+            self._notify("skip", desc, desc.size)
+            return
+        self._notify("start", desc, desc.size)
+        with self.src.fetch(desc) as stream:
+            self.dst.push(desc, cast(IO[bytes], _Counting(stream, desc, self._notify)))
+        self.stats.count(desc, copied=True)
+        self._notify("done", desc, desc.size)
+
+    def _notify(self, event: str, desc: Descriptor, nbytes: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(event, desc, nbytes)
+
+    def copy_referrers(self, subject: Descriptor, seen: set[str]) -> None:
+        """Referrers (signatures, attestations) of subject, recursively, after their subject."""
+        if subject.digest in seen:
+            return
+        seen.add(subject.digest)
+        for referrer in self.src.referrers(subject):
+            self.copy_manifest(referrer)
+            self.stats.referrers.append(referrer.digest)
+            self.copy_referrers(referrer, seen)
+        for legacy in self._legacy_for(subject):
+            desc = self.src.resolve(legacy)
+            self.copy_manifest(desc)
+            self.dst.tag(desc, legacy)
+            self.stats.referrers.append(desc.digest)
+
+    def _legacy_for(self, subject: Descriptor) -> list[str]:
+        """cosign's `sha256-<hex>.sig` style tags that belong to subject."""
+        if self._legacy_tags is None:
+            self._legacy_tags = [t for t in self.src.tags() if t.endswith(LEGACY_SUFFIXES)]
+        prefix = "sha256-" + subject.hex
+        return [t for t in self._legacy_tags if t.rsplit(".", 1)[0] == prefix]
+
+
+class _Counting:
+    """Passes reads through and reports progress per chunk."""
+
+    def __init__(
+        self, raw: IO[bytes], desc: Descriptor, notify: Callable[[str, Descriptor, int], None]
+    ) -> None:
+        self.raw, self.desc, self.notify = raw, desc, notify
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        if data:
+            self.notify("advance", self.desc, len(data))
+        return data
+
+
+def _unique(blobs: list[Descriptor]) -> list[Descriptor]:
+    seen: dict[str, Descriptor] = {}
+    for blob in blobs:
+        seen.setdefault(blob.digest, blob)
+    return list(seen.values())
+
+
+def _parse(data: bytes, digest: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise GateError("manifest_invalid", f"{digest} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise GateError("manifest_invalid", f"{digest} is not a JSON object")
+    return value
+
+
+class StaticTarget:
+    """A read-only Target over blobs held in memory or on disk (the source of a publish)."""
+
+    def __init__(self, blobs: dict[str, bytes | Path], name: str = "local files") -> None:
+        self._blobs = blobs
+        self._name = name
+
+    def describe(self) -> str:
+        return self._name
+
+    def resolve(self, reference: str) -> Descriptor:
+        raise UsageError("manifest_not_found", f"{self._name} has no tags")
+
+    @contextlib.contextmanager
+    def fetch(self, desc: Descriptor) -> Iterator[IO[bytes]]:
+        data = self._blobs.get(desc.digest)
+        if data is None:
+            raise GateError("blob_not_found", f"{self._name} lacks {desc.digest}")
+        if isinstance(data, Path):
+            # A local file we hashed ourselves: hand over the seekable file so a registry
+            # upload can stream it without spooling. Every destination verifies the digest
+            # on push (the registry on PUT, a layout before its rename), so a file changed
+            # since it was hashed is still refused.
+            with data.open("rb") as handle:
+                yield handle
+        else:
+            yield cast(IO[bytes], VerifyingReader(io.BytesIO(data), desc))
+
+    def fetch_bytes(self, desc: Descriptor, max_size: int = MAX_MANIFEST_BYTES) -> bytes:
+        if desc.size > max_size:
+            raise GateError("pull_too_large", f"{desc.digest} is over {max_size} bytes")
+        with self.fetch(desc) as stream:
+            return stream.read()
+
+    def exists(self, desc: Descriptor) -> bool:
+        return desc.digest in self._blobs
+
+    def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
+        raise UsageError("target_read_only", f"{self._name} is read-only")
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        raise UsageError("target_read_only", f"{self._name} is read-only")
+
+    def tags(self) -> list[str]:
+        return []
+
+    def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        return []

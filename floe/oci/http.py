@@ -1,0 +1,252 @@
+"""HTTP plumbing for registry calls: one pooled session, TLS, auth, bounded retries.
+
+Every registry request goes through `RegistrySession.request`, which
+- refuses all network access when `options.offline` is set (`network_forbidden`),
+- picks the scheme (HTTPS; plain HTTP with `plain_http` or, when unset, loopback hosts),
+- verifies TLS against the system CAs, `ca_file`, or not at all (`insecure`),
+- answers auth challenges through `floe.oci.auth.Authenticator` (once per request),
+- retries 408/429/502/503/504, connection errors and timeouts with exponential
+  backoff + jitter, honouring `Retry-After`, all within `retry_budget_seconds`.
+Request bodies are given as factories so a retry (or an auth round trip) re-sends
+the body from its start.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from floe.errors import FloeError, UsageError
+from floe.oci.auth import Authenticator
+from floe.oci.options import RegistryOptions
+
+RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+USER_AGENT = "floe-oci/1"
+
+BodyFactory = Callable[[], Any]
+
+_warnings_silenced = threading.Lock()
+_warnings_done = False
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1, with or without a port (`[::1]:5000`)."""
+    name = host
+    if name.startswith("["):
+        name = name[1 : name.find("]")]
+    elif name.count(":") == 1:
+        name = name.split(":", 1)[0]
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def base_url(host: str, options: RegistryOptions) -> str:
+    plain = options.plain_http if options.plain_http is not None else is_loopback(host)
+    return f"{'http' if plain else 'https'}://{host}"
+
+
+def forbid_offline(options: RegistryOptions, what: str) -> None:
+    if options.offline:
+        raise UsageError(
+            "network_forbidden",
+            f"{what} needs the network, but floe is running offline",
+            hint="drop --offline or run `floe platform pull` first",
+        )
+
+
+def _silence_insecure_warning() -> None:
+    global _warnings_done
+    with _warnings_silenced:
+        if not _warnings_done:
+            import urllib3
+
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+            _warnings_done = True
+
+
+class TransientError(UsageError):
+    """A failure worth retrying (connection error, timeout, 408/429/5xx)."""
+
+    def __init__(self, slug: str, message: str, retry_after: float | None = None) -> None:
+        hint = "check that the registry is up and reachable, then try again"
+        super().__init__(slug, message, hint=hint)
+        self.retry_after = retry_after
+
+
+class RetryBudget:
+    """Exponential backoff with jitter, bounded by a total time budget."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+        self.attempt = 0
+
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def wait(self, retry_after: float | None = None) -> bool:
+        """Sleep before the next attempt; False when the budget is spent."""
+        remaining = self.remaining()
+        if remaining <= 0.05:
+            return False
+        backoff = min(0.2 * (2**self.attempt), 5.0) * (1 + random.random() / 2)
+        delay = retry_after if retry_after is not None else backoff
+        time.sleep(min(delay, remaining))
+        self.attempt += 1
+        return self.remaining() > 0.05
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """`Retry-After` as seconds: delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def error_message(resp: requests.Response) -> str:
+    """The registry's own words: `CODE: message` from its error JSON, else the status."""
+    try:
+        errors = resp.json().get("errors") or []
+        parts = [f"{e.get('code', '?')}: {e.get('message', '')}".strip() for e in errors]
+        if parts:
+            return f"HTTP {resp.status_code} " + "; ".join(parts)
+    except (ValueError, AttributeError):
+        pass
+    return f"HTTP {resp.status_code} {resp.reason or ''}".strip()
+
+
+def _transport_error(host: str, exc: Exception) -> FloeError:
+    if isinstance(exc, requests.exceptions.SSLError):
+        return UsageError(
+            "registry_tls",
+            f"TLS with {host} failed: {_root_cause(exc)}",
+            hint="pass --ca-file with the registry's CA, --insecure to skip verification, "
+            "or --plain-http if it does not speak TLS",
+        )
+    if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ReadTimeout):
+        return TransientError("registry_unreachable", f"{host} timed out: {_root_cause(exc)}")
+    return TransientError("registry_unreachable", f"cannot reach {host}: {_root_cause(exc)}")
+
+
+def _root_cause(exc: BaseException) -> str:
+    seen: BaseException = exc
+    while seen.__context__ is not None and seen.__context__ is not seen:
+        seen = seen.__context__
+    text = str(seen) or type(seen).__name__
+    return text.splitlines()[0][:200]
+
+
+class RegistrySession:
+    """One pooled `requests.Session` per registry target, with auth and retries."""
+
+    def __init__(self, host: str, options: RegistryOptions) -> None:
+        self.host = host
+        self.options = options
+        self.base = base_url(host, options)
+        self.http = requests.Session()
+        pool = max(4, options.concurrency)
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+        self.http.mount("https://", adapter)
+        self.http.mount("http://", adapter)
+        self.http.headers["User-Agent"] = USER_AGENT
+        if options.ca_file is not None:
+            self.http.verify = str(options.ca_file)
+        elif options.insecure:
+            self.http.verify = False
+            _silence_insecure_warning()
+        self.auth = Authenticator(host, options, self.http)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        scopes: tuple[str, ...] = (),
+        headers: dict[str, str] | None = None,
+        body: BodyFactory | None = None,
+        stream: bool = False,
+        retry: bool = True,
+        budget: RetryBudget | None = None,
+    ) -> requests.Response:
+        """Send with auth and retries; return the response (any status but 401/403).
+
+        With `retry=False` a retryable outcome raises `TransientError` at once so the
+        caller can restart a larger sequence (an upload) from its beginning.
+        """
+        forbid_offline(self.options, f"{method} {self.base}{path}")
+        budget = budget or RetryBudget(self.options.retry_budget_seconds)
+        auth_retried = False
+        while True:
+            try:
+                resp = self._send(method, path, scopes, headers, body, stream, budget)
+            except TransientError as exc:
+                if retry and budget.wait(exc.retry_after):
+                    continue
+                raise
+            if resp.status_code in (401, 403):
+                if resp.status_code == 401 and not auth_retried:
+                    auth_retried = True
+                    if self.auth.on_challenge(resp, scopes):
+                        resp.close()
+                        continue
+                resp.close()
+                raise self.auth.failure(resp)
+            if resp.status_code in RETRY_STATUSES:
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+                message = f"{self.host}: {error_message(resp)}"
+                resp.close()
+                if retry and budget.wait(retry_after):
+                    continue
+                raise TransientError("registry_unavailable", message, retry_after)
+            return resp
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        scopes: tuple[str, ...],
+        headers: dict[str, str] | None,
+        body: BodyFactory | None,
+        stream: bool,
+        budget: RetryBudget,
+    ) -> requests.Response:
+        all_headers = dict(headers or {})
+        all_headers.update(self.auth.headers(scopes))
+        timeout = self.options.timeout_seconds
+        read_timeout = min(timeout, max(1.0, budget.remaining()))
+        try:
+            return self.http.request(
+                method,
+                self.url(path),
+                headers=all_headers,
+                data=body() if body is not None else None,
+                stream=stream,
+                timeout=(timeout, read_timeout),
+                allow_redirects=True,
+            )
+        except requests.exceptions.RequestException as exc:
+            raise _transport_error(self.host, exc) from None

@@ -1,0 +1,324 @@
+"""An OCI image layout on disk as a Target: floe's embedded registry.
+
+Layout (image-spec): `oci-layout` ({"imageLayoutVersion": "1.0.0"}), `index.json`
+whose manifests carry `org.opencontainers.image.ref.name` = tag, and content in
+`blobs/sha256/<hex>`. Readable by `skopeo ... oci:PATH:TAG`.
+
+Safety: blobs are written to a temp file in the blobs folder, verified, then
+renamed into place; `index.json` updates happen under `<layout>/.lock`, so
+concurrent writers never lose a tag. Manifests with a `subject` are recorded in
+`index.json` without a ref name (as oras-go does) so `referrers()` finds them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO, Any, cast
+
+from floe.errors import GateError, UsageError
+from floe.oci.target import (
+    ANNOTATION_REF_NAME,
+    MANIFEST_MEDIA_TYPES,
+    MAX_MANIFEST_BYTES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    VerifyingReader,
+    canonical_json,
+    validate_digest,
+)
+
+LAYOUT_FILE = "oci-layout"
+LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
+INDEX_FILE = "index.json"
+LOCK_FILE = ".lock"
+CHUNK = 1 << 20
+
+
+class LayoutTarget:
+    """A Target backed by an OCI image layout directory (created on first write)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    # ---- helpers -----------------------------------------------------------------
+
+    def describe(self) -> str:
+        return f"oci-layout://{self.path}"
+
+    def blob_path(self, digest: str) -> Path:
+        validate_digest(digest)
+        return self.path / "blobs" / "sha256" / digest.split(":", 1)[1]
+
+    def _check_layout(self) -> None:
+        marker = self.path / LAYOUT_FILE
+        if not marker.is_file():
+            raise UsageError(
+                "layout_not_found",
+                f"{self.path} is not an OCI image layout (no {LAYOUT_FILE} file)",
+                hint="publish or copy into it first, or check the path",
+            )
+        try:
+            version = json.loads(marker.read_bytes()).get("imageLayoutVersion")
+        except (ValueError, AttributeError):
+            version = None
+        if version != "1.0.0":
+            raise UsageError("layout_invalid", f"{marker}: unsupported imageLayoutVersion")
+
+    def _ensure_layout(self) -> None:
+        blobs = self.path / "blobs" / "sha256"
+        blobs.mkdir(parents=True, exist_ok=True)
+        marker = self.path / LAYOUT_FILE
+        if not marker.exists():
+            _atomic_write(marker, canonical_json(LAYOUT_VERSION))
+        if not (self.path / INDEX_FILE).exists():
+            with self._locked():
+                if not (self.path / INDEX_FILE).exists():
+                    self._write_index([])
+        self._check_layout()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        from filelock import FileLock
+
+        with FileLock(str(self.path / LOCK_FILE), timeout=60):
+            yield
+
+    def _read_index(self) -> list[dict[str, Any]]:
+        index_path = self.path / INDEX_FILE
+        if not index_path.exists():
+            self._check_layout()
+            return []
+        try:
+            data = json.loads(index_path.read_bytes())
+            manifests = data.get("manifests", [])
+        except (ValueError, AttributeError):
+            raise UsageError("layout_invalid", f"{index_path} is not valid JSON") from None
+        if not isinstance(manifests, list):
+            raise UsageError("layout_invalid", f"{index_path}: manifests is not a list")
+        return [m for m in manifests if isinstance(m, dict)]
+
+    def _write_index(self, manifests: list[dict[str, Any]]) -> None:
+        def key(entry: dict[str, Any]) -> tuple[str, str]:
+            ref = (entry.get("annotations") or {}).get(ANNOTATION_REF_NAME, "")
+            return (str(ref), str(entry.get("digest", "")))
+
+        unique = {key(m): m for m in manifests}
+        ordered = [unique[k] for k in sorted(unique)]
+        index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": ordered}
+        _atomic_write(self.path / INDEX_FILE, canonical_json(index))
+
+    def _update_index(self, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+        with self._locked():
+            self._write_index(change(self._read_index()))
+
+    # ---- Target --------------------------------------------------------------------
+
+    def resolve(self, reference: str) -> Descriptor:
+        if reference.startswith("sha256:"):
+            return self._resolve_digest(reference)
+        for entry in self._read_index():
+            if (entry.get("annotations") or {}).get(ANNOTATION_REF_NAME) == reference:
+                return _index_descriptor(entry)
+        raise UsageError(
+            "manifest_not_found",
+            f"{self.describe()} has no tag {reference!r}",
+            hint="`floe platform list` shows the published versions",
+        )
+
+    def _resolve_digest(self, digest: str) -> Descriptor:
+        validate_digest(digest)
+        for entry in self._read_index():
+            if entry.get("digest") == digest:
+                return _index_descriptor(entry)
+        path = self.blob_path(digest)
+        if not path.is_file():
+            raise UsageError("manifest_not_found", f"{self.describe()} has no manifest {digest}")
+        size = path.stat().st_size
+        probe = Descriptor(OCI_MANIFEST, digest, size)
+        data = self.fetch_bytes(probe)
+        media_type = _media_type_of(data, digest)
+        return Descriptor(media_type, digest, size)
+
+    @contextlib.contextmanager
+    def fetch(self, desc: Descriptor) -> Iterator[IO[bytes]]:
+        path = self.blob_path(desc.digest)
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            raise GateError(
+                "blob_not_found",
+                f"{self.describe()} lacks {desc.digest}",
+                hint="the layout is incomplete; copy the artifact into it again",
+            ) from None
+        with handle:
+            yield cast(IO[bytes], VerifyingReader(handle, desc))
+
+    def fetch_bytes(self, desc: Descriptor, max_size: int = MAX_MANIFEST_BYTES) -> bytes:
+        if desc.size > max_size:
+            raise GateError(
+                "pull_too_large",
+                f"{desc.digest} is {desc.size} bytes, over the {max_size}-byte limit",
+            )
+        with self.fetch(desc) as stream:
+            return stream.read()
+
+    def exists(self, desc: Descriptor) -> bool:
+        path = self.blob_path(desc.digest)
+        try:
+            return path.stat().st_size == desc.size
+        except FileNotFoundError:
+            return False
+
+    def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
+        self._ensure_layout()
+        final = self.blob_path(desc.digest)
+        if not self.exists(desc):
+            self._write_blob(desc, stream, final)
+        if desc.media_type in MANIFEST_MEDIA_TYPES:
+            self._record_referrer(desc, final)
+
+    def _write_blob(self, desc: Descriptor, stream: IO[bytes], final: Path) -> None:
+        reader = VerifyingReader(stream, desc)
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=final.parent)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := reader.read(CHUNK):
+                    out.write(chunk)
+                reader.read(CHUNK)  # end of stream: size and digest are checked here
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def _record_referrer(self, desc: Descriptor, path: Path) -> None:
+        """A manifest with a subject goes into index.json (no ref name) to be found later."""
+        manifest = _load_json(path.read_bytes(), desc.digest)
+        if not isinstance(manifest.get("subject"), dict):
+            return
+        entry = Descriptor(
+            desc.media_type, desc.digest, desc.size, artifact_type=_artifact_type(manifest)
+        ).to_json()
+
+        def add(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [*entries, entry]
+
+        self._update_index(add)
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        from floe.oci.reference import check_tag
+
+        check_tag(tag)
+        self._ensure_layout()
+        if not self.exists(desc):
+            raise UsageError("manifest_not_found", f"cannot tag {desc.digest}: not in the layout")
+        entry = Descriptor(
+            desc.media_type,
+            desc.digest,
+            desc.size,
+            annotations={ANNOTATION_REF_NAME: tag},
+            artifact_type=desc.artifact_type,
+        ).to_json()
+
+        def retag(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            kept = [
+                e for e in entries if (e.get("annotations") or {}).get(ANNOTATION_REF_NAME) != tag
+            ]
+            return [*kept, entry]
+
+        self._update_index(retag)
+
+    def tags(self) -> list[str]:
+        if not (self.path / LAYOUT_FILE).exists():
+            return []
+        names = {
+            str((e.get("annotations") or {}).get(ANNOTATION_REF_NAME))
+            for e in self._read_index()
+            if (e.get("annotations") or {}).get(ANNOTATION_REF_NAME)
+        }
+        return sorted(names)
+
+    def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        if not (self.path / LAYOUT_FILE).exists():
+            return []
+        candidates = [_index_descriptor(e) for e in self._read_index()]
+        candidates += self._fallback_referrers(subject)
+        found: dict[str, Descriptor] = {}
+        for desc in candidates:
+            if desc.digest in found or desc.media_type not in MANIFEST_MEDIA_TYPES:
+                continue
+            if not self.exists(desc):
+                continue
+            manifest = _load_json(self.fetch_bytes(desc), desc.digest)
+            if (manifest.get("subject") or {}).get("digest") != subject.digest:
+                continue
+            kind = _artifact_type(manifest)
+            if artifact_type and kind != artifact_type:
+                continue
+            annotations = manifest.get("annotations") or {}
+            found[desc.digest] = Descriptor(
+                desc.media_type,
+                desc.digest,
+                desc.size,
+                annotations={str(k): str(v) for k, v in annotations.items()},
+                artifact_type=kind,
+            )
+        return [found[d] for d in sorted(found)]
+
+    def _fallback_referrers(self, subject: Descriptor) -> list[Descriptor]:
+        """The `sha256-<hex>` tag schema: an index listing referrers (copied from registries)."""
+        fallback_tag = "sha256-" + subject.hex
+        if fallback_tag not in self.tags():
+            return []
+        index_desc = self.resolve(fallback_tag)
+        if index_desc.media_type != OCI_INDEX:
+            return []
+        index = _load_json(self.fetch_bytes(index_desc), index_desc.digest)
+        return [Descriptor.from_json(m) for m in index.get("manifests") or []]
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def _index_descriptor(entry: dict[str, Any]) -> Descriptor:
+    return Descriptor.from_json(entry)
+
+
+def _load_json(data: bytes, digest: str) -> dict[str, Any]:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise GateError("manifest_invalid", f"{digest} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise GateError("manifest_invalid", f"{digest} is not a JSON object")
+    return value
+
+
+def _media_type_of(data: bytes, digest: str) -> str:
+    manifest = _load_json(data, digest)
+    media_type = manifest.get("mediaType")
+    if isinstance(media_type, str) and media_type in MANIFEST_MEDIA_TYPES:
+        return media_type
+    return OCI_INDEX if "manifests" in manifest else OCI_MANIFEST
+
+
+def _artifact_type(manifest: dict[str, Any]) -> str | None:
+    kind = manifest.get("artifactType") or (manifest.get("config") or {}).get("mediaType")
+    return str(kind) if kind else None

@@ -1,0 +1,590 @@
+"""The compiled tree <-> the OCI artifact of DESIGN.md, and a safe unpack.
+
+Packing is deterministic: layers sorted by path, canonical manifest JSON, the
+`created` annotation taken from the tree's manifest.json (never the clock), so
+one tree gives one manifest digest on every machine. Each file is a layer with
+its relative path as `org.opencontainers.image.title`, which is what `oras pull`
+needs to rebuild the tree. A top-level folder with more files than the
+threshold goes as one reproducible tar+gzip layer (ORAS directory convention:
+entries `<folder>/...`, `io.deis.oras.content.unpack: "true"`).
+
+Unpacking treats every title and tar member as hostile: relative POSIX paths
+only, regular files only, size caps, digests verified, everything written to a
+temp folder next to the destination and renamed into place only at the end.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, NamedTuple
+
+from floe.errors import FloeError, GateError, UsageError
+from floe.oci.target import (
+    ANNOTATION_CONTENT_DIGEST,
+    ANNOTATION_CREATED,
+    ANNOTATION_ORAS_DIGEST,
+    ANNOTATION_ORAS_UNPACK,
+    ANNOTATION_TITLE,
+    ANNOTATION_VERSION,
+    FLOE_ARCHITECTURE,
+    FLOE_ARTIFACT_TYPE,
+    FLOE_CATALOG,
+    FLOE_CONFIG,
+    FLOE_POLICY,
+    MAX_MANIFEST_BYTES,
+    OCI_EMPTY,
+    OCI_MANIFEST,
+    Descriptor,
+    Target,
+    canonical_json,
+)
+
+TAR_THRESHOLD = 512  # files in one top-level folder before it goes as one tar layer
+DEFAULT_MAX_BLOB = 256 * 1024 * 1024
+ORAS_FILE = "application/vnd.oci.image.layer.v1.tar"
+ORAS_DIR = "application/vnd.oci.image.layer.v1.tar+gzip"
+CHUNK = 1 << 20
+
+FOLDER_MEDIA_TYPES = {
+    "policies": FLOE_POLICY,
+    "catalog": FLOE_CATALOG,
+    "architecture": FLOE_ARCHITECTURE,
+}
+
+
+class Blob(NamedTuple):
+    desc: Descriptor
+    data: bytes | Path  # a Path is streamed from disk (big files never sit in memory)
+
+
+class Packed(NamedTuple):
+    manifest: bytes
+    config: bytes
+    layers: list[Blob]
+
+    @property
+    def descriptor(self) -> Descriptor:
+        return Descriptor.for_bytes(OCI_MANIFEST, self.manifest, artifact_type=self.artifact_type)
+
+    @property
+    def artifact_type(self) -> str | None:
+        value = json.loads(self.manifest).get("artifactType")
+        return str(value) if value else None
+
+    def blobs(self) -> dict[str, bytes | Path]:
+        """Every blob by digest, the manifest included (for an in-memory source Target)."""
+        out: dict[str, bytes | Path] = {b.desc.digest: b.data for b in self.layers}
+        config = json.loads(self.manifest)["config"]
+        out[config["digest"]] = self.config
+        out[self.descriptor.digest] = self.manifest
+        return out
+
+
+def normalize_version(version: str) -> str:
+    """`v1.2.3` -> `1.2.3`, refusing anything that is not semver."""
+    import semver
+
+    bare = version[1:] if version.startswith("v") else version
+    if not semver.Version.is_valid(bare):
+        raise UsageError(
+            "version_invalid",
+            f"{version!r} is not a semantic version",
+            hint="versions look like v1.2.3 or v1.2.3-rc.1",
+        )
+    return bare
+
+
+MANIFEST_FILE = "manifest.json"  # = floe.platform.tree.MANIFEST_FILE (kept light: no pydantic)
+
+
+def content_digest(files: dict[str, bytes]) -> str:
+    """floe.platform.tree.content_digest without importing pydantic (publish stays fast)."""
+    lines = sorted(
+        f"{path}:sha256:{hashlib.sha256(data).hexdigest()}\n"
+        for path, data in files.items()
+        if path != MANIFEST_FILE
+    )
+    return "sha256:" + hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
+
+
+def read_tree_dir(root: Path) -> dict[str, bytes]:
+    """Every regular file under root by POSIX relative path; symlinks are refused."""
+    if not (root / MANIFEST_FILE).is_file():
+        raise UsageError(
+            "artifacts_missing",
+            f"no compiled platform at {root}",
+            hint="run `floe platform compile` first, or pass --artifacts DIR",
+        )
+    files: dict[str, bytes] = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink():
+            raise GateError("tree_invalid", f"{path} is a symlink; compiled trees hold files only")
+        if path.is_file():
+            files[path.relative_to(root).as_posix()] = path.read_bytes()
+    return files
+
+
+def tree_metadata(files: dict[str, bytes], origin: str) -> dict[str, Any]:
+    """manifest.json's metadata, after checking the tree still matches its content digest.
+
+    The compiler validated the schema; publishing re-checks integrity (cheap, no pydantic),
+    and every pull re-validates everything with floe.platform.tree.parse_tree.
+    """
+    try:
+        manifest = json.loads(files[MANIFEST_FILE])
+        metadata = manifest["metadata"]
+        fields = {key: str(metadata[key]) for key in ("name", "version", "created", "digest")}
+    except (KeyError, TypeError, ValueError) as exc:
+        raise GateError("tree_invalid", f"{origin}/{MANIFEST_FILE} is malformed: {exc}") from None
+    actual = content_digest(files)
+    if fields["digest"] != actual:
+        raise GateError(
+            "tree_digest_mismatch",
+            f"{origin}: content digest {actual} does not match manifest.json ({fields['digest']})",
+            hint="the tree was edited after compile; recompile it",
+        )
+    registry = (manifest.get("artifacts") or {}).get("registry")
+    return {**fields, "registry": str(registry) if registry else None}
+
+
+def pack_tree(
+    files: dict[str, bytes], version: str, *, tar_threshold: int = TAR_THRESHOLD
+) -> Packed:
+    """Pack a compiled platform tree into a floe artifact (checks integrity and version)."""
+    metadata = tree_metadata(files, "platform tree")
+    bare = normalize_version(version)
+    if bare != metadata["version"]:
+        raise UsageError(
+            "publish_version_mismatch",
+            f"version {version} does not match the compiled tree's version {metadata['version']}",
+            hint="set metadata.version in the platform manifest and recompile, "
+            f"or publish v{metadata['version']}",
+        )
+    annotations = {
+        ANNOTATION_VERSION: bare,
+        ANNOTATION_CREATED: str(metadata["created"]),
+        ANNOTATION_TITLE: str(metadata["name"]),
+        ANNOTATION_CONTENT_DIGEST: content_digest(files),
+    }
+    return pack_files(
+        files,
+        artifact_type=FLOE_ARTIFACT_TYPE,
+        config=Blob(Descriptor.for_bytes(FLOE_CONFIG, files[MANIFEST_FILE]), files[MANIFEST_FILE]),
+        annotations=annotations,
+        tar_threshold=tar_threshold,
+    )
+
+
+def pack_files(
+    files: dict[str, bytes] | dict[str, bytes | Path],
+    *,
+    artifact_type: str,
+    config: Blob | None = None,
+    annotations: dict[str, str] | None = None,
+    tar_threshold: int = TAR_THRESHOLD,
+) -> Packed:
+    """Any set of files -> an OCI artifact manifest with titled layers (ORAS-compatible)."""
+    for path in files:
+        check_title(path)
+    if config is None:
+        config = Blob(Descriptor.for_bytes(OCI_EMPTY, b"{}"), b"{}")
+    layers = _layers(dict(files), tar_threshold, config)
+    manifest: dict[str, Any] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": artifact_type,
+        "config": config.desc.to_json(),
+        "layers": [b.desc.to_json() for b in layers],
+    }
+    if annotations:
+        manifest["annotations"] = dict(sorted(annotations.items()))
+    return Packed(canonical_json(manifest), _as_bytes(config.data), layers)
+
+
+def _layers(files: dict[str, bytes | Path], tar_threshold: int, config: Blob) -> list[Blob]:
+    by_folder: dict[str, list[str]] = {}
+    for path in files:
+        top = path.split("/", 1)[0] if "/" in path else ""
+        by_folder.setdefault(top, []).append(path)
+    layers: list[tuple[str, Blob]] = []
+    for folder, paths in by_folder.items():
+        if folder and len(paths) > tar_threshold:
+            layers.append((folder, _tar_layer(folder, {p: _as_bytes(files[p]) for p in paths})))
+            continue
+        for path in paths:
+            data = files[path]
+            media_type = _file_media_type(path, data, config)
+            digest, size = _digest_of(data)
+            desc = Descriptor(media_type, digest, size, {ANNOTATION_TITLE: path})
+            layers.append((path, Blob(desc, data)))
+    return [blob for _, blob in sorted(layers, key=lambda item: item[0])]
+
+
+def _as_bytes(data: bytes | Path) -> bytes:
+    return data.read_bytes() if isinstance(data, Path) else data
+
+
+def _digest_of(data: bytes | Path) -> tuple[str, int]:
+    if isinstance(data, bytes):
+        return "sha256:" + hashlib.sha256(data).hexdigest(), len(data)
+    digest = hashlib.sha256()
+    with data.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    return "sha256:" + digest.hexdigest(), data.stat().st_size
+
+
+def _file_media_type(path: str, data: bytes | Path, config: Blob) -> str:
+    if "/" in path:
+        return FOLDER_MEDIA_TYPES.get(path.split("/", 1)[0], ORAS_FILE)
+    if config.desc.media_type == FLOE_CONFIG and data == config.data:
+        return FLOE_CONFIG  # manifest.json is both config and a layer: one blob, uploaded once
+    return ORAS_FILE
+
+
+def _tar_layer(folder: str, files: dict[str, bytes]) -> Blob:
+    """A reproducible tar+gzip of one folder: sorted entries, zero times and owners."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs = sorted({str(p) for path in files for p in PurePosixPath(path).parents} - {"."})
+        for name in dirs:
+            tar.addfile(_tar_info(name, tarfile.DIRTYPE, 0, 0o755))
+        for path in sorted(files):
+            data = files[path]
+            tar.addfile(_tar_info(path, tarfile.REGTYPE, len(data), 0o644), io.BytesIO(data))
+    tar_bytes = raw.getvalue()
+    gz = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=gz, mtime=0, compresslevel=6) as zipped:
+        zipped.write(tar_bytes)
+    annotations = {
+        ANNOTATION_TITLE: folder,
+        ANNOTATION_ORAS_DIGEST: "sha256:" + hashlib.sha256(tar_bytes).hexdigest(),
+        ANNOTATION_ORAS_UNPACK: "true",
+    }
+    # ORAS's directory media type: oras-py unpacks by media type, oras-go by annotation.
+    return Blob(Descriptor.for_bytes(ORAS_DIR, gz.getvalue(), annotations), gz.getvalue())
+
+
+def _tar_info(name: str, kind: bytes, size: int, mode: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.size = size
+    info.mode = mode
+    info.mtime = 0
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+# ---- unpack ------------------------------------------------------------------------
+
+
+def _unsafe(what: str, why: str) -> GateError:
+    return GateError(
+        "pull_unsafe_path",
+        f"refusing {what!r}: {why}",
+        hint="the artifact is malformed or hostile; nothing was written",
+    )
+
+
+def check_title(title: str) -> PurePosixPath:
+    """A title must be a plain relative POSIX path inside the destination."""
+    if not title or "\0" in title:
+        raise _unsafe(title, "empty name or NUL byte")
+    if "\\" in title:
+        raise _unsafe(title, "backslashes are not allowed in paths")
+    if title.startswith("/") or (len(title) > 1 and title[1] == ":"):
+        raise _unsafe(title, "absolute paths are not allowed")
+    parts = title.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise _unsafe(title, "empty, '.' or '..' path components are not allowed")
+    return PurePosixPath(title)
+
+
+def _check_titles(titles: list[str]) -> None:
+    seen: set[str] = set()
+    for title in titles:
+        check_title(title)
+        if title in seen:
+            raise _unsafe(title, "the artifact names this path twice")
+        seen.add(title)
+    for title in titles:
+        for parent in PurePosixPath(title).parents:
+            if str(parent) in seen:
+                raise _unsafe(title, f"{parent} is both a file and a folder")
+
+
+@dataclass
+class Unpacked:
+    """What an unpack wrote and what it is."""
+
+    manifest_digest: str
+    artifact_type: str | None
+    is_floe: bool
+    files: dict[str, Descriptor] = field(default_factory=dict)  # relative path -> layer
+    annotations: dict[str, str] = field(default_factory=dict)
+    content_digest: str | None = None
+
+
+def read_manifest(target: Target, desc: Descriptor) -> dict[str, Any]:
+    if desc.size > MAX_MANIFEST_BYTES:
+        raise GateError(
+            "pull_too_large", f"manifest {desc.digest} is {desc.size} bytes (limit 4 MiB)"
+        )
+    data = target.fetch_bytes(desc, MAX_MANIFEST_BYTES)
+    try:
+        manifest = json.loads(data)
+    except ValueError:
+        raise GateError("manifest_invalid", f"{desc.digest} is not valid JSON") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
+        raise GateError(
+            "manifest_invalid",
+            f"{desc.digest} is not an image manifest with layers",
+            hint="floe pulls artifacts pushed by floe publish, oras push or skopeo copy",
+        )
+    return manifest
+
+
+def unpack_artifact(
+    target: Target,
+    manifest_desc: Descriptor,
+    out_dir: Path,
+    *,
+    max_blob_size: int = DEFAULT_MAX_BLOB,
+    require_floe: bool = True,
+    force: bool = False,
+    concurrency: int = 8,
+) -> Unpacked:
+    """Fetch, verify and write an artifact's titled files to out_dir; all or nothing."""
+    manifest = read_manifest(target, manifest_desc)
+    layers = [Descriptor.from_json(layer) for layer in manifest["layers"]]
+    config = Descriptor.from_json(manifest.get("config") or {})
+    artifact_type = manifest.get("artifactType") or config.media_type
+    is_floe = artifact_type == FLOE_ARTIFACT_TYPE or config.media_type == FLOE_CONFIG
+    if require_floe and not is_floe:
+        raise UsageError(
+            "artifact_not_floe",
+            f"{manifest_desc.digest} is not a floe platform (artifactType {artifact_type})",
+            hint="point at an artifact published with `floe platform publish`",
+        )
+    titled = [layer for layer in layers if ANNOTATION_TITLE in layer.annotations]
+    _check_titles([layer.annotations[ANNOTATION_TITLE] for layer in titled])
+    for layer in titled:
+        if layer.size > max_blob_size:
+            raise GateError(
+                "pull_too_large",
+                f"{layer.annotations[ANNOTATION_TITLE]} is {layer.size} bytes, over the "
+                f"{max_blob_size}-byte limit",
+                hint="raise the limit only for artifacts you trust",
+            )
+    _check_destination(out_dir, force)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        staging.chmod(0o755)
+        result = Unpacked(manifest_desc.digest, artifact_type, is_floe)
+        result.annotations = {
+            str(k): str(v) for k, v in (manifest.get("annotations") or {}).items()
+        }
+        _write_layers(target, titled, staging, max_blob_size, result, concurrency)
+        if is_floe:
+            result.content_digest = _verify_floe_tree(target, config, staging, result)
+        else:
+            result.content_digest = _tree_digest_if_valid(staging)
+        _move_into_place(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
+
+
+def _check_destination(out_dir: Path, force: bool) -> None:
+    if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
+        raise UsageError("pull_out_invalid", f"{out_dir} exists and is not a folder")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
+        raise UsageError(
+            "pull_out_exists",
+            f"{out_dir} already exists and is not empty",
+            hint="pass --force to replace it",
+        )
+
+
+def _write_layers(
+    target: Target,
+    layers: list[Descriptor],
+    staging: Path,
+    cap: int,
+    result: Unpacked,
+    concurrency: int,
+) -> None:
+    """Fetch layers in parallel (titles were checked, so each writes its own path)."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    if concurrency <= 1 or len(layers) <= 1:
+        for layer in layers:
+            _write_layer(target, layer, staging, cap, result)
+        return
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        futures = [
+            pool.submit(_write_layer, target, layer, staging, cap, result) for layer in layers
+        ]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        for future in pending:
+            future.cancel()
+        for future in futures:
+            if future in done:
+                future.result()
+
+
+def _write_layer(
+    target: Target, layer: Descriptor, staging: Path, cap: int, result: Unpacked
+) -> None:
+    title = layer.annotations[ANNOTATION_TITLE]
+    if layer.annotations.get(ANNOTATION_ORAS_UNPACK) == "true" or layer.media_type == ORAS_DIR:
+        for name in _extract_tar(target, layer, staging, title, cap):
+            result.files[name] = layer
+        return
+    dest = staging.joinpath(*title.split("/"))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with target.fetch(layer) as stream, _exclusive(dest) as out:
+        while chunk := stream.read(CHUNK):
+            out.write(chunk)
+    result.files[title] = layer
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Any:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, 0o644)
+    except FileExistsError:
+        raise _unsafe(str(path.name), "the artifact writes this path twice") from None
+    with os.fdopen(fd, "wb") as out:
+        yield out
+
+
+class _HashingReader:
+    """Hashes the uncompressed tar as tarfile reads it (for io.deis.oras.content.digest)."""
+
+    def __init__(self, raw: gzip.GzipFile) -> None:
+        self.raw = raw
+        self.hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.raw.read(size)
+        self.hash.update(data)
+        return data
+
+
+def _extract_tar(
+    target: Target, layer: Descriptor, staging: Path, title: str, cap: int
+) -> list[str]:
+    """Stream-extract a tar+gzip layer; only regular files and folders under `title/`."""
+    written: list[str] = []
+    total = 0
+    with target.fetch(layer) as stream:
+        unzipped = gzip.GzipFile(fileobj=stream, mode="rb")
+        hashing = _HashingReader(unzipped)
+        with tarfile.open(fileobj=hashing, mode="r|") as tar:  # type: ignore[call-overload]
+            for member in tar:
+                name = _safe_member(member, title)
+                dest = staging.joinpath(*name.split("/"))
+                if member.isdir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                total += member.size
+                if total > cap:
+                    raise GateError(
+                        "pull_too_large",
+                        f"{title}: unpacked size exceeds the {cap}-byte limit",
+                        hint="raise the limit only for artifacts you trust",
+                    )
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                source = tar.extractfile(member)
+                assert source is not None  # regular file (checked in _safe_member)
+                with _exclusive(dest) as out:
+                    shutil.copyfileobj(source, out, CHUNK)
+                written.append(name)
+        while hashing.read(CHUNK):  # the tar's trailing padding counts towards its digest
+            pass
+        while stream.read(CHUNK):  # drain: the layer digest is checked at end of stream
+            pass
+    expected = layer.annotations.get(ANNOTATION_ORAS_DIGEST)
+    if expected and expected != "sha256:" + hashing.hash.hexdigest():
+        raise GateError(
+            "pull_digest_mismatch",
+            f"{title}: unpacked tar does not match {ANNOTATION_ORAS_DIGEST}",
+            hint="the artifact is corrupt or tampered with; nothing was written",
+        )
+    return written
+
+
+def _safe_member(member: tarfile.TarInfo, title: str) -> str:
+    name = member.name.rstrip("/") if member.isdir() else member.name
+    if member.issym() or member.islnk():
+        raise _unsafe(member.name, "links are not allowed in artifacts")
+    if not (member.isfile() or member.isdir()):
+        raise _unsafe(member.name, "only regular files and folders are allowed")
+    check_title(name)
+    if name != title and not name.startswith(title + "/"):
+        raise _unsafe(member.name, f"tar entries must be inside {title}/")
+    return name
+
+
+def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result: Unpacked) -> str:
+    from floe.platform.tree import MANIFEST_FILE, parse_tree, read_tree_files
+
+    files = read_tree_files(staging)
+    tree = parse_tree(files, origin=f"artifact {result.manifest_digest}")
+    config_bytes = target.fetch_bytes(config)
+    if config_bytes != files[MANIFEST_FILE]:
+        raise GateError(
+            "pull_digest_mismatch",
+            "the artifact's config does not match its manifest.json layer",
+            hint="the artifact is corrupt or tampered with; nothing was written",
+        )
+    annotated = result.annotations.get(ANNOTATION_CONTENT_DIGEST)
+    if annotated and annotated != tree.manifest.metadata.digest:
+        raise GateError(
+            "pull_digest_mismatch",
+            f"content digest {tree.manifest.metadata.digest} does not match the "
+            f"{ANNOTATION_CONTENT_DIGEST} annotation ({annotated})",
+            hint="the artifact is corrupt or tampered with; nothing was written",
+        )
+    return tree.manifest.metadata.digest
+
+
+def _tree_digest_if_valid(staging: Path) -> str | None:
+    """A non-floe artifact (e.g. pushed by oras) may still hold a valid platform tree."""
+    from floe.platform.tree import parse_tree, read_tree_files
+
+    try:
+        return parse_tree(read_tree_files(staging)).manifest.metadata.digest
+    except FloeError:
+        return None
+
+
+def _move_into_place(staging: Path, out_dir: Path) -> None:
+    """Rename the verified staging folder to out_dir, replacing an old one only now."""
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        os.replace(out_dir, old / "tree")
+        try:
+            os.replace(staging, out_dir)
+        except BaseException:
+            os.replace(old / "tree", out_dir)
+            raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+        return
+    os.replace(staging, out_dir)

@@ -1,0 +1,536 @@
+"""A repository on a remote registry (distribution-spec v1.1) as a `Target`.
+
+Reads are verified: manifests are hashed from the exact bytes received (and checked
+against `Docker-Content-Digest` when a tag was resolved), blobs stream through
+`VerifyingReader`. A broken stream is resumed with a `Range` request within the
+retry budget. Uploads ask with HEAD first, then POST + one streamed PUT (chunked
+PATCHes above `monolithic_limit`); a failed upload restarts from a rewound source.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import urllib.parse
+from collections.abc import Generator, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from typing import IO, Any, cast
+
+import requests
+
+from floe.errors import GateError, UsageError
+from floe.oci.auth import pull_scope, push_scope
+from floe.oci.http import BodyFactory, RegistrySession, RetryBudget, TransientError, error_message
+from floe.oci.options import RegistryOptions
+from floe.oci.target import (
+    MANIFEST_MEDIA_TYPES,
+    MAX_MANIFEST_BYTES,
+    OCI_INDEX,
+    Descriptor,
+    VerifyingReader,
+    sha256_digest,
+    validate_digest,
+)
+
+CHUNK = 1 << 20
+MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
+_SPOOL_LIMIT = 8 << 20
+_MISMATCH_HINT = "the registry returned content that does not match its digest; nothing was stored"
+
+
+def ping(host: str, options: RegistryOptions | None = None) -> None:
+    """Check that `host` speaks the registry API and accepts our credentials."""
+    session = RegistrySession(host, options or RegistryOptions())
+    try:
+        resp = session.request("GET", "/v2/")
+        resp.close()
+        if resp.status_code != 200:
+            raise UsageError(
+                "registry_error",
+                f"{host} does not look like an OCI registry: {error_message(resp)}",
+            )
+    finally:
+        session.close()
+
+
+class _UploadBody:
+    """`size` bytes of a stream for requests to send with a Content-Length, read lazily."""
+
+    def __init__(self, stream: IO[bytes], size: int) -> None:
+        self._stream = stream
+        self._left = size
+
+    def __len__(self) -> int:
+        return self._left
+
+    def read(self, amount: int = -1) -> bytes:
+        amount = self._left if amount is None or amount < 0 else min(amount, self._left)
+        data = self._stream.read(amount) if amount else b""
+        self._left -= len(data)
+        return data
+
+
+class RemoteTarget:
+    """One repository on a registry: `RemoteTarget("ghcr.io", "acme/platform")`."""
+
+    monolithic_limit = 64 << 20  # blobs above this go as chunked PATCHes
+    chunk_size = 16 << 20
+
+    def __init__(self, host: str, repository: str, options: RegistryOptions | None = None) -> None:
+        self.host = host
+        self.repository = repository
+        self.options = options or RegistryOptions()
+        self.session = RegistrySession(host, self.options)
+        self._manifests: dict[str, bytes] = {}  # verified manifest bytes by digest
+        self._lock = threading.Lock()
+        self._pull = (pull_scope(repository),)
+        self._push = (push_scope(repository),)
+
+    # ------------------------------------------------------------------ basics
+
+    def describe(self) -> str:
+        return f"oci://{self.host}/{self.repository}"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def _path(self, kind: str, ref: str) -> str:
+        return f"/v2/{self.repository}/{kind}/{ref}"
+
+    @staticmethod
+    def fallback_tag(subject: Descriptor) -> str:
+        """The referrers tag schema: `sha256-<hex>` names an index of the referrers."""
+        algo, _, hexpart = subject.digest.partition(":")
+        return f"{algo}-{hexpart}"
+
+    def _unexpected(self, resp: requests.Response, what: str) -> UsageError:
+        return UsageError("registry_error", f"{what} on {self.describe()}: {error_message(resp)}")
+
+    # ------------------------------------------------------------------ manifests
+
+    def resolve(self, reference: str) -> Descriptor:
+        by_digest = reference.startswith("sha256:")
+        if by_digest:
+            validate_digest(reference)
+        resp = self.session.request(
+            "GET",
+            self._path("manifests", reference),
+            scopes=self._pull,
+            headers={"Accept": MANIFEST_ACCEPT},
+            stream=True,
+        )
+        with resp:
+            if resp.status_code == 404:
+                raise UsageError(
+                    "reference_not_found",
+                    f"{self.describe()}:{reference} not found",
+                    hint="check the tag with `floe platform list`",
+                )
+            if resp.status_code != 200:
+                raise self._unexpected(resp, f"GET manifest {reference}")
+            data = self._read_capped(resp, MAX_MANIFEST_BYTES, reference)
+        digest = sha256_digest(data)
+        claimed = resp.headers.get("Docker-Content-Digest")
+        expected = reference if by_digest else claimed
+        if expected and expected != digest:
+            raise GateError(
+                "pull_digest_mismatch",
+                f"{self.describe()}:{reference}: manifest bytes hash to {digest}, "
+                f"expected {expected}",
+                hint=_MISMATCH_HINT,
+            )
+        with self._lock:
+            self._manifests[digest] = data
+        media_type = _media_type(data, resp.headers.get("Content-Type", ""))
+        parsed = _json_or_none(data)
+        artifact_type = parsed.get("artifactType") if isinstance(parsed, dict) else None
+        return Descriptor(media_type, digest, len(data), artifact_type=artifact_type)
+
+    def _read_capped(self, resp: requests.Response, cap: int, what: str) -> bytes:
+        parts, total = [], 0
+        for chunk in resp.iter_content(64 << 10):
+            total += len(chunk)
+            if total > cap:
+                raise GateError(
+                    "pull_too_large",
+                    f"{self.describe()}: {what} is larger than {cap} bytes",
+                    hint="the artifact exceeds floe's size limits",
+                )
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def push_manifest(self, desc: Descriptor, data: bytes, tag: str | None = None) -> None:
+        """PUT the exact bytes (under `tag` when given, else by digest)."""
+        if sha256_digest(data) != desc.digest or len(data) != desc.size:
+            raise GateError(
+                "push_digest_mismatch",
+                f"manifest bytes do not match {desc.digest}",
+                hint="this is a bug in the caller: the descriptor was not made from these bytes",
+            )
+        resp = self.session.request(
+            "PUT",
+            self._path("manifests", tag or desc.digest),
+            scopes=self._push,
+            headers={"Content-Type": desc.media_type},
+            body=lambda: data,
+        )
+        with resp:
+            if resp.status_code not in (200, 201):
+                raise self._unexpected(resp, f"PUT manifest {tag or desc.digest}")
+            returned = resp.headers.get("Docker-Content-Digest")
+            supports_referrers = "OCI-Subject" in resp.headers
+        if returned and returned != desc.digest:
+            raise UsageError(
+                "registry_error",
+                f"{self.describe()} stored the manifest as {returned}, not {desc.digest}",
+            )
+        with self._lock:
+            self._manifests[desc.digest] = data
+        parsed = _json_or_none(data)
+        subject = parsed.get("subject") if isinstance(parsed, dict) else None
+        if isinstance(subject, dict) and not supports_referrers:
+            self._add_to_fallback_index(Descriptor.from_json(subject), desc, parsed)
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        self.push_manifest(desc, self.fetch_bytes(desc), tag)
+
+    def tags(self, page_size: int | None = None) -> list[str]:
+        """Every tag, following `Link: <...>; rel="next"` pagination."""
+        first = f"/v2/{self.repository}/tags/list"
+        path: str | None = first + (f"?n={page_size}" if page_size else "")
+        found: list[str] = []
+        while path:
+            resp = self.session.request("GET", path, scopes=self._pull)
+            with resp:
+                if resp.status_code == 404:
+                    return found
+                if resp.status_code != 200:
+                    raise self._unexpected(resp, "GET tags")
+                try:
+                    found.extend(resp.json().get("tags") or [])
+                except (ValueError, AttributeError):
+                    raise self._unexpected(resp, "GET tags (invalid JSON)") from None
+                path = _next_link(resp, self.session.url(path))
+        return found
+
+    # ------------------------------------------------------------------ referrers
+
+    def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        path = self._path("referrers", subject.digest)
+        if artifact_type:
+            path += "?" + urllib.parse.urlencode({"artifactType": artifact_type})
+        resp = self.session.request(
+            "GET", path, scopes=self._pull, headers={"Accept": OCI_INDEX}, stream=True
+        )
+        with resp:
+            if resp.status_code == 200 and _json_content(resp):
+                data = self._read_capped(resp, MAX_MANIFEST_BYTES, "referrers index")
+                return _filter(_index_entries(data), artifact_type)
+            if resp.status_code not in (404, 405, 400):
+                raise self._unexpected(resp, "GET referrers")
+        index = self._fallback_index(subject)
+        return _filter(_index_entries(index) if index else [], artifact_type)
+
+    def _fallback_index(self, subject: Descriptor) -> bytes | None:
+        try:
+            desc = self.resolve(self.fallback_tag(subject))
+        except UsageError as exc:
+            if exc.slug == "reference_not_found":
+                return None
+            raise
+        return self.fetch_bytes(desc)
+
+    def _add_to_fallback_index(
+        self, subject: Descriptor, desc: Descriptor, manifest: dict[str, Any]
+    ) -> None:
+        """Maintain the `sha256-<hex>` index for registries without the referrers API."""
+        entry = Descriptor(
+            manifest.get("mediaType") or desc.media_type,
+            desc.digest,
+            desc.size,
+            annotations={str(k): str(v) for k, v in (manifest.get("annotations") or {}).items()},
+            artifact_type=manifest.get("artifactType")
+            or (manifest.get("config") or {}).get("mediaType"),
+        )
+        existing = self._fallback_index(subject)
+        entries = [
+            e for e in (_index_entries(existing) if existing else []) if e.digest != desc.digest
+        ]
+        entries.append(entry)
+        entries.sort(key=lambda e: e.digest)
+        index = {
+            "schemaVersion": 2,
+            "mediaType": OCI_INDEX,
+            "manifests": [e.to_json() for e in entries],
+        }
+        data = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
+        self.push_manifest(Descriptor.for_bytes(OCI_INDEX, data), data, self.fallback_tag(subject))
+
+    # ------------------------------------------------------------------ content
+
+    def _kind(self, desc: Descriptor) -> str:
+        return "manifests" if desc.media_type in MANIFEST_MEDIA_TYPES else "blobs"
+
+    def exists(self, desc: Descriptor, scopes: tuple[str, ...] | None = None) -> bool:
+        headers = {"Accept": MANIFEST_ACCEPT} if self._kind(desc) == "manifests" else {}
+        resp = self.session.request(
+            "HEAD",
+            self._path(self._kind(desc), desc.digest),
+            scopes=scopes or self._pull,
+            headers=headers,
+        )
+        resp.close()
+        if resp.status_code == 200:
+            return True
+        if resp.status_code == 404:
+            return False
+        raise self._unexpected(resp, f"HEAD {desc.digest}")
+
+    def fetch(self, desc: Descriptor) -> AbstractContextManager[IO[bytes]]:
+        return self._open(desc)
+
+    @contextmanager
+    def _open(self, desc: Descriptor) -> Iterator[IO[bytes]]:
+        validate_digest(desc.digest)
+        cached = self._manifests.get(desc.digest)
+        if cached is not None:
+            yield cast(IO[bytes], VerifyingReader(iter([cached]), desc))
+            return
+        chunks = self._stream(desc)
+        try:
+            yield cast(IO[bytes], VerifyingReader(chunks, desc))
+        finally:
+            chunks.close()
+
+    def fetch_bytes(self, desc: Descriptor, max_size: int = MAX_MANIFEST_BYTES) -> bytes:
+        if desc.size > max_size:
+            raise GateError(
+                "pull_too_large",
+                f"{desc.digest} is {desc.size} bytes, over the {max_size}-byte limit",
+                hint="the artifact exceeds floe's size limits",
+            )
+        with self.fetch(desc) as stream:
+            data = stream.read()
+        if desc.media_type in MANIFEST_MEDIA_TYPES:
+            with self._lock:
+                self._manifests[desc.digest] = data
+        return data
+
+    def _get(self, desc: Descriptor, start: int, budget: RetryBudget) -> requests.Response:
+        headers = {"Accept": MANIFEST_ACCEPT} if self._kind(desc) == "manifests" else {}
+        if start:
+            headers["Range"] = f"bytes={start}-"
+        resp = self.session.request(
+            "GET",
+            self._path(self._kind(desc), desc.digest),
+            scopes=self._pull,
+            headers=headers,
+            stream=True,
+            budget=budget,
+        )
+        if resp.status_code == 404:
+            resp.close()
+            slug = "manifest_not_found" if self._kind(desc) == "manifests" else "blob_not_found"
+            raise UsageError(slug, f"{desc.digest} not found in {self.describe()}")
+        if resp.status_code not in (200, 206):
+            resp.close()
+            raise self._unexpected(resp, f"GET {desc.digest}")
+        return resp
+
+    def _stream(self, desc: Descriptor) -> Generator[bytes, None, None]:
+        """The raw bytes of `desc`; a broken connection resumes where it stopped."""
+        budget = RetryBudget(self.options.retry_budget_seconds)
+        received = 0
+        resp = self._get(desc, 0, budget)
+        while True:
+            skip = received if resp.status_code == 200 else 0
+            try:
+                for chunk in resp.iter_content(CHUNK):
+                    if skip:
+                        cut = min(skip, len(chunk))
+                        chunk, skip = chunk[cut:], skip - cut
+                    received += len(chunk)
+                    yield chunk
+                resp.close()
+                return
+            except (requests.exceptions.RequestException, OSError) as exc:
+                resp.close()
+                if received > desc.size or not budget.wait():
+                    raise TransientError(
+                        "registry_unreachable",
+                        f"download of {desc.digest} from {self.describe()} broke off "
+                        f"after {received} bytes: {type(exc).__name__}",
+                    ) from None
+            resp = self._get(desc, received, budget)
+
+    # ------------------------------------------------------------------ uploads
+
+    def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
+        if desc.media_type in MANIFEST_MEDIA_TYPES:
+            data = stream.read(MAX_MANIFEST_BYTES + 1)
+            self.push_manifest(desc, data, None)
+            return
+        self.push_blob(desc, stream)
+
+    def push_blob(self, desc: Descriptor, stream: IO[bytes]) -> None:
+        validate_digest(desc.digest)
+        if self.exists(desc, self._push):
+            return
+        if not _seekable(stream):
+            with tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as spool:
+                _copy(stream, spool)
+                spool.seek(0)
+                self._upload(desc, spool)
+            return
+        self._upload(desc, stream)
+
+    def mount(self, desc: Descriptor, from_repository: str) -> bool:
+        """Cross-repository mount; False when the registry declined (then push normally)."""
+        query = urllib.parse.urlencode({"mount": desc.digest, "from": from_repository})
+        scopes = (*self._push, pull_scope(from_repository))
+        resp = self.session.request("POST", self._path("blobs", f"uploads/?{query}"), scopes=scopes)
+        with resp:
+            if resp.status_code == 201:
+                return True
+            if resp.status_code == 202 and resp.headers.get("Location"):
+                # The registry opened an ordinary upload instead; cancel it.
+                location = self._location(resp, self._path("blobs", "uploads/"))
+                self.session.request("DELETE", location, scopes=self._push).close()
+                return False
+            raise self._unexpected(resp, f"mount {desc.digest} from {from_repository}")
+
+    def _upload(self, desc: Descriptor, stream: IO[bytes]) -> None:
+        start = stream.tell()
+        budget = RetryBudget(self.options.retry_budget_seconds)
+        while True:
+            stream.seek(start)
+            try:
+                self._upload_once(desc, stream, budget)
+                return
+            except TransientError as exc:
+                if not budget.wait(exc.retry_after):
+                    raise
+
+    def _upload_once(self, desc: Descriptor, stream: IO[bytes], budget: RetryBudget) -> None:
+        uploads = self._path("blobs", "uploads/")
+        resp = self.session.request("POST", uploads, scopes=self._push, budget=budget)
+        with resp:
+            if resp.status_code != 202:
+                raise self._unexpected(resp, "start upload")
+            location = self._location(resp, uploads)
+        if desc.size > self.monolithic_limit:
+            location = self._patch_chunks(location, desc, stream)
+            body: BodyFactory = lambda: b""  # noqa: E731
+            headers = {"Content-Length": "0"}
+        else:
+            body = _rewinding_body(stream, stream.tell(), desc.size)
+            headers = {"Content-Type": "application/octet-stream"}
+        resp = self.session.request(
+            "PUT",
+            _with_query(location, {"digest": desc.digest}),
+            scopes=self._push,
+            headers=headers,
+            body=body,
+            retry=False,
+        )
+        with resp:
+            if resp.status_code not in (201, 204):
+                raise self._unexpected(resp, f"upload {desc.digest}")
+
+    def _patch_chunks(self, location: str, desc: Descriptor, stream: IO[bytes]) -> str:
+        offset = 0
+        while offset < desc.size:
+            length = min(self.chunk_size, desc.size - offset)
+            resp = self.session.request(
+                "PATCH",
+                location,
+                scopes=self._push,
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Range": f"{offset}-{offset + length - 1}",
+                    "Content-Length": str(length),
+                },
+                body=_rewinding_body(stream, stream.tell(), length),
+                retry=False,
+            )
+            with resp:
+                if resp.status_code != 202:
+                    raise self._unexpected(resp, f"upload chunk of {desc.digest}")
+                location = self._location(resp, location)
+            offset += length
+        return location
+
+    def _location(self, resp: requests.Response, request_path: str) -> str:
+        location = resp.headers.get("Location")
+        if not location:
+            raise self._unexpected(resp, "upload without a Location header")
+        return urllib.parse.urljoin(self.session.url(request_path), location)
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _media_type(data: bytes, content_type: str) -> str:
+    parsed = _json_or_none(data)
+    if isinstance(parsed, dict) and isinstance(parsed.get("mediaType"), str):
+        return str(parsed["mediaType"])
+    return content_type.split(";", 1)[0].strip() or MANIFEST_MEDIA_TYPES[0]
+
+
+def _json_or_none(data: bytes | None) -> Any:
+    if not data:
+        return None
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def _json_content(resp: requests.Response) -> bool:
+    return "json" in resp.headers.get("Content-Type", "")
+
+
+def _index_entries(data: bytes) -> list[Descriptor]:
+    parsed = _json_or_none(data)
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("manifests"), list):
+        raise GateError("manifest_invalid", "the referrers index is not an OCI index")
+    return [Descriptor.from_json(item) for item in parsed["manifests"]]
+
+
+def _filter(entries: list[Descriptor], artifact_type: str | None) -> list[Descriptor]:
+    if artifact_type is None:
+        return entries
+    return [e for e in entries if e.artifact_type == artifact_type]
+
+
+def _next_link(resp: requests.Response, current: str) -> str | None:
+    link = resp.links.get("next", {}).get("url")
+    return urllib.parse.urljoin(current, link) if link else None
+
+
+def _with_query(url: str, params: dict[str, str]) -> str:
+    joiner = "&" if urllib.parse.urlsplit(url).query else "?"
+    return url + joiner + urllib.parse.urlencode(params)
+
+
+def _rewinding_body(stream: IO[bytes], start: int, size: int) -> BodyFactory:
+    """A body factory: every (re)send starts again at `start` of the stream."""
+
+    def make() -> _UploadBody:
+        stream.seek(start)
+        return _UploadBody(stream, size)
+
+    return make
+
+
+def _seekable(stream: IO[bytes]) -> bool:
+    try:
+        return bool(stream.seekable()) and stream.tell() >= 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+def _copy(source: IO[bytes], dest: IO[bytes]) -> None:
+    for chunk in iter(lambda: source.read(CHUNK), b""):
+        dest.write(chunk)

@@ -1,0 +1,467 @@
+"""Where a project keeps its platform, and how that copy is checked and replaced.
+
+    .floe/.lock                       file lock held by every writer (init, pull, clear)
+    .floe/cache/oci/                  OCI image layout: every verified blob, tagged by version
+    .floe/cache/artifacts.lock        the lock (floe.project.lockfile)
+    .floe/platform/v1.2.3/            the materialized tree, read-only
+    $XDG_CACHE_HOME/floe/oci          user-wide OCI layout shared by every project
+
+A version folder is built under `.floe/platform/.tmp-<random>/`, checked, made
+read-only and renamed into place, so a killed process leaves either no folder or
+a complete one; leftovers are removed by the next writer. Every read re-checks
+each file's size and sha256 against the lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import stat
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from floe.errors import GateError, UsageError
+from floe.oci.target import MAX_MANIFEST_BYTES, Descriptor, Target
+from floe.project.lockfile import LockedFile
+
+TMP_PREFIX = ".tmp-"
+LOCK_TIMEOUT_SECONDS = 600.0
+FORCE_HINT = "run `floe platform pull --force` to download and verify it again"
+
+
+@dataclass(frozen=True)
+class ProjectPaths:
+    root: Path
+
+    @property
+    def floe_dir(self) -> Path:
+        return self.root / ".floe"
+
+    @property
+    def writer_lock(self) -> Path:
+        return self.floe_dir / ".lock"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.floe_dir / "cache"
+
+    @property
+    def oci_dir(self) -> Path:
+        return self.cache_dir / "oci"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.cache_dir / "artifacts.lock"
+
+    @property
+    def platform_dir(self) -> Path:
+        return self.floe_dir / "platform"
+
+    @property
+    def floe_yaml(self) -> Path:
+        return self.root / "floe.yaml"
+
+    def version_dir(self, version: str) -> Path:
+        if not version or "/" in version or version.startswith("."):
+            raise UsageError("lock_invalid", f"bad version folder name {version!r}")
+        return self.platform_dir / version
+
+
+def global_cache_dir() -> Path:
+    """The user-wide blob cache: `$XDG_CACHE_HOME/floe/oci` (else ~/.cache/floe/oci)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "floe" / "oci"
+
+
+@contextmanager
+def writer_lock(paths: ProjectPaths) -> Iterator[None]:
+    """Serialize writers of one project (init, pull, clear); released if the process dies."""
+    from filelock import FileLock, Timeout
+
+    paths.floe_dir.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(paths.writer_lock), timeout=LOCK_TIMEOUT_SECONDS)
+    try:
+        with lock:
+            clean_leftovers(paths)
+            yield
+    except Timeout:
+        raise UsageError(
+            "project_locked",
+            f"another floe process has held {paths.writer_lock} for {LOCK_TIMEOUT_SECONDS:.0f}s",
+            hint="wait for it to finish, or stop it",
+        ) from None
+
+
+# ---- permissions and removal ---------------------------------------------------------
+
+
+def make_read_only(root: Path) -> None:
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            os.chmod(os.path.join(dirpath, name), 0o444)
+    for dirpath, _, _ in sorted(os.walk(root), key=lambda e: -len(e[0])):
+        os.chmod(dirpath, 0o555)
+
+
+def make_writable(root: Path) -> None:
+    if not root.exists() or root.is_symlink():
+        return
+    os.chmod(root, 0o755)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o755)
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o644)
+
+
+def remove_tree(root: Path) -> None:
+    """Delete a folder even when it was made read-only."""
+    if root.is_symlink() or root.is_file():
+        root.unlink()
+        return
+    if not root.exists():
+        return
+    make_writable(root)
+    shutil.rmtree(root)
+
+
+def clean_leftovers(paths: ProjectPaths) -> None:
+    """Remove what a killed writer left behind: temp folders and temp files."""
+    for folder in (paths.platform_dir, paths.cache_dir):
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.name.startswith(TMP_PREFIX):
+                remove_tree(entry)
+
+
+def dir_size(root: Path) -> int:
+    total = 0
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                total += os.path.getsize(path)
+    return total
+
+
+# ---- verification --------------------------------------------------------------------
+
+
+def _corrupt(root: Path, why: str) -> GateError:
+    return GateError(
+        "cache_corrupt",
+        f"the cached platform at {root} does not match artifacts.lock: {why}",
+        hint=FORCE_HINT,
+        details={"path": str(root)},
+    )
+
+
+def _listing(root: Path) -> dict[str, Path]:
+    """Every entry under root by POSIX relative path; anything but files and folders fails."""
+    found: dict[str, Path] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            path = Path(dirpath) / name
+            mode = path.lstat().st_mode
+            rel = path.relative_to(root).as_posix()
+            if stat.S_ISDIR(mode):
+                continue
+            if not stat.S_ISREG(mode):
+                raise _corrupt(root, f"{rel} is not a regular file")
+            found[rel] = path
+    return found
+
+
+def read_verified_tree(root: Path, expected: tuple[LockedFile, ...]) -> dict[str, bytes]:
+    """The tree's bytes, each file checked for size and sha256; extra or missing files fail."""
+    if not root.is_dir() or root.is_symlink():
+        raise _corrupt(root, "the folder is missing")
+    listing = _listing(root)
+    wanted = {f.path: f for f in expected}
+    extra = sorted(set(listing) - set(wanted))
+    if extra:
+        raise _corrupt(root, f"unexpected file {extra[0]}")
+    missing = sorted(set(wanted) - set(listing))
+    if missing:
+        raise _corrupt(root, f"missing file {missing[0]}")
+    files: dict[str, bytes] = {}
+    for rel, locked in sorted(wanted.items()):
+        data = listing[rel].read_bytes()
+        if len(data) != locked.size:
+            raise _corrupt(root, f"{rel} has {len(data)} bytes, the lock says {locked.size}")
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        if digest != locked.digest:
+            raise _corrupt(root, f"{rel} has digest {digest}, the lock says {locked.digest}")
+        files[rel] = data
+    return files
+
+
+def locked_files(files: dict[str, bytes]) -> tuple[LockedFile, ...]:
+    return tuple(
+        LockedFile(rel, "sha256:" + hashlib.sha256(data).hexdigest(), len(data))
+        for rel, data in sorted(files.items())
+    )
+
+
+# ---- materialization -----------------------------------------------------------------
+
+
+def new_temp_dir(parent: Path) -> Path:
+    parent.mkdir(parents=True, exist_ok=True)
+    path = parent / f"{TMP_PREFIX}{uuid.uuid4().hex}"
+    path.mkdir()
+    return path
+
+
+def install_dir(built: Path, final: Path) -> None:
+    """Move a fully built, read-only folder to `final`, replacing what was there.
+
+    The old folder is renamed aside first (a temp name the next writer cleans),
+    so a crash between the two renames leaves no folder, never a mixed one.
+    """
+    make_read_only(built)
+    if final.exists() or final.is_symlink():
+        aside = final.parent / f"{TMP_PREFIX}old-{uuid.uuid4().hex}"
+        os.chmod(final.parent, 0o755)
+        os.rename(final, aside)
+        os.rename(built, final)
+        remove_tree(aside)
+    else:
+        os.rename(built, final)
+
+
+def human_size(size: int) -> str:
+    """`8.6 KB`: decimal units, as `floe platform publish` prints them."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            return f"{value:.1f} {unit}"
+    return f"{size} B"  # unreachable
+
+
+# ---- reading through the caches ------------------------------------------------------
+
+
+class CachedSource:
+    """A read-only Target that serves content from local layouts before the source.
+
+    Content is addressed by digest and every read is verified, so a blob from the
+    user-wide cache is as good as one from the registry: a second project's init
+    downloads nothing. Tags and referrers come from the source when it is
+    authoritative (a fresh resolve), else from the local layouts (a locked pull).
+    Small reads are memoized, so verifying a signature and then copying it costs
+    one download.
+    """
+
+    MEMO_LIMIT = 4 * 1024 * 1024
+
+    def __init__(
+        self, layouts: list[Target], source: Target | None, *, authoritative: bool
+    ) -> None:
+        import threading
+
+        self.layouts = layouts
+        self.source = source
+        self.authoritative = authoritative and source is not None
+        self.downloaded = 0
+        self._memo: dict[str, bytes] = {}
+        self._lock = threading.Lock()
+
+    def _remote(self) -> Target:
+        if self.source is None:
+            raise UsageError(
+                "network_forbidden",
+                "the platform is not in the local caches and no registry may be used",
+                hint="run `floe platform pull` once with network access",
+            )
+        return self.source
+
+    def _metadata_target(self) -> Target:
+        return self._remote() if self.authoritative else self.layouts[0]
+
+    def describe(self) -> str:
+        return self._metadata_target().describe()
+
+    def resolve(self, reference: str) -> Descriptor:
+        if not self.authoritative and reference.startswith("sha256:"):
+            for layout in self.layouts:
+                try:
+                    return layout.resolve(reference)
+                except UsageError:
+                    continue
+        return self._metadata_target().resolve(reference)
+
+    def _local(self, desc: Descriptor) -> Target | None:
+        return next((layout for layout in self.layouts if layout.exists(desc)), None)
+
+    @contextmanager
+    def fetch(self, desc: Descriptor) -> Iterator[IO[bytes]]:
+        with self._lock:
+            memo = self._memo.get(desc.digest)
+        if memo is not None:
+            yield io.BytesIO(memo)
+            return
+        local = self._local(desc)
+        if local is not None:
+            with local.fetch(desc) as stream:
+                yield stream
+            return
+        with self._remote().fetch(desc) as stream:
+            with self._lock:
+                self.downloaded += desc.size
+            yield stream
+
+    def fetch_bytes(self, desc: Descriptor, max_size: int = MAX_MANIFEST_BYTES) -> bytes:
+        with self._lock:
+            memo = self._memo.get(desc.digest)
+        if memo is not None:
+            return memo
+        local = self._local(desc)
+        if local is not None:
+            data = local.fetch_bytes(desc, max_size)
+        else:
+            data = self._remote().fetch_bytes(desc, max_size)
+            with self._lock:
+                self.downloaded += len(data)
+        if len(data) <= self.MEMO_LIMIT:
+            with self._lock:
+                self._memo[desc.digest] = data
+        return data
+
+    def exists(self, desc: Descriptor) -> bool:
+        return self._local(desc) is not None or self._remote().exists(desc)
+
+    def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
+        raise UsageError("target_read_only", "the platform source is read-only here")
+
+    def tag(self, desc: Descriptor, tag: str) -> None:
+        raise UsageError("target_read_only", "the platform source is read-only here")
+
+    def tags(self) -> list[str]:
+        return self._metadata_target().tags()
+
+    def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        if self.authoritative:
+            return self._remote().referrers(subject, artifact_type)
+        for layout in self.layouts:
+            found = layout.referrers(subject, artifact_type)
+            if found:
+                return found
+        return []
+
+
+# ---- cache list / clear --------------------------------------------------------------
+
+
+def _content_digest_of(tree_dir: Path) -> str | None:
+    import json
+
+    try:
+        data = json.loads((tree_dir / "manifest.json").read_bytes())
+        digest = data["metadata"]["digest"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return digest if isinstance(digest, str) else None
+
+
+def _cached_versions(paths: ProjectPaths) -> list[Path]:
+    if not paths.platform_dir.is_dir():
+        return []
+    return sorted(
+        p for p in paths.platform_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
+
+
+def list_cache(project_dir: Path) -> dict[str, Any]:
+    """Cached versions (size, digests, whether they still match the lock) and cache sizes."""
+    from floe.errors import FloeError
+    from floe.project.lockfile import read_lock
+
+    paths = ProjectPaths(Path(project_dir))
+    try:
+        lock = read_lock(paths.lock_file)
+    except FloeError:
+        lock = None
+    locked = lock.platform if lock is not None else None
+    rows: list[dict[str, Any]] = []
+    for tree_dir in _cached_versions(paths):
+        is_locked = locked is not None and locked.version == tree_dir.name
+        status = "unlocked"
+        if is_locked and locked is not None:
+            try:
+                read_verified_tree(tree_dir, locked.files)
+                status = "verified"
+            except GateError:
+                status = "corrupt"
+        rows.append(
+            {
+                "version": tree_dir.name,
+                "path": str(tree_dir),
+                "size": dir_size(tree_dir),
+                "locked": is_locked,
+                "status": status,
+                "manifest_digest": locked.manifest_digest if is_locked and locked else None,
+                "content_digest": _content_digest_of(tree_dir),
+            }
+        )
+    shared = global_cache_dir()
+    return {
+        "versions": rows,
+        "lock": str(paths.lock_file) if locked is not None else None,
+        "project_oci_size": dir_size(paths.oci_dir) if paths.oci_dir.is_dir() else 0,
+        "global_path": str(shared),
+        "global_size": dir_size(shared) if shared.is_dir() else 0,
+    }
+
+
+def plan_clear(
+    project_dir: Path, *, version: str | None, clear_all: bool, clear_global: bool
+) -> list[Path]:
+    """What `floe platform cache clear` would remove (existing paths only)."""
+    paths = ProjectPaths(Path(project_dir))
+    wanted: list[Path] = []
+    if version is not None:
+        tree_dir = paths.version_dir(version)
+        if not tree_dir.is_dir():
+            cached = ", ".join(p.name for p in _cached_versions(paths)) or "none"
+            raise UsageError(
+                "cache_version_missing",
+                f"version {version} is not cached (cached: {cached})",
+                hint="`floe platform cache list` shows what is cached",
+            )
+        wanted.append(tree_dir)
+    elif clear_all:
+        wanted += [paths.platform_dir, paths.cache_dir]
+    elif not clear_global:
+        wanted += [paths.platform_dir, paths.oci_dir]
+    if clear_global:
+        wanted.append(global_cache_dir())
+    return [p for p in wanted if p.exists()]
+
+
+def clear_cache(project_dir: Path, plan: list[Path]) -> list[Path]:
+    """Remove the planned paths; project paths under the project's writer lock."""
+    paths = ProjectPaths(Path(project_dir))
+    project_paths = [p for p in plan if paths.floe_dir in p.parents]
+    others = [p for p in plan if p not in project_paths]
+    if project_paths:
+        with writer_lock(paths):
+            for path in project_paths:
+                remove_tree(path)
+    for path in others:
+        remove_tree(path)
+    return plan

@@ -1,0 +1,216 @@
+"""Read models from dbt's `target/manifest.json` (used when it is fresher than the files).
+
+dbt has already rendered every config there (Jinja, `+` folder configs, `config()`
+calls), so the values are exactly what dbt will build. Test nodes are attached to
+their model and column through `attached_node` (or `depends_on`) and `column_name`.
+Line numbers are not in the manifest: the schema YAML files are scanned for them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from floe.errors import UsageError
+from floe.project.dbt_reader import (
+    SLUG,
+    classification_of,
+    grants_of,
+    load_schema_file,
+    primary_key,
+    schema_entries,
+    schema_sources,
+    str_or_none,
+)
+from floe.project.model import Column, Model, Project, Seed, Source
+
+
+def read_manifest(
+    root: Path, path: Path, name: str, yml_files: list[str], known: Mapping[str, str]
+) -> Project:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            SLUG,
+            f"target/manifest.json: cannot read: {exc}",
+            hint="delete target/ or run `dbt parse` again",
+        ) from None
+    nodes: dict[str, Any] = manifest.get("nodes") or {}
+    lines = _Lines(root, yml_files)
+    model_tests, column_tests = _tests_by_node(nodes)
+    models: dict[str, Model] = {}
+    seeds: dict[str, Seed] = {}
+    for unique_id in sorted(nodes):
+        node = nodes[unique_id]
+        kind = node.get("resource_type")
+        if kind == "model" and node.get("package_name", name) == name:
+            model = _model(node, unique_id, model_tests, column_tests, lines, known)
+            models[model.name] = model
+        elif kind == "seed":
+            columns = _columns(node, {}, lines.columns.get(("seed", node["name"]), {}))
+            file, line = lines.models.get(("seed", node["name"]), (node["original_file_path"], 1))
+            seeds[node["name"]] = Seed(
+                node["name"],
+                file,
+                line,
+                columns,
+                str_or_none((node.get("config") or {}).get("schema")),
+                str_or_none(node.get("description")),
+            )
+    sources: dict[str, Source] = {}
+    for unique_id in sorted(manifest.get("sources") or {}):
+        node = manifest["sources"][unique_id]
+        source_name = f"{node['source_name']}.{node['name']}"
+        file, line = lines.sources.get(source_name, (node.get("original_file_path", ""), 1))
+        freshness = node.get("freshness") or {}
+        sources[source_name] = Source(
+            source_name,
+            file,
+            line,
+            _columns(node, {}, {}),
+            bool(freshness.get("warn_after", {}).get("count"))
+            or bool(freshness.get("error_after", {}).get("count")),
+            str_or_none(node.get("description")),
+        )
+    return Project(name, root, models, sources, seeds, origin="manifest")
+
+
+class _Lines:
+    """Where each model, seed, column and source table sits in the schema YAML."""
+
+    def __init__(self, root: Path, yml_files: list[str]) -> None:
+        self.models: dict[tuple[str, str], tuple[str, int]] = {}
+        self.columns: dict[tuple[str, str], dict[str, int]] = {}
+        self.sources: dict[str, tuple[str, int]] = {}
+        for rel in yml_files:
+            doc = load_schema_file(root, rel)
+            if not isinstance(doc.data, dict):
+                continue
+            for kind, label in (("models", "model"), ("seeds", "seed")):
+                for entry in schema_entries(doc, rel, kind):
+                    key = (label, str(entry.data["name"]))
+                    self.models.setdefault(key, (rel, entry.line))
+                    self.columns.setdefault(key, {c.name: c.line for c in entry.columns})
+            for source in schema_sources(doc, rel):
+                self.sources.setdefault(source.name, (source.file, source.line))
+
+
+def _tests_by_node(
+    nodes: dict[str, Any],
+) -> tuple[dict[str, list[str]], dict[str, dict[str, list[str]]]]:
+    """Test names per model node, and per model node and column."""
+    model_tests: dict[str, list[str]] = {}
+    column_tests: dict[str, dict[str, list[str]]] = {}
+    for unique_id in sorted(nodes):
+        node = nodes[unique_id]
+        metadata = node.get("test_metadata")
+        if node.get("resource_type") != "test" or not isinstance(metadata, dict):
+            continue
+        attached = node.get("attached_node") or next(
+            iter((node.get("depends_on") or {}).get("nodes") or []), None
+        )
+        if not attached:
+            continue
+        test = metadata["name"]
+        if metadata.get("namespace"):
+            test = f"{metadata['namespace']}.{test}"
+        column = node.get("column_name") or (metadata.get("kwargs") or {}).get("column_name")
+        if column:
+            column_tests.setdefault(attached, {}).setdefault(str(column), []).append(test)
+        else:
+            model_tests.setdefault(attached, []).append(test)
+    return model_tests, column_tests
+
+
+def _model(
+    node: dict[str, Any],
+    unique_id: str,
+    model_tests: dict[str, list[str]],
+    column_tests: dict[str, dict[str, list[str]]],
+    lines: _Lines,
+    known: Mapping[str, str],
+) -> Model:
+    name = node["name"]
+    config = node.get("config") or {}
+    meta = {**(node.get("meta") or {}), **(config.get("meta") or {})}
+    sql_file = node.get("original_file_path")
+    file, line = lines.models.get(("model", name), (sql_file or "", 1))
+    fqn = node.get("fqn") or []
+    dirs = tuple(fqn[1:-1])
+    columns = _columns(
+        node, column_tests.get(unique_id, {}), lines.columns.get(("model", name), {})
+    )
+    tests = list(model_tests.get(unique_id, []))
+    if "freshness" in meta or config.get("freshness"):
+        tests.append("freshness")
+    layer, how = _layer(name, dirs, meta, known)
+    refs = sorted({ref["name"] if isinstance(ref, dict) else ref[-1] for ref in node["refs"]})
+    node_sources = sorted(".".join(source[-2:]) for source in node.get("sources") or [])
+    return Model(
+        name=name,
+        file=file,
+        line=line,
+        sql_file=sql_file,
+        layer=layer,
+        schema=str_or_none(config.get("schema")),
+        description=str_or_none(node.get("description")),
+        columns=columns,
+        tests=tuple(tests),
+        refs=tuple(refs),
+        grants=grants_of(config.get("grants")),
+        meta=meta,
+        materialized=str_or_none(config.get("materialized")),
+        primary_key=primary_key(meta, {"constraints": node.get("constraints") or []}),
+        folders=dirs,
+        sources=tuple(node_sources),
+        layer_source=how,
+    )
+
+
+def _columns(
+    node: dict[str, Any], tests: dict[str, list[str]], lines: dict[str, int]
+) -> tuple[Column, ...]:
+    columns: list[Column] = []
+    for column_name, column in (node.get("columns") or {}).items():
+        constraint_tests = [
+            c["type"] for c in column.get("constraints") or [] if c.get("type") != "check"
+        ]
+        names = [*tests.get(column_name, []), *_constraint_names(constraint_tests)]
+        columns.append(
+            Column(
+                name=column_name,
+                description=str_or_none(column.get("description")),
+                data_type=str_or_none(column.get("data_type")),
+                classification=classification_of(column),
+                tests=tuple(names),
+                line=lines.get(column_name, 1),
+            )
+        )
+    return tuple(columns)
+
+
+def _constraint_names(types: list[str]) -> list[str]:
+    names: list[str] = []
+    for kind in types:
+        if kind in ("not_null", "unique"):
+            names.append(kind)
+        elif kind == "primary_key":
+            names.extend(("not_null", "unique"))
+    return names
+
+
+def _layer(
+    name: str, dirs: tuple[str, ...], meta: dict[str, Any], known: Mapping[str, str]
+) -> tuple[str | None, Literal["meta", "folder", "prefix"] | None]:
+    if isinstance(meta.get("layer"), str) and meta["layer"]:
+        return meta["layer"], "meta"
+    for part in reversed(dirs):
+        if part in known:
+            return part, "folder"
+    for layer, prefix in sorted(known.items(), key=lambda item: -len(item[1])):
+        if prefix and name.startswith(prefix):
+            return layer, "prefix"
+    return None, None

@@ -1,0 +1,104 @@
+"""The neutral project model the rule engine reads.
+
+A dbt project (files or `target/manifest.json`) and the platform team's inline test
+cases both become a `Project`; the rules never see dbt's own shapes. Paths are POSIX
+and relative to the project root so findings are stable across machines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    description: str | None = None
+    data_type: str | None = None
+    classification: str | None = None
+    tests: tuple[str, ...] = ()  # normalized test names: not_null, unique, dbt_utils.recency
+    line: int = 1  # line of the column entry in its schema YAML
+
+
+@dataclass(frozen=True, slots=True)
+class Model:
+    name: str
+    file: str  # schema YAML that describes the model, else its .sql (POSIX, relative)
+    line: int  # line of the model entry in that YAML, or 1 in the .sql
+    sql_file: str | None = None
+    layer: str | None = None  # explicit (config.meta.layer) or inferred by the reader
+    schema: str | None = None  # the configured custom schema (namespace), if any
+    description: str | None = None
+    columns: tuple[Column, ...] = ()
+    # Model-level tests, plus markers the reader derives: "freshness" when the model
+    # has a freshness config (meta/config freshness or a recency test).
+    tests: tuple[str, ...] = ()
+    refs: tuple[str, ...] = ()  # names of models/seeds this model selects from via ref()
+    grants: dict[str, tuple[str, ...]] = field(default_factory=dict)  # privilege -> roles
+    meta: dict[str, Any] = field(default_factory=dict)
+    materialized: str | None = None
+    primary_key: str | None = None
+    # Folder parts between the model path and the .sql file (models/silver/x.sql -> silver).
+    folders: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # "source_name.table" read via source()
+    layer_source: Literal["meta", "folder", "prefix"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    name: str  # "source_name.table"
+    file: str
+    line: int
+    columns: tuple[Column, ...] = ()
+    freshness: bool = False  # a freshness block (table or source level) is configured
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Seed:
+    name: str
+    file: str
+    line: int
+    columns: tuple[Column, ...] = ()
+    schema: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    name: str
+    root: Path
+    models: dict[str, Model]
+    sources: dict[str, Source] = field(default_factory=dict)
+    seeds: dict[str, Seed] = field(default_factory=dict)
+    origin: Literal["files", "manifest", "inline"] = "files"
+    config_file: str = "dbt_project.yml"  # where project-wide findings (coverage) point
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule_id: str
+    severity: Severity
+    model: str | None
+    file: str | None
+    line: int | None
+    message: str
+    hint: str
+
+    def sort_key(self) -> tuple[str, int, str, str, str]:
+        return (self.file or "", self.line or 0, self.rule_id, self.model or "", self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule_id": self.rule_id,
+            "severity": self.severity,
+            "model": self.model,
+            "file": self.file,
+            "line": self.line,
+            "message": self.message,
+            "hint": self.hint,
+        }

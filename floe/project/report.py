@@ -1,0 +1,273 @@
+"""Enforcement reports: the human table, JSON, JUnit XML and SARIF 2.1.0.
+
+Every document is deterministic (findings sorted, keys sorted, no clock), so two
+compiles of the same project against the same platform give identical files and a
+CI diff shows only real changes. File paths are POSIX and relative to the project.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from floe import __version__
+from floe.project.model import Finding
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from floe.project.rules.engine import CheckSummary, EnforcementResult
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+SARIF_VERSION = "2.1.0"
+SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+
+# One line per rule id for SARIF rule metadata (docs/rules.md has the full text).
+RULE_SUMMARIES = {
+    "naming.prefix": "Model names carry their layer's prefix",
+    "naming.unknown_layer": "Models belong to a layer the platform knows",
+    "naming.custom_regex": "Model names match the platform's naming pattern",
+    "naming.regex_unsafe": "The platform's naming pattern is safe to evaluate",
+    "layer.required_test": "Models carry the tests their layer requires",
+    "quality.coverage": "Column test coverage meets the platform minimum",
+    "quality.required_test": "Models carry the tests every model requires",
+    "classification.unknown_level": "Column classifications are levels the platform knows",
+    "classification.forbidden_layer": "Classified columns stay out of forbidden layers",
+    "classification.forbidden_namespace": "Classified columns stay out of forbidden namespaces",
+    "classification.description_required": "Classified columns are described",
+    "classification.propagation": "Downstream columns keep their upstream classification",
+    "access.unknown_role": "Grants name roles the platform defines",
+    "access.privilege_not_allowed": "Grants give roles only privileges they may hold",
+    "access.namespace_grant": "Grants respect the namespace's grants",
+    "namespace.not_approved": "Model schemas are approved namespaces",
+    "namespace.unset": "Models set a schema (namespace)",
+    "schema.column_description": "Columns are described",
+    "schema.column_data_type": "Columns declare a data type",
+    "schema.column_name": "Column names match the platform's pattern",
+    "schema.regex_unsafe": "The platform's column pattern is safe to evaluate",
+}
+
+COMPILED_FILE = "compiled.json"
+FINDINGS_FILE = "findings.json"
+JUNIT_FILE = "junit.xml"
+SARIF_FILE = "findings.sarif"
+
+
+def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.sort_key(), SEVERITY_ORDER.get(f.severity, 9)))
+
+
+def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
+    counts = {"error": 0, "warning": 0, "info": 0}
+    for finding in findings:
+        counts[finding.severity] = counts.get(finding.severity, 0) + 1
+    return counts
+
+
+def dumps_json(document: Any) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a report temp-then-rename, so readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8", newline="\n")
+    os.replace(tmp, path)
+
+
+# ---- JSON ----------------------------------------------------------------------------
+
+
+def findings_document(result: EnforcementResult) -> dict[str, Any]:
+    """findings.json: the engine's verdict (checks, coverage, sorted findings, counts)."""
+    document = result.to_json()
+    document["findings"] = [f.to_json() for f in sorted_findings(result.findings)]
+    return document
+
+
+# ---- JUnit XML -----------------------------------------------------------------------
+
+
+def check_of(finding: Finding, checks: Sequence[CheckSummary]) -> str:
+    """The check (rule family) a finding belongs to, by its rule id prefix."""
+    family = finding.rule_id.split(".", 1)[0]
+    for check in checks:
+        if family == check.rule_prefix or finding.rule_id.startswith(check.rule_prefix + "."):
+            return check.name
+    return "Other"
+
+
+def _location(finding: Finding) -> str:
+    if finding.file is None:
+        return ""
+    return f"{finding.file}:{finding.line}" if finding.line else finding.file
+
+
+def _testcase(parent: ET.Element, suite: str, finding: Finding) -> None:
+    name = f"{finding.model or 'project'}: {finding.rule_id}"
+    case = ET.SubElement(parent, "testcase", name=name, classname=f"floe.{suite}", time="0")
+    where = _location(finding)
+    text = f"{where}: {finding.message}\nhint: {finding.hint}" if where else finding.message
+    if finding.severity == "error":
+        failure = ET.SubElement(case, "failure", message=finding.message, type=finding.rule_id)
+        failure.text = text
+    else:
+        out = ET.SubElement(case, "system-out")
+        out.text = f"{finding.severity}: {text}"
+
+
+def junit_document(result: EnforcementResult) -> str:
+    """One testsuite per check; one testcase per finding (errors are failures)."""
+    findings = sorted_findings(result.findings)
+    by_check: dict[str, list[Finding]] = {c.name: [] for c in result.checks}
+    for finding in findings:
+        by_check.setdefault(check_of(finding, result.checks), []).append(finding)
+    root = ET.Element("testsuites", name="floe compile")
+    total = failures = 0
+    for check_name, check_findings in by_check.items():
+        suite = ET.SubElement(root, "testsuite", name=check_name)
+        for finding in check_findings:
+            _testcase(suite, check_name, finding)
+        if not check_findings:
+            ET.SubElement(
+                suite, "testcase", name=check_name, classname=f"floe.{check_name}", time="0"
+            )
+        errors = sum(1 for f in check_findings if f.severity == "error")
+        cases = max(len(check_findings), 1)
+        suite.set("tests", str(cases))
+        suite.set("failures", str(errors))
+        suite.set("errors", "0")
+        suite.set("skipped", "0")
+        total += cases
+        failures += errors
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", "0")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# ---- SARIF 2.1.0 ---------------------------------------------------------------------
+
+
+def _sarif_rule(finding: Finding) -> dict[str, Any]:
+    family = finding.rule_id.split(".", 1)[0]
+    return {
+        "id": finding.rule_id,
+        "name": "".join(part.capitalize() for part in finding.rule_id.replace(".", "_").split("_")),
+        "shortDescription": {
+            "text": RULE_SUMMARIES.get(finding.rule_id, f"floe {family} rule {finding.rule_id}")
+        },
+        "help": {"text": finding.hint},
+        "defaultConfiguration": {"level": SARIF_LEVEL.get(finding.severity, "warning")},
+    }
+
+
+def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": finding.rule_id,
+        "ruleIndex": rule_index,
+        "level": SARIF_LEVEL.get(finding.severity, "warning"),
+        "message": {"text": f"{finding.message} (hint: {finding.hint})"},
+    }
+    if finding.file:
+        physical: dict[str, Any] = {
+            "artifactLocation": {"uri": finding.file, "uriBaseId": "PROJECTROOT"}
+        }
+        if finding.line:
+            physical["region"] = {"startLine": max(int(finding.line), 1)}
+        location: dict[str, Any] = {"physicalLocation": physical}
+        if finding.model:
+            location["logicalLocations"] = [{"name": finding.model, "kind": "module"}]
+        result["locations"] = [location]
+    if finding.model:
+        result["properties"] = {"model": finding.model}
+    return result
+
+
+def sarif_document(result: EnforcementResult) -> dict[str, Any]:
+    """A SARIF 2.1.0 log with one run: rules (first finding's hint as help) and results."""
+    findings = sorted_findings(result.findings)
+    rules: dict[str, dict[str, Any]] = {}
+    for finding in findings:
+        rules.setdefault(finding.rule_id, _sarif_rule(finding))
+    rule_ids = sorted(rules)
+    index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "floe",
+                        "version": __version__,
+                        "rules": [rules[r] for r in rule_ids],
+                    }
+                },
+                "originalUriBaseIds": {
+                    "PROJECTROOT": {"description": {"text": "The dbt project root."}}
+                },
+                "results": [_sarif_result(f, index[f.rule_id]) for f in findings],
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
+    }
+
+
+# ---- text ----------------------------------------------------------------------------
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def findings_table(findings: Sequence[Finding]) -> Any:
+    """A rich table of findings grouped by model (one section per model, errors first)."""
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold", pad_edge=False)
+    table.add_column("Model", style="bold", no_wrap=True)
+    table.add_column("Severity", no_wrap=True)
+    table.add_column("Rule", no_wrap=True)
+    table.add_column("Location", no_wrap=True)
+    table.add_column("Message", ratio=3)
+    table.add_column("Hint", ratio=2)
+    by_model: dict[str, list[Finding]] = {}
+    for finding in sorted_findings(findings):
+        by_model.setdefault(finding.model or "(project)", []).append(finding)
+    for model in sorted(by_model):
+        rows = sorted(
+            by_model[model], key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.sort_key())
+        )
+        for i, finding in enumerate(rows):
+            table.add_row(
+                model if i == 0 else "",
+                f"[{_STYLE.get(finding.severity, '')}]{finding.severity}[/]",
+                finding.rule_id,
+                _location(finding),
+                finding.message,
+                finding.hint,
+                end_section=i == len(rows) - 1,
+            )
+    return table
+
+
+def check_line(check: CheckSummary) -> str:
+    """`  ✓ Naming conventions`, `  ✗ Quality gates (2 errors)`, `  ! ... (1 warning)`."""
+    if check.errors:
+        mark, extra = "✗", f" ({check.errors} error{'s' if check.errors != 1 else ''})"
+    elif check.warnings:
+        mark, extra = "!", f" ({check.warnings} warning{'s' if check.warnings != 1 else ''})"
+    else:
+        mark, extra = "✓", ""
+    return f"  {mark} {check.name}{extra}"
+
+
+def print_findings(console: Console, findings: Sequence[Finding]) -> None:
+    if findings:
+        console.print(findings_table(findings))

@@ -1,0 +1,1 @@
+"""Platform rules enforced on a project; `engine.evaluate` runs every rule family."""

@@ -1,0 +1,71 @@
+"""Schema constraints from the catalog's schema registry.
+
+- `schema.column_description`: every column is described (require_column_descriptions).
+- `schema.column_data_type`: every column declares data_type (require_column_data_types).
+- `schema.column_name`: every column name fully matches column_name_pattern (checked
+  for catastrophic backtracking first; an unsafe pattern is `schema.regex_unsafe`).
+"""
+
+from __future__ import annotations
+
+from floe.project.model import Finding
+from floe.project.rules.context import Context
+from floe.project.rules.regex_safety import UnsafeRegex, compile_safe
+
+
+def check(ctx: Context) -> list[Finding]:
+    registry = ctx.platform.schema_registry
+    findings: list[Finding] = []
+    pattern = None
+    if registry.column_name_pattern:
+        try:
+            pattern = compile_safe(registry.column_name_pattern)
+        except UnsafeRegex as exc:
+            findings.append(
+                ctx.finding(
+                    "schema.regex_unsafe",
+                    "error",
+                    None,
+                    f"the platform's column name pattern {registry.column_name_pattern!r} "
+                    f"was not run: {exc}",
+                    "ask the platform team to fix catalog column_name_pattern",
+                )
+            )
+    for model in ctx.models:
+        for column in model.columns:
+            where = ctx.where(model, column.line)
+            if registry.require_column_descriptions and not column.description:
+                findings.append(
+                    ctx.finding(
+                        "schema.column_description",
+                        "error",
+                        model,
+                        f"column {model.name}.{column.name} has no description",
+                        f"add `description:` to column {column.name} in {where}",
+                        line=column.line,
+                    )
+                )
+            if registry.require_column_data_types and not column.data_type:
+                findings.append(
+                    ctx.finding(
+                        "schema.column_data_type",
+                        "error",
+                        model,
+                        f"column {model.name}.{column.name} declares no data_type",
+                        f"add `data_type:` to column {column.name} in {where}",
+                        line=column.line,
+                    )
+                )
+            if pattern is not None and not pattern.fullmatch(column.name):
+                findings.append(
+                    ctx.finding(
+                        "schema.column_name",
+                        "error",
+                        model,
+                        f"column name {model.name}.{column.name} does not match "
+                        f"{registry.column_name_pattern}",
+                        f"rename column {column.name} in {where} (and in the model's SQL)",
+                        line=column.line,
+                    )
+                )
+    return findings

@@ -1,0 +1,429 @@
+"""Load dbt schema YAML fast, remembering the line of every mapping.
+
+dbt projects carry a lot of YAML (10,000 models is ~200k lines) and PyYAML, even with
+libyaml, needs seconds for that. Schema files use a small, regular part of YAML, so
+`load_yaml` first tries a line-based parser for exactly that part: block mappings and
+sequences, plain and simply quoted scalars, one-line flow collections, `|`/`>` block
+scalars and comments. Anything else (anchors, tags, multi-line scalars, escapes,
+merge keys, several documents, bad syntax) makes it give up and the file goes through
+PyYAML instead, so the result is always what PyYAML would build (tests compare both).
+
+Lines are 1-based and keyed by `id()` of each dict: `doc.line(mapping)`.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from floe.errors import UsageError
+
+try:
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass
+class LinedYaml:
+    data: Any
+    lines: dict[int, int] = field(default_factory=dict)  # id(dict) -> line of its first key
+
+    def line(self, mapping: object, default: int = 1) -> int:
+        return self.lines.get(id(mapping), default)
+
+
+def load_yaml(text: str, file: str, *, slug: str = "project_invalid") -> LinedYaml:
+    """Parse one YAML document; bad YAML is a UsageError naming `file:line`."""
+    try:
+        return _FastParser(text).parse()
+    except _GiveUp:
+        return _load_with_pyyaml(text, file, slug)
+
+
+# ---- the fallback: PyYAML's composer, converted with positions -----------------------
+
+
+def _load_with_pyyaml(text: str, file: str, slug: str) -> LinedYaml:
+    loader = _Loader(text)
+    doc = LinedYaml(None)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            doc.data = _Converter(loader, doc.lines).convert(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{file}:{mark.line + 1}" if mark is not None else file
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UsageError(
+            slug, f"{where}: invalid YAML: {problem}", hint=f"fix the YAML syntax in {file}"
+        ) from None
+    finally:
+        loader.dispose()
+    return doc
+
+
+class _Converter:
+    def __init__(self, loader: yaml.SafeLoader, lines: dict[int, int]) -> None:
+        self.loader = loader
+        self.lines = lines
+        self.memo: dict[int, Any] = {}  # anchors: one node, one object
+
+    def convert(self, node: yaml.Node) -> Any:
+        known = self.memo.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.MappingNode):
+            self.loader.flatten_mapping(node)  # resolves `<<` merge keys in place
+            mapping: dict[Any, Any] = {}
+            self.memo[id(node)] = mapping
+            self.lines[id(mapping)] = node.start_mark.line + 1
+            for key_node, value_node in node.value:
+                key = self.loader.construct_object(key_node, deep=True)
+                mapping[key] = self.convert(value_node)
+            return mapping
+        if isinstance(node, yaml.SequenceNode):
+            items: list[Any] = []
+            self.memo[id(node)] = items
+            items.extend(self.convert(item) for item in node.value)
+            return items
+        return self.loader.construct_object(node, deep=True)
+
+
+# ---- the fast path ---------------------------------------------------------------------
+
+
+class _GiveUp(Exception):
+    """Not in the subset this parser handles; use PyYAML."""
+
+
+_SPECIAL_START = set("&*!%@`?|>")
+_KEY_END = re.compile(r":(?:\s|$)")
+_PLAIN_COMMENT = re.compile(r"\s#")
+# Plain scalars PyYAML resolves to something other than a string (bool/int/float/null/
+# timestamp/merge/value), keyed by their first character; only those go through PyYAML.
+_RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:str"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    if first is not None
+}
+
+
+@dataclass(slots=True)
+class _Line:
+    number: int  # 1-based
+    indent: int
+    text: str  # without indentation; comments and trailing spaces kept for scalars
+
+
+class _FastParser:
+    def __init__(self, text: str) -> None:
+        self.raw = text.split("\n")
+        self.tokens: list[_Line] = []
+        self.pos = 0
+        self.lines: dict[int, int] = {}
+
+    def parse(self) -> LinedYaml:
+        self._tokenize()
+        if not self.tokens:
+            return LinedYaml(None)
+        if self.tokens[0].indent != 0:
+            raise _GiveUp
+        data = self._block(0)
+        if self.pos != len(self.tokens):
+            raise _GiveUp
+        return LinedYaml(data, self.lines)
+
+    def _tokenize(self) -> None:
+        first = True
+        for index, raw in enumerate(self.raw):
+            body = raw.lstrip(" ")
+            if not body or body.startswith("#") or not body.rstrip():
+                continue
+            if body[0] == "\t" or "\r" in raw:
+                raise _GiveUp
+            if first and body.rstrip() == "---" and len(body) == len(raw):
+                first = False
+                continue
+            first = False
+            if len(body) == len(raw) and body.startswith(("---", "...", "%")):
+                raise _GiveUp
+            self.tokens.append(_Line(index + 1, len(raw) - len(body), body.rstrip()))
+
+    # ---- blocks ----------------------------------------------------------------------
+
+    def _block(self, indent: int) -> Any:
+        token = self.tokens[self.pos]
+        if _is_item(token.text):
+            return self._sequence(indent)
+        return self._mapping(indent)
+
+    def _mapping(self, indent: int) -> dict[Any, Any]:
+        mapping: dict[Any, Any] = {}
+        self.lines[id(mapping)] = self.tokens[self.pos].number
+        while self.pos < len(self.tokens):
+            token = self.tokens[self.pos]
+            if token.indent < indent or (token.indent == indent and _is_item(token.text)):
+                break
+            if token.indent > indent:
+                raise _GiveUp
+            key, rest = _split_key(token.text)
+            if key in mapping or key == "<<":
+                raise _GiveUp
+            self.pos += 1
+            mapping[key] = self._value(token, rest, indent, in_sequence=False)
+        return mapping
+
+    def _sequence(self, indent: int) -> list[Any]:
+        items: list[Any] = []
+        while self.pos < len(self.tokens):
+            token = self.tokens[self.pos]
+            if token.indent != indent or not _is_item(token.text):
+                if token.indent > indent:
+                    raise _GiveUp
+                break
+            rest = token.text[1:].lstrip(" ")
+            if rest and (_has_key(rest) or _is_item(rest)):
+                # `- name: x`: the mapping (or nested list) starts on this very line.
+                offset = len(token.text) - len(rest)
+                self.tokens[self.pos] = _Line(token.number, indent + offset, rest)
+                items.append(self._block(indent + offset))
+                continue
+            self.pos += 1
+            items.append(self._value(token, rest, indent, in_sequence=True))
+        return items
+
+    def _value(self, token: _Line, rest: str, indent: int, *, in_sequence: bool) -> Any:
+        nxt = self.tokens[self.pos] if self.pos < len(self.tokens) else None
+        if not rest or rest.startswith("#"):
+            if nxt is not None and nxt.indent > indent:
+                return self._block(nxt.indent)
+            same_indent = nxt is not None and nxt.indent == indent and _is_item(nxt.text)
+            if same_indent and not in_sequence:  # `key:` then `- item` at the key's indent
+                return self._sequence(indent)
+            return None
+        if rest[0] in "|>":
+            return self._block_scalar(token, rest, indent)
+        if nxt is not None and nxt.indent > indent:
+            raise _GiveUp  # a multi-line plain or quoted scalar
+        return _inline(rest, token.number, self.lines)
+
+    def _block_scalar(self, token: _Line, header: str, indent: int) -> str:
+        style, chomp = header[0], header[1:].split("#", 1)[0].strip()
+        if chomp not in ("", "-", "+"):
+            raise _GiveUp
+        start = token.number  # raw index of the first content line
+        body: list[str] = []
+        block_indent = None
+        index = start
+        while index < len(self.raw):
+            raw = self.raw[index]
+            stripped = raw.lstrip(" ")
+            if stripped:
+                width = len(raw) - len(stripped)
+                if block_indent is None:
+                    if width <= indent:
+                        break
+                    block_indent = width
+                if width < block_indent:
+                    break
+                if stripped.startswith("\t") or "\r" in raw:
+                    raise _GiveUp
+                if style == ">" and width > block_indent:
+                    raise _GiveUp  # more-indented lines in folded scalars: PyYAML decides
+                body.append(raw[block_indent:])
+            elif raw.strip(" \t") or "\t" in raw or len(raw) > (block_indent or 0):
+                raise _GiveUp  # whitespace-only lines longer than the indent: PyYAML decides
+            else:
+                body.append("")
+            index += 1
+        while self.pos < len(self.tokens) and self.tokens[self.pos].number <= index:
+            self.pos += 1
+        return _assemble(body, style, chomp)
+
+
+def _assemble(body: list[str], style: str, chomp: str) -> str:
+    end = len(body)
+    while end and body[end - 1] == "":
+        end -= 1
+    content, trailing = body[:end], body[end:]
+    if not content:
+        return "\n" * len(trailing) if chomp == "+" else ""
+    if style == "|":
+        text = "\n".join(content)
+    else:
+        text, empty = content[0], 0
+        for line in content[1:]:
+            if line == "":
+                empty += 1
+                continue
+            text += ("\n" * empty) if empty else " "
+            text += line
+            empty = 0
+    if chomp == "-":
+        return text
+    if chomp == "+":
+        return text + "\n" + "\n" * len(trailing)
+    return text + "\n"
+
+
+def _is_item(text: str) -> bool:
+    return text == "-" or text.startswith("- ")
+
+
+def _has_key(text: str) -> bool:
+    try:
+        _split_key(text)
+    except _GiveUp:
+        return False
+    return True
+
+
+def _split_key(text: str) -> tuple[Any, str]:
+    """`key: rest` -> (key, rest); anything else is not for the fast path."""
+    if text[0] in "\"'":
+        key, end = _quoted(text, 0)
+        after = text[end:]
+        if not after.startswith(":") or (len(after) > 1 and after[1] != " "):
+            raise _GiveUp
+        return key, after[1:].strip()
+    if text[0] in _SPECIAL_START or text[0] in "[{#-,":
+        raise _GiveUp
+    match = _KEY_END.search(text)
+    if match is None:
+        raise _GiveUp
+    comment = _PLAIN_COMMENT.search(text)
+    if comment is not None and comment.start() < match.start():
+        raise _GiveUp
+    key_text = text[: match.start()].rstrip()
+    return _plain(key_text), text[match.end() :].strip()
+
+
+def _inline(text: str, number: int, lines: dict[int, int]) -> Any:
+    first = text[0]
+    if first in "\"'":
+        value, end = _quoted(text, 0)
+        _expect_end(text, end)
+        return value
+    if first in "[{":
+        flow = _Flow(text, number, lines)
+        value, end = flow.collection(0)
+        _expect_end(text, end)
+        return value
+    if first in _SPECIAL_START or first in "#,]}":
+        raise _GiveUp
+    comment = _PLAIN_COMMENT.search(text)
+    if comment is not None:
+        text = text[: comment.start()].rstrip()
+    if _KEY_END.search(text):
+        raise _GiveUp  # `a: b: c` is an error PyYAML should report
+    return _plain(text)
+
+
+def _expect_end(text: str, end: int) -> None:
+    tail = text[end:].strip()
+    if tail and not (tail.startswith("#") and text[end : end + 1] in (" ", "\t")):
+        raise _GiveUp
+
+
+@functools.lru_cache(maxsize=8192)
+def _plain(text: str) -> Any:
+    for tag, regexp in _RESOLVERS.get(text[:1], ()):
+        if regexp.match(text):
+            if tag == "tag:yaml.org,2002:merge":
+                raise _GiveUp
+            return yaml.load(text, Loader=_Loader)  # a safe loader
+    return text
+
+
+def _quoted(text: str, start: int) -> tuple[str, int]:
+    quote = text[start]
+    index = start + 1
+    parts: list[str] = []
+    while True:
+        end = text.find(quote, index)
+        if end < 0:
+            raise _GiveUp  # continues on the next line
+        chunk = text[index:end]
+        if quote == '"' and "\\" in chunk:
+            raise _GiveUp
+        parts.append(chunk)
+        if quote == "'" and text.startswith("''", end):
+            parts.append("'")
+            index = end + 2
+            continue
+        return "".join(parts), end + 1
+
+
+class _Flow:
+    """A one-line flow collection: `[a, "b"]`, `{layer: gold, tags: [x]}`."""
+
+    def __init__(self, text: str, number: int, lines: dict[int, int]) -> None:
+        self.text = text
+        self.number = number
+        self.lines = lines
+
+    def collection(self, start: int) -> tuple[Any, int]:
+        text = self.text
+        closing = "]" if text[start] == "[" else "}"
+        result: Any = [] if closing == "]" else {}
+        if closing == "}":
+            self.lines[id(result)] = self.number
+        index = _skip(text, start + 1)
+        while True:
+            if index >= len(text):
+                raise _GiveUp
+            if text[index] == closing:
+                return result, index + 1
+            if closing == "]":
+                value, index = self.item(index)
+                result.append(value)
+            else:
+                key, index = self.item(index, key=True)
+                index = _skip(text, index)
+                if index >= len(text) or text[index] != ":":
+                    raise _GiveUp
+                value, index = self.item(_skip(text, index + 1))
+                if key in result:
+                    raise _GiveUp
+                result[key] = value
+            index = _skip(text, index)
+            if index < len(text) and text[index] == ",":
+                index = _skip(text, index + 1)
+            elif index >= len(text) or text[index] != closing:
+                raise _GiveUp
+
+    def item(self, index: int, *, key: bool = False) -> tuple[Any, int]:
+        text = self.text
+        if index >= len(text):
+            raise _GiveUp
+        first = text[index]
+        if first in "\"'":
+            return _quoted(text, index)
+        if first in "[{":
+            if key:
+                raise _GiveUp
+            return self.collection(index)
+        if first in _SPECIAL_START or first in "#,:]}-":
+            raise _GiveUp
+        end = index
+        while end < len(text) and text[end] not in ",[]{}#:":
+            end += 1
+        if end < len(text) and (text[end] in "#[{" or (text[end] == ":" and not key)):
+            raise _GiveUp
+        if key and end + 1 < len(text) and text[end] == ":" and text[end + 1] not in " ,]}":
+            raise _GiveUp
+        value = text[index:end].strip()
+        if not value:
+            raise _GiveUp
+        return _plain(value), end
+
+
+def _skip(text: str, index: int) -> int:
+    while index < len(text) and text[index] == " ":
+        index += 1
+    return index

@@ -1,0 +1,158 @@
+"""Helpers for the data-team lifecycle tests: platform trees, publishing, project state."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from floe.platform import tree as t
+
+FLOE_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "floe"
+
+
+def make_tree(
+    version: str = "1.2.3",
+    *,
+    name: str = "acme-data-platform",
+    security: dict[str, Any] | None = None,
+    min_coverage: float = 80,
+) -> dict[str, bytes]:
+    """A complete compiled platform tree, in memory (the shapes of floe/platform/tree.py)."""
+    files: dict[str, bytes] = {
+        t.CLASSIFICATION_FILE: t.model_bytes(
+            t.Classification(levels=["public", "internal", "confidential", "pii", "phi"])
+        ),
+        t.ACCESS_CONTROL_FILE: t.model_bytes(
+            t.AccessControl(roles=["data_engineer", "analyst", "admin"])
+        ),
+        t.QUALITY_GATES_FILE: t.model_bytes(
+            t.QualityGates(
+                minimum_test_coverage=min_coverage,
+                required_tests=["not_null", "unique"],
+                block_on_failure=True,
+            )
+        ),
+        t.NAMESPACES_FILE: t.model_bytes(t.Namespaces(namespaces=["bronze", "silver", "gold"])),
+        t.SCHEMA_REGISTRY_FILE: t.model_bytes(t.SchemaRegistry()),
+        t.NAMING_RULES_FILE: t.model_bytes(
+            t.NamingRules(
+                pattern="medallion",
+                enforcement="strict",
+                prefixes={"bronze": "bronze_", "silver": "silver_", "gold": "gold_"},
+            )
+        ),
+        t.LAYER_CONSTRAINTS_FILE: t.model_bytes(
+            t.LayerConstraints(layers={"gold": t.LayerConstraint(required_tests=["not_null_pk"])})
+        ),
+    }
+    manifest = t.PlatformManifest(
+        metadata=t.ArtifactMetadata(
+            name=name,
+            version=version,
+            created="2024-01-15T10:30:00Z",
+            digest=t.content_digest(files),
+        ),
+        plugins={"compute": "duckdb", "orchestrator": "dagster", "catalog": "polaris"},
+        security=t.TrustPolicy.model_validate(security or {}),
+    )
+    files[t.MANIFEST_FILE] = t.model_bytes(manifest)
+    return files
+
+
+def write_tree(root: Path, files: dict[str, bytes]) -> Path:
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return root
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def files_under(root: Path) -> list[str]:
+    """Every file and folder under root (relative, sorted); [] when root does not exist."""
+    if not root.exists():
+        return []
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*"))
+
+
+def force_writable(path: Path) -> None:
+    """Make a read-only cached file editable (tests hand-edit the cache)."""
+    os.chmod(path.parent, 0o755)
+    os.chmod(path, 0o644)
+
+
+def install_state(
+    project: Path,
+    files: dict[str, bytes],
+    *,
+    ref: str = "oci://127.0.0.1:5000/floe-platform:v1.2.3",
+    constraint: str = "v1.2.*",
+) -> Path:
+    """A project as `floe init` leaves it (floe.yaml, lock, read-only tree), without a registry.
+
+    For tests of readers (`load_verified_platform`, `floe compile`); returns the tree folder.
+    """
+    from floe.platform.tree import parse_tree
+    from floe.project.cache import ProjectPaths, install_dir, locked_files, new_temp_dir
+    from floe.project.floe_yaml import PlatformSpec, write_floe_yaml
+    from floe.project.lockfile import Lock, LockedPlatform, write_lock
+
+    tree = parse_tree(files)
+    version = "v" + tree.manifest.metadata.version
+    paths = ProjectPaths(project)
+    built = new_temp_dir(paths.platform_dir)
+    write_tree(built, files)
+    install_dir(built, paths.version_dir(version))
+    write_floe_yaml(paths.floe_yaml, PlatformSpec(ref=ref, version=constraint), None)
+    locked = LockedPlatform(
+        ref=ref,
+        constraint=constraint,
+        version=version,
+        tag=version,
+        manifest_digest=sha256(b"not a real manifest " + version.encode()),
+        content_digest=tree.manifest.metadata.digest,
+        name=tree.manifest.metadata.name,
+        files=locked_files(files),
+    )
+    write_lock(paths.lock_file, Lock((locked,)))
+    return paths.version_dir(version)
+
+
+def publish(
+    ref: str,
+    files: dict[str, bytes],
+    *,
+    tag: str | None = None,
+    signer: Any = None,
+    options: Any = None,
+) -> str:
+    """Publish a tree as floe publish does (pack + graph copy [+ sign]); returns its digest."""
+    from floe.oci.copy import StaticTarget, copy_graph
+    from floe.oci.pack import pack_tree
+    from floe.oci.resolve import open_target
+
+    version = "v" + t.parse_tree(files).manifest.metadata.version
+    target, parsed = open_target(ref, options)
+    packed = pack_tree(files, version)
+    copy_graph(StaticTarget(packed.blobs()), target, packed.descriptor, tag=tag or version)
+    if signer is not None:
+        from floe.signing.sign import sign_artifact
+
+        sign_artifact(target, packed.descriptor, signer, str(parsed.with_tag(tag or version)))
+    return packed.descriptor.digest
+
+
+def make_signer(folder: Path, name: str = "cosign") -> tuple[Any, Path]:
+    """A fresh signing key in memory and its cosign.pub on disk."""
+    from floe.signing.keys import Signer, generate_private_key, public_key_pem
+
+    signer = Signer(generate_private_key())
+    folder.mkdir(parents=True, exist_ok=True)
+    pub = folder / f"{name}.pub"
+    pub.write_bytes(public_key_pem(signer.public_key))
+    return signer, pub
