@@ -49,17 +49,16 @@ class Row:
 def run_child(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, str]:
     """Run one child; wall seconds, its own peak RSS in MB (os.wait4 rusage), its stdout."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.NamedTemporaryFile("r") as rss:
+        # GNU time reports the child's own peak RSS; a child forked from this process
+        # would inherit our high-water mark in its rusage.
+        timed = ["/usr/bin/time", "-q", "-o", rss.name, "-f", "%M", *cmd]
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run(timed, cwd=cwd, env=env, capture_output=True)
         seconds = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
         if proc.returncode != 0:
-            raise SystemExit(f"failed: {' '.join(cmd)}\n{err.read().decode()[-3000:]}")
-        return seconds, usage.ru_maxrss / 1024, out.read().decode()
+            raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.decode()[-3000:]}")
+        return seconds, int(rss.read().split()[-1]) / 1024, proc.stdout.decode()
 
 
 # ---- workers (run in child processes) ------------------------------------------------
@@ -86,11 +85,16 @@ def _remote(ref: str) -> tuple[Any, str]:
 
 
 def _floe_push(folder: str, ref: str, tar_threshold: str) -> None:
+    """Per-file layers, or (threshold below the file count) the folder as one tar layer."""
     from floe.oci.copy import StaticTarget, copy_graph
     from floe.oci.pack import pack_files
 
     root = Path(folder)
-    files = {p.relative_to(root).as_posix(): p for p in sorted(root.rglob("*")) if p.is_file()}
+    files = {
+        f"{root.name}/{p.relative_to(root).as_posix()}": p
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
     packed = pack_files(
         files, artifact_type="application/vnd.example.bench", tar_threshold=int(tar_threshold)
     )
@@ -247,7 +251,7 @@ def bench_scenario(name: str, folder: Path, work: Path, host: str, rows: list[Ro
         record("floe", "push", [*me, "floe-push", str(folder), f"{repo}-floe:{TAG}", per_file])
         record("floe", "pull", [*me, "floe-pull", f"{repo}-floe:{TAG}", str(work / "floe-out")])
     if name == "c":
-        record("floe-tar", "push", [*me, "floe-push", str(folder), f"{repo}-floetar:{TAG}", "512"])
+        record("floe-tar", "push", [*me, "floe-push", str(folder), f"{repo}-floetar:{TAG}", "1"])
         record(
             "floe-tar",
             "pull",

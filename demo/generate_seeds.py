@@ -23,14 +23,59 @@ TICKETS = 400
 ANCHOR = date(2026, 1, 1)
 
 FIRST_NAMES = [
-    "Ada", "Alan", "Grace", "Linus", "Margaret", "Dennis", "Barbara", "Ken", "Frances",
-    "Edsger", "Radia", "Donald", "Hedy", "Tim", "Katherine", "Guido", "Anita", "Bjarne",
-    "Sophie", "Niklaus", "Joan", "John", "Mary", "Leslie", "Shafi", "Yukihiro", "Lynn",
+    "Ada",
+    "Alan",
+    "Grace",
+    "Linus",
+    "Margaret",
+    "Dennis",
+    "Barbara",
+    "Ken",
+    "Frances",
+    "Edsger",
+    "Radia",
+    "Donald",
+    "Hedy",
+    "Tim",
+    "Katherine",
+    "Guido",
+    "Anita",
+    "Bjarne",
+    "Sophie",
+    "Niklaus",
+    "Joan",
+    "John",
+    "Mary",
+    "Leslie",
+    "Shafi",
+    "Yukihiro",
+    "Lynn",
 ]
 LAST_NAMES = [
-    "Lovelace", "Turing", "Hopper", "Torvalds", "Hamilton", "Ritchie", "Liskov", "Thompson",
-    "Allen", "Dijkstra", "Perlman", "Knuth", "Lamarr", "Berners-Lee", "Johnson", "van Rossum",
-    "Borg", "Stroustrup", "Wilson", "Wirth", "Clarke", "Backus", "Keller", "Lamport",
+    "Lovelace",
+    "Turing",
+    "Hopper",
+    "Torvalds",
+    "Hamilton",
+    "Ritchie",
+    "Liskov",
+    "Thompson",
+    "Allen",
+    "Dijkstra",
+    "Perlman",
+    "Knuth",
+    "Lamarr",
+    "Berners-Lee",
+    "Johnson",
+    "van Rossum",
+    "Borg",
+    "Stroustrup",
+    "Wilson",
+    "Wirth",
+    "Clarke",
+    "Backus",
+    "Keller",
+    "Lamport",
 ]
 COUNTRIES = ["DE", "FR", "GB", "NL", "US", "CA", "JP", "BR", "IN", "AU"]
 SEGMENTS = ["consumer", "small_business", "enterprise"]
@@ -62,8 +107,16 @@ def _customers(rng: random.Random) -> list[list[object]]:
         if rng.random() < 0.1:
             email = f"  {email.upper()} "
         rows.append(
-            [n, first, last, email, phone, rng.choice(COUNTRIES), rng.choice(SEGMENTS),
-             signup.isoformat()]
+            [
+                n,
+                first,
+                last,
+                email,
+                phone,
+                rng.choice(COUNTRIES),
+                rng.choice(SEGMENTS),
+                signup.isoformat(),
+            ]
         )
     return rows
 
@@ -77,8 +130,14 @@ def _orders(rng: random.Random, customers: list[list[object]]) -> list[list[obje
         ordered = signup + timedelta(days=rng.randint(0, span - 1))
         amount = round(rng.lognormvariate(4.0, 0.8), 2)
         rows.append(
-            [1000 + n, customer[0], ordered.isoformat(), rng.choice(ORDER_STATUSES),
-             f"{amount:.2f}", rng.choice(CHANNELS)]
+            [
+                1000 + n,
+                customer[0],
+                ordered.isoformat(),
+                rng.choice(ORDER_STATUSES),
+                f"{amount:.2f}",
+                rng.choice(CHANNELS),
+            ]
         )
     return rows
 
@@ -94,9 +153,15 @@ def _tickets(rng: random.Random, customers: list[list[object]]) -> list[list[obj
         closed = opened + timedelta(minutes=rng.randint(10, 60 * 24 * 14)) if resolved else None
         score = rng.randint(1, 5) if resolved and rng.random() < 0.7 else None
         rows.append(
-            [5000 + n, customer[0], opened.isoformat(sep=" "),
-             closed.isoformat(sep=" ") if closed else "", rng.choice(PRIORITIES),
-             rng.choice(CATEGORIES), "" if score is None else score]
+            [
+                5000 + n,
+                customer[0],
+                opened.isoformat(sep=" "),
+                closed.isoformat(sep=" ") if closed else "",
+                rng.choice(PRIORITIES),
+                rng.choice(CATEGORIES),
+                "" if score is None else score,
+            ]
         )
     return rows
 
@@ -107,8 +172,16 @@ def generate(out: Path) -> None:
     customers = _customers(rng)
     _write(
         out / "raw_customers.csv",
-        ["customer_id", "first_name", "last_name", "email", "phone", "country", "segment",
-         "signup_date"],
+        [
+            "customer_id",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "country",
+            "segment",
+            "signup_date",
+        ],
         customers,
     )
     _write(
@@ -118,8 +191,15 @@ def generate(out: Path) -> None:
     )
     _write(
         out / "raw_support_tickets.csv",
-        ["ticket_id", "customer_id", "opened_at", "closed_at", "priority", "category",
-         "satisfaction_score"],
+        [
+            "ticket_id",
+            "customer_id",
+            "opened_at",
+            "closed_at",
+            "priority",
+            "category",
+            "satisfaction_score",
+        ],
         _tickets(rng, customers),
     )
 

@@ -21,11 +21,12 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS=false DO_NOT_TRACK=1
 VERSION=v1.2.3
 REGISTRY="oci-layout://$ROOT/demo/.registry/floe-platform"
 BUILD="$ROOT/.floe/demo"            # the demo's platform sources (git-ignored)
-ARTIFACTS="$ROOT/.floe/artifacts"
+ARTIFACTS="$BUILD/artifacts"        # the compiled platform tree
 PROJECT="$ROOT/demo/customer-360"
 BROKEN="$ROOT/demo/customer-360-broken"
 
-banner() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+if [ -t 1 ]; then BOLD=$'\033[1m' RESET=$'\033[0m'; else BOLD="" RESET=""; fi
+banner() { printf '\n%s==> %s%s\n' "$BOLD" "$*" "$RESET"; }
 
 remove() {  # cached platform trees are read-only: make them writable first
   for path in "$@"; do
@@ -34,7 +35,7 @@ remove() {  # cached platform trees are read-only: make them writable first
 }
 
 banner "Cleaning previous demo state"
-remove demo/.registry demo/keys "$BUILD" "$ARTIFACTS"
+remove demo/.registry demo/keys "$BUILD"
 for project in "$PROJECT" "$BROKEN"; do
   remove "$project/.floe" "$project/target" "$project/logs" "$project/profiles.yml"
 done
@@ -57,11 +58,11 @@ banner "Platform team: floe platform compile"
 "$FLOE" platform compile "$BUILD/manifests/acme/manifest.yaml" --out "$ARTIFACTS"
 
 banner "Platform team: floe platform test"
-"$FLOE" platform test --artifacts "$ARTIFACTS"
+"$FLOE" platform test --artifacts "$ARTIFACTS" --manifest-dir "$BUILD/manifests/acme"
 
-banner "Platform team: floe platform publish $VERSION (signed)"
-"$FLOE" platform publish "$VERSION" --registry "$REGISTRY" --artifacts "$ARTIFACTS" \
-  --key demo/keys/cosign.key
+banner "Platform team: floe platform publish $VERSION, then sign it"
+"$FLOE" platform publish "$VERSION" --registry "$REGISTRY" --artifacts "$ARTIFACTS"
+"$FLOE" platform sign "$REGISTRY:$VERSION" --key demo/keys/cosign.key
 
 banner "Data team: floe init --platform=$VERSION"
 (cd "$PROJECT" && "$FLOE" init --platform="$VERSION")

@@ -13,12 +13,15 @@ class Registry:
     ca_file: Path | None   CA bundle that signed the server cert (TLS registries)
     username, password     credentials (basic/token registries), else None
     log_path: Path         the registry's stderr log (JSON lines)
-    token_server           TokenServer | None: `.scopes` lists every scope it granted
+    token_server           TokenServer | None: `.scopes` lists every scope it granted;
+                           `.refresh_token` is accepted as an OAuth2 refresh token
     ref(repo, tag=None) -> "oci://HOST/REPO[:TAG]"
     stop(); start()        same port and storage (offline tests)
     request_log() -> list[str]   "METHOD /v2/..." for each request the registry answered
+                                 (routes it does not know, e.g. /referrers/, are not logged)
     blob_path(digest) -> Path    the blob's data file in storage (tamper tests)
-    options(**kw) -> RegistryOptions   matching ca_file / credentials, overridable
+    options(**kw) -> RegistryOptions   matching ca_file / credentials and a 5 s retry
+                                       budget; keyword arguments override
 
 Fixtures
     registry              session-scoped, plain HTTP, no auth; use a unique repo per test
@@ -28,10 +31,11 @@ Fixtures
     tls_registry          HTTPS with an openssl-made CA (`ca_file`), no auth
     token_registry        bearer tokens (ES256 JWT, x5c) from an in-test token server
     fault_proxy           fault_proxy(upstream: Registry | None = None) -> FaultProxy
-                          (default upstream: `registry`)
+                          (default upstream: `registry`; plain-HTTP upstreams only)
 
 class FaultProxy:
     host: str                     "127.0.0.1:PORT" (loopback: plain HTTP)
+    ref(repo, tag=None) -> str    "oci://PROXY_HOST/REPO[:TAG]"
     inject(kind, *, method=None, path=None, times=1, skip=0, status=503,
            retry_after=None, delay=0.0)
         kind: "reset" (RST after reading the request), "status" (answer `status`,
@@ -41,6 +45,8 @@ class FaultProxy:
         `skip` matches, then fires `times` times (times=-1: forever).
     paginate_tags: int | None     when set, serve tags/list in pages of this size with
                                   `Link: <...>; rel="next"` (docker-registry 2.8 ignores `n`)
+    relative_locations: bool      when True, rewrite `Location` headers to relative URLs
+                                  (as some registries send them)
     requests: list[str]           "METHOD /path" of every request seen
     count(method=None, path=None) -> int
     clear()                       drop faults and the request list
@@ -61,6 +67,7 @@ import secrets
 import shutil
 import socket
 import socketserver
+import ssl
 import struct
 import subprocess
 import threading
@@ -156,6 +163,7 @@ class TokenServer:
         self.service = "floe-test-registry"
         self.scopes: list[str] = []
         self.requests = 0
+        self.refresh_token = "floe-refresh-" + secrets.token_hex(8)  # docker `identitytoken`
         self._key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "floe-test-token-signer")])
         now = dt.datetime.now(dt.UTC)
@@ -225,6 +233,19 @@ class TokenServer:
                 token = server.issue(scopes)
                 self._reply(200, {"token": token, "access_token": token, "expires_in": 300})
 
+            def do_POST(self) -> None:
+                """OAuth2 refresh-token grant (what docker's `identitytoken` is used for)."""
+                server.requests += 1
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                grant = form.get("grant_type", [""])[0]
+                if grant != "refresh_token" or form.get("refresh_token") != [server.refresh_token]:
+                    self._reply(401, {"details": "bad refresh token"})
+                    return
+                scopes = " ".join(form.get("scope", [])).split()
+                server.scopes.extend(scopes)
+                self._reply(200, {"access_token": server.issue(scopes), "expires_in": 300})
+
             def _reply(self, status: int, body: dict[str, Any]) -> None:
                 data = json.dumps(body).encode()
                 self.send_response(status)
@@ -243,6 +264,9 @@ class TokenServer:
 class _ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients and upstreams vanish mid-request in fault tests: not worth a traceback."""
 
 
 def _serve(handler: type[http.server.BaseHTTPRequestHandler]) -> _ThreadingServer:
@@ -267,6 +291,7 @@ class Registry:
     password: str | None = None
     token_server: TokenServer | None = None
     _proc: subprocess.Popen[bytes] | None = None
+    _started: bool = False
 
     def __post_init__(self) -> None:
         self.storage = self.root / "storage"
@@ -294,6 +319,7 @@ class Registry:
             "username": self.username,
             "password": self.password,
             "retry_budget_seconds": 5.0,
+            "plain_http": False if self.tls else None,
         }
         values.update(overrides)
         return RegistryOptions(**values)
@@ -314,7 +340,10 @@ class Registry:
             "http": http_conf,
         }
         if self.tls:
-            self.ca_file, cert, key = make_tls_material(self.root / "tls")
+            tls_dir = self.root / "tls"
+            if self.ca_file is None:
+                self.ca_file, _, _ = make_tls_material(tls_dir)
+            cert, key = tls_dir / "server.crt", tls_dir / "server.key"
             http_conf["tls"] = {"certificate": str(cert), "key": str(key)}
         if self.auth == "basic":
             self.username, self.password = USERNAME, PASSWORD
@@ -327,7 +356,8 @@ class Registry:
             config["auth"] = {"htpasswd": {"realm": "floe-test", "path": str(htpasswd)}}
         elif self.auth == "token":
             self.username, self.password = USERNAME, PASSWORD
-            self.token_server = TokenServer(self.root, USERNAME, PASSWORD)
+            if self.token_server is None:
+                self.token_server = TokenServer(self.root, USERNAME, PASSWORD)
             config["auth"] = {
                 "token": {
                     "realm": self.token_server.realm,
@@ -341,33 +371,60 @@ class Registry:
         return config
 
     def start(self) -> None:
-        binary = _registry_binary()
-        log = self.log_path.open("ab")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
-        self._proc = subprocess.Popen(
-            [binary, "serve", str(self.config_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=log,
-            env=env,
-        )
-        log.close()
-        self._wait_ready()
+        """Start on `port`; on the first start a port lost to a race is replaced."""
+        first = self._started is False
+        for _ in range(3 if first else 1):
+            self._spawn()
+            if self._wait_ready():
+                self._started = True
+                return
+            if not (first and "address already in use" in self._log_tail()):
+                break
+            self.port = _free_port()
+            self.config_path.write_text(json.dumps(self._config(), indent=2))
+        self.stop()
+        pytest.fail(f"docker-registry did not start:\n{self._log_tail()}")
 
-    def _wait_ready(self) -> None:
+    def _spawn(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("REGISTRY_")}
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [_registry_binary(), "serve", str(self.config_path)],
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+                env=env,
+            )
+
+    def _log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-2000:]
+
+    def _wait_ready(self) -> bool:
+        """Poll GET /v2/ (any HTTP answer, 401 included, means it serves) for up to 10 s."""
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             assert self._proc is not None
             if self._proc.poll() is not None:
-                pytest.fail(
-                    f"docker-registry exited at start:\n{self.log_path.read_text()[-2000:]}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"docker-registry did not answer within {START_TIMEOUT} s")
+                return False
+            if self._answers():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _answers(self) -> bool:
+        conn: http.client.HTTPConnection
+        if self.tls:
+            context = ssl.create_default_context(cafile=str(self.ca_file))
+            conn = http.client.HTTPSConnection("127.0.0.1", self.port, timeout=1, context=context)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+        try:
+            conn.request("GET", "/v2/")
+            conn.getresponse().read()
+            return True
+        except OSError:
+            return False
+        finally:
+            conn.close()
 
     def stop(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
@@ -484,6 +541,7 @@ class FaultProxy:
         self.upstream = upstream
         self.requests: list[str] = []
         self.paginate_tags: int | None = None
+        self.relative_locations = False
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
         self._server = _serve(self._handler_class())
@@ -583,8 +641,12 @@ class FaultProxy:
                     headers, data = self._paginate(headers, data, proxy.paginate_tags)
                 self.send_response(status)
                 for name, value in headers:
-                    if name.lower() not in _HOP_HEADERS and name.lower() != "content-length":
-                        self.send_header(name, value)
+                    if name.lower() in _HOP_HEADERS or name.lower() == "content-length":
+                        continue
+                    if name.lower() == "location" and proxy.relative_locations:
+                        parts = urllib.parse.urlsplit(value)
+                        value = urllib.parse.urlunsplit(("", "", *parts[2:]))
+                    self.send_header(name, value)
                 declared = data if self.command != "HEAD" else b""
                 length = {k.lower(): v for k, v in headers}.get("content-length")
                 if self.command != "HEAD":

@@ -64,7 +64,8 @@ def test_any_change_under_the_tree_is_cache_corrupt(tmp_path: Path, change: str)
         target.symlink_to(tree_dir / "manifest.json")
     error = _expect(tmp_path, "cache_corrupt")
     assert isinstance(error, GateError)
-    assert error.hint is not None and "floe platform pull --force" in error.hint
+    expected_fix = "floe platform pull" if change == "folder" else "floe platform pull --force"
+    assert error.hint is not None and expected_fix in error.hint
 
 
 def test_constraint_no_longer_matching_the_lock_is_stale(tmp_path: Path) -> None:
@@ -83,6 +84,16 @@ def test_other_repository_than_locked_is_stale(tmp_path: Path) -> None:
     floe_yaml = tmp_path / "floe.yaml"
     floe_yaml.write_text(floe_yaml.read_text().replace("floe-platform", "other-platform"))
     _expect(tmp_path, "lock_stale")
+
+
+def test_gitignore_keeps_only_the_lock(tmp_path: Path) -> None:
+    from floe.project.cache import GITIGNORE, ensure_gitignore
+
+    paths = ProjectPaths(tmp_path)
+    paths.floe_dir.mkdir()
+    ensure_gitignore(paths)
+    assert (paths.floe_dir / ".gitignore").read_text() == GITIGNORE
+    assert "!cache/artifacts.lock" in GITIGNORE.splitlines()
 
 
 def test_leftover_temp_folders_are_cleaned(tmp_path: Path) -> None:

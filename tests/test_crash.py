@@ -62,7 +62,7 @@ def test_eight_concurrent_inits_end_valid(tmp_path: Path, signed_repo: tuple[str
 
 
 def _state_is_correct_or_reported(project: Path, expected: dict[str, bytes]) -> str:
-    """load_verified_platform either accepts exactly the right tree or reports a repairable state."""
+    """load_verified_platform accepts exactly the right tree or reports a repairable state."""
     try:
         loaded = load_verified_platform(project)
     except FloeError as exc:
@@ -131,7 +131,6 @@ def test_pull_killed_at_random_points_never_leaves_a_bad_accepted_state(
         assert repaired.exit_code == 0, repaired.output
         assert _state_is_correct_or_reported(project, expected) == "ok"
     assert set(outcomes) <= {"ok", "cache_corrupt"}
-    print(outcomes)
 
 
 def test_init_killed_at_random_points_on_a_fresh_project(

@@ -46,7 +46,10 @@ def test_lock_round_trips_and_is_deterministic(tmp_path: Path) -> None:
     again = read_lock(path)
     assert again is not None
     assert again.platform.signer == "SHA256:abc"
-    assert [f.path for f in again.platform.files] == ["manifest.json", "policies/quality-gates.json"]
+    assert [f.path for f in again.platform.files] == [
+        "manifest.json",
+        "policies/quality-gates.json",
+    ]
     write_lock(path, again)
     assert path.read_bytes() == first
     doc = tomllib.loads(first.decode())
@@ -95,15 +98,15 @@ def test_floe_yaml_write_changes_only_the_platform_block(tmp_path: Path) -> None
     path = tmp_path / "floe.yaml"
     path.write_text(EXISTING)
     created = write_floe_yaml(
-        path, PlatformSpec(ref="oci://127.0.0.1:5000/floe-platform:v1.2.3", version=">=1.2,<2"), None
+        path,
+        PlatformSpec(ref="oci://127.0.0.1:5000/floe-platform:v1.2.3", version=">=1.2,<2"),
+        None,
     )
     assert created is False
     text = path.read_text()
     assert text == EXISTING.replace(
-        "  ref: oci://old.example.com/floe-platform:v1.0.0  # old registry\n"
-        '  version: "v1.*.*"\n',
-        "  ref: oci://127.0.0.1:5000/floe-platform:v1.2.3\n"
-        '  version: ">=1.2,<2"\n',
+        '  ref: oci://old.example.com/floe-platform:v1.0.0  # old registry\n  version: "v1.*.*"\n',
+        '  ref: oci://127.0.0.1:5000/floe-platform:v1.2.3\n  version: ">=1.2,<2"\n',
     )
     config = read_floe_yaml(path)
     assert config is not None and config.platform is not None
@@ -114,7 +117,9 @@ def test_floe_yaml_write_changes_only_the_platform_block(tmp_path: Path) -> None
 def test_floe_yaml_new_file_and_security_block(tmp_path: Path) -> None:
     path = tmp_path / "floe.yaml"
     security = SecuritySpec(require_signed_artifacts=True, trusted_keys=["keys/cosign.pub"])
-    assert write_floe_yaml(path, PlatformSpec(ref="oci-layout://reg:v1.2.3", version="v1.2.*"), security)
+    assert write_floe_yaml(
+        path, PlatformSpec(ref="oci-layout://reg:v1.2.3", version="v1.2.*"), security
+    )
     config = read_floe_yaml(path)
     assert config is not None and config.security is not None
     assert config.security.trusted_keys == ["keys/cosign.pub"]

@@ -272,9 +272,10 @@ def test_existing_out_needs_force(tmp_path: Path) -> None:
 
 
 def test_light_content_digest_equals_the_tree_contract(tmp_path: Path) -> None:
+    from oci_helpers import write_tree
+
     from floe.oci.pack import content_digest, read_tree_dir, tree_metadata
     from floe.platform import tree
-    from oci_helpers import write_tree
 
     files = tree_files()
     assert content_digest(files) == tree.content_digest(files)

@@ -113,7 +113,7 @@ def test_profile_name_from_dbt_project(tmp_path: Path) -> None:
     (tmp_path / "dbt_project.yml").unlink()
     with pytest.raises(UsageError) as err:
         read_profile_name(tmp_path)
-    assert err.value.slug == "project_not_found"
+    assert err.value.slug == "project_invalid"
 
 
 def test_only_builtin_extensions_leaves_no_extensions_key(tmp_path: Path) -> None:

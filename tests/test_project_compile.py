@@ -148,3 +148,25 @@ def test_foreign_profiles_yml_is_never_overwritten(project: Path) -> None:
     assert result.exit_code == 2
     assert "profiles_not_generated" in result.stderr
     assert (project / "profiles.yml").read_text() == "tiny:\n  target: dev\n"
+
+
+def test_compile_from_the_project_directory(project: Path) -> None:
+    result = run_floe("compile", cwd=project)
+    assert result.exit_code == 0, result.output
+    assert "  Reports:" not in result.stdout
+    assert (project / "target/floe/compiled.json").is_file()
+
+
+def test_coverage_line_marks_the_gate() -> None:
+    from floe.project.compile import coverage_line
+    from floe.project.rules.engine import CoverageStats, EnforcementResult
+
+    def line(percent: float, blocking: bool) -> str:
+        stats = CoverageStats(2, 1, 10, int(percent / 10), percent)
+        return coverage_line(EnforcementResult([], [], stats, False), 80, blocking)
+
+    assert line(90.0, True) == (
+        "  ✓ Coverage: 90% of columns tested (9/10), 1/2 models tested (minimum 80%)"
+    )
+    assert line(50.0, True).startswith("  ✗ Coverage: 50%")
+    assert line(50.0, False).startswith("  ! Coverage: 50%")

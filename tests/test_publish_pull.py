@@ -279,3 +279,39 @@ def test_compiled_demo_platform_same_digest_everywhere(
     )
     assert read_dir(tmp_path / "pulled") == read_dir(tmp_path / "art")
     assert pulled["content_digest"] == layout["content_digest"]
+
+
+def test_signed_publish_and_signatures_travel_with_copy(
+    project: Path, registry: Any, repo_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLOE_SIGNING_PASSWORD", "correct horse")
+    assert run_floe("platform", "keygen", cwd=project).exit_code == 0
+    ref = registry.ref(repo_name)
+    pub = floe_json(
+        "platform", "publish", "v1.2.3", "--registry", ref, "--key", "cosign.key", cwd=project
+    )
+    assert len(pub["signatures"]) == 2
+    copied = floe_json(
+        "platform", "copy", registry.ref(repo_name, "v1.2.3"), "oci-layout://airgap",
+        "--with-referrers", cwd=project,
+    )  # fmt: skip
+    assert copied["referrers_copied"] == 2
+    verify = run_floe(
+        "platform", "verify", "oci-layout://airgap:v1.2.3", "--key", "cosign.pub", cwd=project
+    )
+    assert verify.exit_code == 0, verify.output
+    unsigned = floe_json(
+        "platform", "copy", registry.ref(repo_name, "v1.2.3"), "oci-layout://bare", cwd=project
+    )
+    assert unsigned["referrers_copied"] == 0
+    refused = run_floe(
+        "platform", "verify", "oci-layout://bare:v1.2.3", "--key", "cosign.pub", cwd=project
+    )
+    assert refused.exit_code == 1
+    monkeypatch.setenv("FLOE_SIGNING_PASSWORD", "wrong")
+    write_tree(project / ".floe" / "artifacts", tree_files("1.2.4"))
+    bad = run_floe(
+        "platform", "publish", "v1.2.4", "--registry", ref, "--key", "cosign.key", cwd=project
+    )
+    assert bad.exit_code == 2
+    assert "v1.2.4" not in RemoteTarget(registry.host, repo_name, registry.options()).tags()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
+import shutil
+import tracemalloc
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -182,7 +186,9 @@ def test_referrers_fall_back_to_the_tag_schema(registry: Registry, repo_name: st
     target.push(sig_layer, io.BytesIO(b"signature"))
     first, first_data = _manifest([sig_layer], subject=subject, artifact_type="application/x.sig")
     target.push_manifest(first, first_data)
-    second, second_data = _manifest([sig_layer], subject=subject, artifact_type="application/x.sbom")
+    second, second_data = _manifest(
+        [sig_layer], subject=subject, artifact_type="application/x.sbom"
+    )
     target.push_manifest(second, second_data)
 
     found = RemoteTarget(registry.host, repo_name).referrers(subject)
@@ -194,7 +200,6 @@ def test_referrers_fall_back_to_the_tag_schema(registry: Registry, repo_name: st
     assert fallback == "sha256-" + subject.hex
     assert fallback in target.tags()
     assert target.resolve(fallback).media_type == OCI_INDEX
-    assert any("/referrers/" in line for line in _requests_for(registry, repo_name, "GET"))
 
 
 def test_tampered_blob_is_refused(registry: Registry, repo_name: str) -> None:
@@ -219,7 +224,7 @@ def test_tampered_manifest_is_refused(registry: Registry, repo_name: str) -> Non
     target = RemoteTarget(registry.host, repo_name)
     _, desc = _push_artifact(target, b"manifest tamper")
     blob = registry.blob_path(desc.digest)
-    blob.write_bytes(blob.read_bytes().replace(b'"schemaVersion":2', b'"schemaVersion":3'))
+    blob.write_bytes(blob.read_bytes().replace(b"floe.test", b"floe.evil"))
     fresh = RemoteTarget(registry.host, repo_name)
     with pytest.raises(FloeError) as excinfo:
         fresh.resolve(desc.digest)
@@ -262,3 +267,60 @@ def test_stopped_registry_is_unreachable(registry_factory: object, repo_name: st
     assert excinfo.value.slug == "registry_unreachable"
     reg.start()
     assert RemoteTarget(reg.host, repo_name).resolve("v1").size > 0
+
+
+def test_large_blob_streams_without_buffering(
+    registry: Registry, repo_name: str, tmp_path: Path
+) -> None:
+    source = tmp_path / "big.bin"
+    with source.open("wb") as handle:
+        for _ in range(24):
+            handle.write(os.urandom(1 << 20))
+    digest = "sha256:" + hashlib.sha256(source.read_bytes()).hexdigest()
+    layer = Descriptor("application/octet-stream", digest, source.stat().st_size)
+    target = RemoteTarget(registry.host, repo_name)
+    tracemalloc.start()
+    try:
+        with source.open("rb") as handle:
+            target.push(layer, handle)
+        _, push_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        copy = tmp_path / "copy.bin"
+        with target.fetch(layer) as stream, copy.open("wb") as out:
+            shutil.copyfileobj(stream, out, 1 << 20)
+        _, pull_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert push_peak < 8 << 20
+    assert pull_peak < 8 << 20
+    assert copy.read_bytes() == source.read_bytes()
+
+
+def test_concurrent_transfers_share_one_target(token_registry: Registry, repo_name: str) -> None:
+    target = RemoteTarget(token_registry.host, repo_name, token_registry.options())
+    payloads = [os.urandom(50_000 + i) for i in range(24)]
+    layers = [_blob(p) for p in payloads]
+    pairs = list(zip(layers, payloads, strict=True))
+    with ThreadPoolExecutor(8) as pool:
+        pushes = [pool.submit(target.push, layer, io.BytesIO(data)) for layer, data in pairs]
+        for push in pushes:
+            push.result()
+    reader = RemoteTarget(token_registry.host, repo_name, token_registry.options())
+    with ThreadPoolExecutor(8) as pool:
+        fetched = list(pool.map(lambda layer: reader.fetch_bytes(layer, 1 << 20), layers))
+    assert fetched == payloads
+
+
+def test_relative_upload_locations(
+    registry: Registry, repo_name: str, fault_proxy: Callable[..., FaultProxy]
+) -> None:
+    proxy = fault_proxy()
+    proxy.relative_locations = True
+    target = RemoteTarget(proxy.host, repo_name)
+    target.monolithic_limit = target.chunk_size = 1 << 20
+    payloads = [os.urandom(1000), os.urandom((2 << 20) + 7)]
+    for payload in payloads:
+        target.push(_blob(payload), io.BytesIO(payload))
+    assert proxy.count("PATCH") == 3
+    reader = RemoteTarget(registry.host, repo_name)
+    assert [reader.fetch_bytes(_blob(p), 4 << 20) for p in payloads] == payloads

@@ -1,4 +1,8 @@
-"""Report documents: deterministic JSON, JUnit XML, SARIF 2.1.0 (schema-validated)."""
+"""Report documents: deterministic JSON, JUnit XML, SARIF 2.1.0 (schema-validated).
+
+fixtures/sarif-2.1.0.json is the published SARIF 2.1.0 JSON schema (schemastore's
+sarif-2.1.0-rtm.5, draft-04), as shipped in the npm package @microsoft/jest-sarif (MIT).
+"""
 
 from __future__ import annotations
 
@@ -106,6 +110,8 @@ def test_junit_has_one_failure_per_error() -> None:
     assert quality.find("testcase/system-out") is not None
     access = suites["Access control"].findall("testcase")
     assert len(access) == 1 and access[0].find("failure") is None
+    names = [case.get("name") for case in root.iter("testcase")]
+    assert len(names) == len(set(names))  # CI tools merge equal names
 
 
 def test_junit_clean_project_has_no_failures() -> None:
@@ -166,3 +172,15 @@ def test_table_groups_findings_by_model() -> None:
     assert text.count("gold_contacts") == 1  # one group header, not one per row
     assert "models/gold/_gold.yml:15" in text
     assert "(project)" in text
+
+
+def test_every_rule_id_has_a_sarif_summary() -> None:
+    import re
+
+    import floe.project.rules as rules
+
+    source = "".join(p.read_text() for p in Path(rules.__file__).parent.glob("*.py"))
+    families = "naming|layer|quality|classification|access|namespace|schema"
+    used = set(re.findall(rf'"((?:{families})\.[a-z_]+)"', source))
+    assert used, "no rule ids found in floe/project/rules"
+    assert used <= set(report.RULE_SUMMARIES), sorted(used - set(report.RULE_SUMMARIES))

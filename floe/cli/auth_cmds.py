@@ -1,9 +1,99 @@
-"""Commands of this area (see floe/cli/main.py for how they are registered)."""
+"""`floe login` / `floe logout`: registry credentials in the docker config (like ORAS)."""
 
 from __future__ import annotations
 
+import re
+import sys
+from pathlib import Path
+
 import click
+
+from floe.cli import common
+from floe.errors import UsageError
+
+
+def _host(value: str) -> str:
+    """Accept `HOST[:PORT]`, `oci://HOST` or `https://HOST/...`; return `HOST[:PORT]`."""
+    host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value.strip()).split("/", 1)[0]
+    if not host:
+        raise UsageError("reference_invalid", f"{value!r} is not a registry host")
+    return host
+
+
+def _read_password(password: str | None, password_stdin: bool) -> str:
+    if password_stdin:
+        if password is not None:
+            raise UsageError(
+                "login_password_conflict", "--password and --password-stdin are exclusive"
+            )
+        return sys.stdin.readline().rstrip("\r\n")
+    if password is not None:
+        click.echo(
+            "WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True
+        )
+        return password
+    return str(click.prompt("Password", hide_input=True))
 
 
 def register(cli: click.Group, platform: click.Group) -> None:
-    """Attach this area's commands to the root group and the `platform` group."""
+    """Attach `login` and `logout` to the root group."""
+
+    @cli.command()
+    @click.argument("host")
+    @click.option("-u", "--username", help="Registry user name (prompted when omitted).")
+    @click.option("-p", "--password", help="Password or token (prefer --password-stdin).")
+    @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+    @click.option("--ca-file", type=click.Path(dir_okay=False, path_type=Path), help="CA bundle.")
+    @click.option("--insecure", is_flag=True, help="Skip TLS certificate verification.")
+    @click.option("--plain-http", is_flag=True, default=None, help="Use HTTP, not HTTPS.")
+    @common.format_option()
+    def login(
+        host: str,
+        username: str | None,
+        password: str | None,
+        password_stdin: bool,
+        ca_file: Path | None,
+        insecure: bool,
+        plain_http: bool | None,
+        fmt: str,
+    ) -> None:
+        """Verify credentials for HOST and store them in the docker config."""
+        from floe.oci.auth import Credentials, store_credentials
+        from floe.oci.options import RegistryOptions
+        from floe.oci.remote import ping
+
+        registry = _host(host)
+        user = username or str(click.prompt("Username"))
+        secret = _read_password(password, password_stdin)
+        if not secret:
+            raise UsageError("login_password_empty", "the password is empty")
+        options = RegistryOptions(
+            plain_http=plain_http,
+            insecure=insecure,
+            ca_file=ca_file,
+            username=user,
+            password=secret,
+        )
+        ping(registry, options)
+        path = store_credentials(registry, Credentials(user, secret), options)
+        if fmt == "json":
+            common.emit_json({"event": "login", "host": registry, "config": str(path)})
+        else:
+            click.echo(f"Login Succeeded ({registry}, saved in {path})")
+
+    @cli.command()
+    @click.argument("host")
+    @common.format_option()
+    def logout(host: str, fmt: str) -> None:
+        """Remove stored credentials for HOST from the docker config."""
+        from floe.oci.auth import erase_credentials
+        from floe.oci.options import RegistryOptions
+
+        registry = _host(host)
+        removed = erase_credentials(registry, RegistryOptions())
+        if fmt == "json":
+            common.emit_json({"event": "logout", "host": registry, "removed": removed})
+        elif removed:
+            click.echo(f"Removing login credentials for {registry}")
+        else:
+            click.echo(f"Not logged in to {registry}")

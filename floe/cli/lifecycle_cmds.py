@@ -40,6 +40,10 @@ def _say(text: str) -> None:
     common.step(text)
 
 
+def _quiet(text: str) -> None:
+    return None
+
+
 def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
     """The summary after init or pull (the transcript's format), or one JSON document."""
     if fmt == "json":
@@ -59,7 +63,10 @@ def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
     if outcome.updated:
         click.echo(f"Updated: {' '.join(outcome.updated)}")
     if not outcome.created and not outcome.updated:
-        click.echo(f"Up to date: floe.yaml .floe/platform/{outcome.locked.version}/")
+        if outcome.lock_written:
+            click.echo("Updated: .floe/cache/artifacts.lock")
+        else:
+            click.echo(f"Up to date: floe.yaml .floe/platform/{outcome.locked.version}/")
 
 
 # ---- floe init -------------------------------------------------------------------------
@@ -133,6 +140,7 @@ def pull_project_command(
     offline: bool,
     options: RegistryOptions,
     fmt: str,
+    quiet: bool = False,
 ) -> None:
     """`floe platform pull` without REF: floe.yaml + lock -> the project caches."""
     from floe.project.lifecycle import pull_project
@@ -145,8 +153,11 @@ def pull_project_command(
         allow_downgrade=allow_downgrade,
         offline=offline,
         options=options,
-        say=_say,
+        say=_quiet if quiet else _say,
     )
+    if quiet and fmt == "text":
+        click.echo(f"Locked: {outcome.ref} ({outcome.locked.manifest_digest})")
+        return
     print_outcome(outcome, "pulled", fmt)
 
 

@@ -102,6 +102,18 @@ def register(cli: click.Group, platform: click.Group) -> None:
     help="The compiled platform tree.",
 )
 @click.option("--force", is_flag=True, help="Move an existing version tag to this build.")
+@click.option(
+    "--key",
+    "key_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Sign with this cosign.key after pushing (password: FLOE_SIGNING_PASSWORD or prompt).",
+)
+@click.option("--keyless", is_flag=True, help="Sign keyless (Fulcio/Rekor) after pushing.")
+@click.option(
+    "--identity-token",
+    envvar="SIGSTORE_IDENTITY_TOKEN",
+    help="OIDC token for --keyless (default: ambient CI credentials).",
+)
 @registry_flags
 @quiet_option
 @common.format_option()
@@ -110,6 +122,9 @@ def publish(
     registry: str | None,
     artifacts: Path,
     force: bool,
+    key_path: Path | None,
+    keyless: bool,
+    identity_token: str | None,
     options: RegistryOptions,
     quiet: bool,
     fmt: str,
@@ -123,6 +138,7 @@ def publish(
     metadata = tree_metadata(files, str(artifacts))
     packed = pack_tree(files, version)
     repo = parse_repository(configured_registry(registry, metadata["registry"]))
+    signer = _load_signer(key_path, keyless)  # before pushing: a bad password publishes nothing
     ref = repo.with_tag(version)
     dst = target_for(ref, options)
     root = packed.descriptor
@@ -141,7 +157,7 @@ def publish(
     )
     for line in _upload_lines(files, stats.blobs_copied == 0):
         common.step(line, quiet)
-    _sign_hook(dst, ref, root)
+    signed = _sign(dst, ref, root, signer, keyless, identity_token, quiet)
     if fmt == "json":
         common.emit_json(
             {
@@ -150,6 +166,7 @@ def publish(
                 "digest": root.digest,
                 "version": version,
                 "content_digest": metadata["digest"],
+                "signatures": signed,
                 **stats.to_json(),
             }
         )
@@ -184,9 +201,41 @@ def _upload_lines(files: dict[str, bytes], all_present: bool) -> list[str]:
     return [f"  ✓ Uploading {g} ({human_size(sizes[g])}{suffix})" for g in sorted(sizes, key=order)]
 
 
-def _sign_hook(dst: Target, ref: Reference, root: Descriptor) -> None:
-    """SIGNING HOOK: once floe.signing exposes sign_artifact, publish --key calls it here."""
-    return None
+def _load_signer(key_path: Path | None, keyless: bool) -> Any:
+    if key_path is not None and keyless:
+        from floe.errors import UsageError
+
+        raise UsageError("sign_key_required", "pass either --key or --keyless, not both")
+    if key_path is None:
+        return None
+    from floe.signing import load_signer
+
+    return load_signer(key_path)
+
+
+def _sign(
+    dst: Target,
+    ref: Reference,
+    root: Descriptor,
+    signer: Any,
+    keyless: bool,
+    identity_token: str | None,
+    quiet: bool,
+) -> list[str]:
+    """Signing hook: both cosign formats with --key, a Sigstore bundle with --keyless."""
+    if signer is None and not keyless:
+        return []
+    from floe.signing.sign import docker_reference_for, sign_artifact, sign_keyless
+
+    docker_ref = docker_reference_for(ref)
+    if signer is not None:
+        pushed = sign_artifact(dst, root, signer, docker_ref)
+        who = signer.fingerprint
+    else:
+        pushed = [sign_keyless(dst, root, docker_ref, identity_token)]
+        who = "keyless"
+    common.step(f"  ✓ Signed with {who} ({len(pushed)} signatures)", quiet)
+    return [desc.digest for desc in pushed]
 
 
 def _copy_with_progress(
@@ -282,6 +331,7 @@ def pull(
             offline=offline,
             options=options,
             fmt=fmt,
+            quiet=quiet,
         )
         return
     if out_dir is None:

@@ -25,13 +25,13 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import requests
 
 from floe.errors import UsageError
 from floe.oci.options import RegistryOptions
-
-if TYPE_CHECKING:
-    import requests
+from floe.oci.registry_errors import error_message, transport_error
 
 HELPER_TIMEOUT = 30.0
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
@@ -304,8 +304,9 @@ class Authenticator:
             return True
         if scheme == "bearer" and params.get("realm"):
             self.scheme, self.challenge = "bearer", params
-            with self._lock:
-                self._tokens.pop(scopes, None)  # a sent token was refused: refresh once
+            with self._lock:  # a sent token was refused: forget it, so it is fetched anew
+                self._tokens.pop(scopes, None)
+                self._tokens.pop(_wider(scopes), None)
             return True
         return False
 
@@ -315,8 +316,6 @@ class Authenticator:
         what = "denied access to" if denied else "refused the credentials for"
         if creds is None and not denied:
             what = "requires authentication for"
-        from floe.oci.http import error_message
-
         return UsageError(
             "registry_auth_failed",
             f"{self.host} {what} {resp.request.method if resp.request else ''} "
@@ -326,17 +325,10 @@ class Authenticator:
 
     def _cached_token(self, scopes: tuple[str, ...]) -> str | None:
         with self._lock:
-            if scopes in self._tokens:
-                return self._tokens[scopes]
             # A pull,push token also covers pull on the same repository.
-            wider = tuple(
-                s.replace(":pull", ":pull,push") if s.endswith(":pull") else s for s in scopes
-            )
-            return self._tokens.get(wider)
+            return self._tokens.get(scopes) or self._tokens.get(_wider(scopes))
 
     def _fetch_token(self, scopes: tuple[str, ...]) -> str:
-        from floe.oci.http import error_message
-
         realm = self.challenge["realm"]
         params: list[tuple[str, str]] = []
         if self.challenge.get("service"):
@@ -348,20 +340,20 @@ class Authenticator:
                 form = dict(params)
                 form.update(grant_type="refresh_token", refresh_token=creds.identity_token)
                 form.update(client_id="floe", scope=" ".join(scopes))
-                resp = self.http.post(realm, data=form, timeout=self.options.timeout_seconds)
+                resp = self.http.post(
+                    realm, data=form, timeout=self.options.timeout_seconds, verify=self.http.verify
+                )
             else:
                 auth = (creds.username, creds.password) if creds else None
                 resp = self.http.get(
-                    realm, params=params, auth=auth, timeout=self.options.timeout_seconds
+                    realm,
+                    params=params,
+                    auth=auth,
+                    timeout=self.options.timeout_seconds,
+                    verify=self.http.verify,
                 )
-        except Exception as exc:
-            import requests
-
-            if not isinstance(exc, requests.exceptions.RequestException):
-                raise
-            from floe.oci.http import _transport_error
-
-            raise _transport_error(f"token server {realm}", exc) from None
+        except requests.exceptions.RequestException as exc:
+            raise transport_error(f"token server {realm}", exc) from None
         if resp.status_code in (401, 403):
             raise UsageError(
                 "registry_auth_failed",
@@ -374,8 +366,6 @@ class Authenticator:
         return token
 
     def _token_from(self, resp: requests.Response) -> str:
-        from floe.oci.http import error_message
-
         try:
             data = resp.json() if resp.ok else {}
         except ValueError:
@@ -388,3 +378,8 @@ class Authenticator:
                 hint=_LOGIN_HINT.replace("HOST", self.host),
             )
         return str(token)
+
+
+def _wider(scopes: tuple[str, ...]) -> tuple[str, ...]:
+    """The same scopes with every `pull` widened to `pull,push`."""
+    return tuple(s + ",push" if s.endswith(":pull") else s for s in scopes)

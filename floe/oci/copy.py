@@ -110,18 +110,26 @@ class _Copier:
             )
         data = self.src.fetch_bytes(desc, MAX_MANIFEST_BYTES)
         manifest = _parse(data, desc.digest)
+        if self.dst.exists(desc):
+            # A stored manifest implies its whole graph is stored (registries refuse
+            # manifests with missing blobs; layouts write manifests last): one HEAD, done.
+            self._skip_graph(manifest, desc)
+            return
         if desc.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST):
             for child in manifest.get("manifests") or []:
                 self.copy_manifest(Descriptor.from_json(child))
         else:
-            blobs = [Descriptor.from_json(manifest["config"])] if "config" in manifest else []
-            blobs += [Descriptor.from_json(layer) for layer in manifest.get("layers") or []]
-            self.copy_blobs(_unique(blobs))
-        if self.dst.exists(desc):
-            self.stats.manifests_skipped += 1
-        else:
-            self.dst.push(desc, io.BytesIO(data))
-            self.stats.manifests_copied += 1
+            self.copy_blobs(_unique(_blobs_of(manifest)))
+        self.dst.push(desc, io.BytesIO(data))
+        self.stats.manifests_copied += 1
+
+    def _skip_graph(self, manifest: dict[str, Any], desc: Descriptor) -> None:
+        self.stats.manifests_skipped += 1
+        if desc.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST):
+            return
+        for blob in _unique(_blobs_of(manifest)):
+            self.stats.count(blob, copied=False)
+            self._notify("skip", blob, blob.size)
 
     def copy_blobs(self, blobs: list[Descriptor]) -> None:
         futures = [self.pool.submit(self._copy_blob, blob) for blob in blobs]
@@ -183,6 +191,11 @@ class _Counting:
         if data:
             self.notify("advance", self.desc, len(data))
         return data
+
+
+def _blobs_of(manifest: dict[str, Any]) -> list[Descriptor]:
+    blobs = [Descriptor.from_json(manifest["config"])] if "config" in manifest else []
+    return blobs + [Descriptor.from_json(layer) for layer in manifest.get("layers") or []]
 
 
 def _unique(blobs: list[Descriptor]) -> list[Descriptor]:

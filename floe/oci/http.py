@@ -2,7 +2,8 @@
 
 Every registry request goes through `RegistrySession.request`, which
 - refuses all network access when `options.offline` is set (`network_forbidden`),
-- picks the scheme (HTTPS; plain HTTP with `plain_http` or, when unset, loopback hosts),
+- picks the scheme (HTTPS; plain HTTP with `plain_http` or, when unset, loopback hosts
+  unless a CA file or `insecure` says the registry speaks TLS),
 - verifies TLS against the system CAs, `ca_file`, or not at all (`insecure`),
 - answers auth challenges through `floe.oci.auth.Authenticator` (once per request),
 - retries 408/429/502/503/504, connection errors and timeouts with exponential
@@ -13,6 +14,7 @@ the body from its start.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import ipaddress
 import random
@@ -24,9 +26,10 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from floe.errors import FloeError, UsageError
+from floe.errors import UsageError
 from floe.oci.auth import Authenticator
 from floe.oci.options import RegistryOptions
+from floe.oci.registry_errors import TransientError, error_message, transport_error
 
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 USER_AGENT = "floe-oci/1"
@@ -53,7 +56,12 @@ def is_loopback(host: str) -> bool:
 
 
 def base_url(host: str, options: RegistryOptions) -> str:
-    plain = options.plain_http if options.plain_http is not None else is_loopback(host)
+    plain = options.plain_http
+    if plain is None:
+        # A CA file or --insecure says the registry speaks TLS, even on loopback.
+        plain = is_loopback(host) and options.ca_file is None and not options.insecure
+    if host in ("docker.io", "index.docker.io"):
+        host = "registry-1.docker.io"  # Docker Hub's API host; credentials stay under docker.io
     return f"{'http' if plain else 'https'}://{host}"
 
 
@@ -76,15 +84,6 @@ def _silence_insecure_warning() -> None:
             _warnings_done = True
 
 
-class TransientError(UsageError):
-    """A failure worth retrying (connection error, timeout, 408/429/5xx)."""
-
-    def __init__(self, slug: str, message: str, retry_after: float | None = None) -> None:
-        hint = "check that the registry is up and reachable, then try again"
-        super().__init__(slug, message, hint=hint)
-        self.retry_after = retry_after
-
-
 class RetryBudget:
     """Exponential backoff with jitter, bounded by a total time budget."""
 
@@ -96,15 +95,24 @@ class RetryBudget:
         return max(0.0, self.deadline - time.monotonic())
 
     def wait(self, retry_after: float | None = None) -> bool:
-        """Sleep before the next attempt; False when the budget is spent."""
+        """Sleep before the next attempt; False (at once) when the budget cannot cover it.
+
+        A `Retry-After` beyond the remaining budget gives up now rather than sleeping
+        only to fail; plain backoff is capped so one last attempt fits.
+        """
         remaining = self.remaining()
         if remaining <= 0.05:
             return False
-        backoff = min(0.2 * (2**self.attempt), 5.0) * (1 + random.random() / 2)
-        delay = retry_after if retry_after is not None else backoff
-        time.sleep(min(delay, remaining))
+        if retry_after is not None:
+            if retry_after >= remaining:
+                return False
+            delay = retry_after
+        else:
+            backoff = min(0.2 * (2**self.attempt), 5.0) * (1 + random.random() / 2)
+            delay = min(backoff, remaining - 0.05)
+        time.sleep(delay)
         self.attempt += 1
-        return self.remaining() > 0.05
+        return True
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -119,39 +127,6 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
-
-
-def error_message(resp: requests.Response) -> str:
-    """The registry's own words: `CODE: message` from its error JSON, else the status."""
-    try:
-        errors = resp.json().get("errors") or []
-        parts = [f"{e.get('code', '?')}: {e.get('message', '')}".strip() for e in errors]
-        if parts:
-            return f"HTTP {resp.status_code} " + "; ".join(parts)
-    except (ValueError, AttributeError):
-        pass
-    return f"HTTP {resp.status_code} {resp.reason or ''}".strip()
-
-
-def _transport_error(host: str, exc: Exception) -> FloeError:
-    if isinstance(exc, requests.exceptions.SSLError):
-        return UsageError(
-            "registry_tls",
-            f"TLS with {host} failed: {_root_cause(exc)}",
-            hint="pass --ca-file with the registry's CA, --insecure to skip verification, "
-            "or --plain-http if it does not speak TLS",
-        )
-    if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ReadTimeout):
-        return TransientError("registry_unreachable", f"{host} timed out: {_root_cause(exc)}")
-    return TransientError("registry_unreachable", f"cannot reach {host}: {_root_cause(exc)}")
-
-
-def _root_cause(exc: BaseException) -> str:
-    seen: BaseException = exc
-    while seen.__context__ is not None and seen.__context__ is not seen:
-        seen = seen.__context__
-    text = str(seen) or type(seen).__name__
-    return text.splitlines()[0][:200]
 
 
 class RegistrySession:
@@ -213,16 +188,33 @@ class RegistrySession:
                     if self.auth.on_challenge(resp, scopes):
                         resp.close()
                         continue
+                failure = self.auth.failure(resp)
                 resp.close()
-                raise self.auth.failure(resp)
+                raise failure
+            if resp.status_code == 400 and self._https_only(resp):
+                raise UsageError(
+                    "registry_tls",
+                    f"{self.host} speaks HTTPS, but floe used plain HTTP",
+                    hint="turn plain HTTP off for this registry (it is automatic for loopback "
+                    "hosts only) and pass --ca-file or --insecure",
+                )
             if resp.status_code in RETRY_STATUSES:
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 message = f"{self.host}: {error_message(resp)}"
                 resp.close()
                 if retry and budget.wait(retry_after):
                     continue
+                if retry_after is not None:
+                    message += f" (asked to retry after {retry_after:.0f} s)"
                 raise TransientError("registry_unavailable", message, retry_after)
             return resp
+
+    def _https_only(self, resp: requests.Response) -> bool:
+        if not self.base.startswith("http://"):
+            return False
+        with contextlib.suppress(requests.exceptions.RequestException):
+            return "HTTPS server" in resp.text[:200]
+        return False
 
     def _send(
         self,
@@ -247,6 +239,7 @@ class RegistrySession:
                 stream=stream,
                 timeout=(timeout, read_timeout),
                 allow_redirects=True,
+                verify=self.http.verify,  # else REQUESTS_CA_BUNDLE would override ca_file
             )
         except requests.exceptions.RequestException as exc:
-            raise _transport_error(self.host, exc) from None
+            raise transport_error(self.host, exc) from None

@@ -566,6 +566,8 @@ def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result:
 
 def _tree_digest_if_valid(staging: Path) -> str | None:
     """A non-floe artifact (e.g. pushed by oras) may still hold a valid platform tree."""
+    if not (staging / MANIFEST_FILE).is_file():
+        return None  # not even shaped like a tree: skip loading the tree models
     from floe.platform.tree import parse_tree, read_tree_files
 
     try:

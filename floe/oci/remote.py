@@ -13,7 +13,7 @@ import json
 import tempfile
 import threading
 import urllib.parse
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import IO, Any, cast
 
@@ -21,8 +21,9 @@ import requests
 
 from floe.errors import GateError, UsageError
 from floe.oci.auth import pull_scope, push_scope
-from floe.oci.http import BodyFactory, RegistrySession, RetryBudget, TransientError, error_message
+from floe.oci.http import BodyFactory, RegistrySession, RetryBudget
 from floe.oci.options import RegistryOptions
+from floe.oci.registry_errors import TransientError, error_message
 from floe.oci.target import (
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
@@ -113,25 +114,9 @@ class RemoteTarget:
         by_digest = reference.startswith("sha256:")
         if by_digest:
             validate_digest(reference)
-        resp = self.session.request(
-            "GET",
-            self._path("manifests", reference),
-            scopes=self._pull,
-            headers={"Accept": MANIFEST_ACCEPT},
-            stream=True,
-        )
-        with resp:
-            if resp.status_code == 404:
-                raise UsageError(
-                    "reference_not_found",
-                    f"{self.describe()}:{reference} not found",
-                    hint="check the tag with `floe platform list`",
-                )
-            if resp.status_code != 200:
-                raise self._unexpected(resp, f"GET manifest {reference}")
-            data = self._read_capped(resp, MAX_MANIFEST_BYTES, reference)
+        data, headers = self._get_manifest(reference)
         digest = sha256_digest(data)
-        claimed = resp.headers.get("Docker-Content-Digest")
+        claimed = headers.get("Docker-Content-Digest")
         expected = reference if by_digest else claimed
         if expected and expected != digest:
             raise GateError(
@@ -142,10 +127,42 @@ class RemoteTarget:
             )
         with self._lock:
             self._manifests[digest] = data
-        media_type = _media_type(data, resp.headers.get("Content-Type", ""))
+        media_type = _media_type(data, headers.get("Content-Type", ""))
         parsed = _json_or_none(data)
         artifact_type = parsed.get("artifactType") if isinstance(parsed, dict) else None
         return Descriptor(media_type, digest, len(data), artifact_type=artifact_type)
+
+    def _get_manifest(self, reference: str) -> tuple[bytes, Mapping[str, str]]:
+        """GET manifest bytes (size-capped); a body that breaks off is fetched again."""
+        budget = RetryBudget(self.options.retry_budget_seconds)
+        path = self._path("manifests", reference)
+        while True:
+            resp = self.session.request(
+                "GET",
+                path,
+                scopes=self._pull,
+                headers={"Accept": MANIFEST_ACCEPT},
+                stream=True,
+                budget=budget,
+            )
+            with resp:
+                if resp.status_code == 404:
+                    raise UsageError(
+                        "reference_not_found",
+                        f"{self.describe()}:{reference} not found",
+                        hint="check the tag with `floe platform list`",
+                    )
+                if resp.status_code != 200:
+                    raise self._unexpected(resp, f"GET manifest {reference}")
+                try:
+                    return self._read_capped(resp, MAX_MANIFEST_BYTES, reference), resp.headers
+                except requests.exceptions.RequestException as exc:
+                    if not budget.wait():
+                        raise TransientError(
+                            "registry_unreachable",
+                            f"reading manifest {reference} from {self.describe()} failed: "
+                            f"{type(exc).__name__}",
+                        ) from None
 
     def _read_capped(self, resp: requests.Response, cap: int, what: str) -> bytes:
         parts, total = [], 0

@@ -79,6 +79,25 @@ def global_cache_dir() -> Path:
     return Path(base) / "floe" / "oci"
 
 
+GITIGNORE = """\
+# Written by floe: only the lock belongs in version control.
+*
+!.gitignore
+!cache/
+cache/*
+!cache/artifacts.lock
+"""
+
+
+def ensure_gitignore(paths: ProjectPaths) -> None:
+    """`.floe/.gitignore` so a project commits artifacts.lock and nothing else of `.floe/`."""
+    from floe.project.lockfile import atomic_write
+
+    target = paths.floe_dir / ".gitignore"
+    if not target.exists():
+        atomic_write(target, GITIGNORE.encode("utf-8"))
+
+
 @contextmanager
 def writer_lock(paths: ProjectPaths) -> Iterator[None]:
     """Serialize writers of one project (init, pull, clear); released if the process dies."""
@@ -136,13 +155,23 @@ def remove_tree(root: Path) -> None:
 
 
 def clean_leftovers(paths: ProjectPaths) -> None:
-    """Remove what a killed writer left behind: temp folders and temp files."""
+    """Remove what a killed writer left behind: temp folders and temp files.
+
+    Only floe writers holding the project's lock write under `.floe/`, so any temp
+    name found while holding it belongs to a dead process.
+    """
     for folder in (paths.platform_dir, paths.cache_dir):
         if not folder.is_dir():
             continue
         for entry in folder.iterdir():
             if entry.name.startswith(TMP_PREFIX):
                 remove_tree(entry)
+    blobs = paths.oci_dir / "blobs" / "sha256"
+    for folder, prefix in ((blobs, TMP_PREFIX), (paths.oci_dir, ".index.json.")):
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.name.startswith(prefix):
+                    entry.unlink(missing_ok=True)
 
 
 def dir_size(root: Path) -> int:
@@ -186,7 +215,13 @@ def _listing(root: Path) -> dict[str, Path]:
 def read_verified_tree(root: Path, expected: tuple[LockedFile, ...]) -> dict[str, bytes]:
     """The tree's bytes, each file checked for size and sha256; extra or missing files fail."""
     if not root.is_dir() or root.is_symlink():
-        raise _corrupt(root, "the folder is missing")
+        raise GateError(
+            "cache_corrupt",
+            f"the locked platform is not in the cache: {root} is missing "
+            "(a fresh checkout, a cleared cache or an interrupted pull)",
+            hint="run `floe platform pull` to fetch exactly the locked version",
+            details={"path": str(root)},
+        )
     listing = _listing(root)
     wanted = {f.path: f for f in expected}
     extra = sorted(set(listing) - set(wanted))

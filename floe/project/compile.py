@@ -7,8 +7,8 @@
 
 The report files are written whatever the verdict, so CI can always upload them:
 compiled.json, findings.json, junit.xml and findings.sarif under --out. profiles.yml
-is written only when the gate passed: a blocked project must not be runnable with
-a profile that looks current.
+is (re)generated only when the gate passed, so a profile always reflects a project
+that passed against the platform it names.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from floe import __version__
 from floe.project import report
 
 if TYPE_CHECKING:
+    from floe.platform.tree import PlatformTree, QualityGates
     from floe.project.lifecycle import LoadedPlatform
     from floe.project.model import Project
     from floe.project.profiles import Profile
@@ -104,10 +105,10 @@ def write_reports(out_dir: Path, result: EnforcementResult, compiled: dict[str, 
     report.write_text(out_dir / report.SARIF_FILE, report.dumps_json(report.sarif_document(result)))
 
 
-def coverage_line(result: EnforcementResult, minimum: float) -> str:
-    """`  Coverage: 96.9% of columns tested (95/98), 8/8 models tested (minimum 80%)`."""
+def coverage_line(result: EnforcementResult, minimum: float, blocking: bool = True) -> str:
+    """`  ✓ Coverage: 96.9% of columns tested (95/98), 8/8 models tested (minimum 80%)`."""
     c = result.coverage
-    mark = "✓" if c.percent >= minimum else "✗"
+    mark = "✓" if c.percent >= minimum else ("✗" if blocking else "!")
     return (
         f"  {mark} Coverage: {c.percent:g}% of columns tested ({c.columns_tested}/"
         f"{c.columns_total}), {c.models_tested}/{c.models_total} models tested "
@@ -115,12 +116,25 @@ def coverage_line(result: EnforcementResult, minimum: float) -> str:
     )
 
 
-def _print_validation(result: EnforcementResult, minimum: float, echo: Echo, console: Any) -> None:
+def _print_validation(
+    result: EnforcementResult, gates: QualityGates, echo: Echo, console: Any
+) -> None:
     for check in result.checks:
         echo(report.check_line(check))
     if result.findings and console is not None:
         report.print_findings(console, result.findings)
-    echo(coverage_line(result, minimum))
+    echo(coverage_line(result, gates.minimum_test_coverage, gates.block_on_failure))
+
+
+def platform_layers(tree: PlatformTree) -> dict[str, str]:
+    """The platform's layers and their name prefixes, so the reader infers layers its way."""
+    from floe.project.rules.context import DEFAULT_PREFIXES
+
+    rules = tree.naming_rules
+    layers = dict(rules.prefixes) or dict(DEFAULT_PREFIXES[rules.pattern])
+    for layer in tree.layer_constraints.layers:
+        layers.setdefault(layer, "")
+    return layers
 
 
 def compile_project(
@@ -144,10 +158,9 @@ def compile_project(
     say(f"  ✓ Cached at: {_relative(loaded.tree_dir, project_dir)}/")
 
     say("[2/4] Validating against platform")
-    project = read_project(project_dir)
+    project = read_project(project_dir, layers=platform_layers(loaded.tree))
     result = evaluate(project, loaded.tree)
-    minimum = loaded.tree.quality_gates.minimum_test_coverage
-    _print_validation(result, minimum, say, console if echo else None)
+    _print_validation(result, loaded.tree.quality_gates, say, console if echo else None)
 
     profile = None
     profile_path = None

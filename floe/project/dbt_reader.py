@@ -36,7 +36,6 @@ DEFAULT_LAYER_PREFIXES: dict[str, str] = {
     "intermediate": "int_",
     "dimension": "dim_",
     "fact": "fct_",
-    "marts": "",
 }
 _CONFIG_KEYS = frozenset(
     {"schema", "materialized", "meta", "grants", "tags", "enabled", "freshness", "docs"}
@@ -141,7 +140,8 @@ def _walk(root: Path, base: str) -> Iterator[tuple[str, tuple[str, ...], float]]
 
 def load_schema_file(root: Path, rel: str) -> LinedYaml:
     try:
-        text = (root / rel).read_text(encoding="utf-8")
+        with open(os.path.join(root, rel), encoding="utf-8") as handle:
+            text = handle.read()
     except UnicodeDecodeError:
         raise UsageError(SLUG, f"{rel}: not UTF-8", hint="save the file as UTF-8") from None
     except OSError as exc:
@@ -337,7 +337,7 @@ def schema_entries(doc: LinedYaml, rel: str, kind: str) -> Iterator[_Entry]:
             raise UsageError(SLUG, f"{rel}:{line}: every entry under `{kind}:` needs a name")
         line = doc.line(item)
         columns = _columns(doc, rel, item.get("columns"))
-        tests = tuple(_test_names(_tests_of(item), rel, line))
+        tests = _test_names(_tests_of(item), rel, line)
         yield _Entry(item, rel, line, columns, tests)
 
 
@@ -349,44 +349,53 @@ def _columns(doc: LinedYaml, rel: str, items: Any) -> tuple[Column, ...]:
     if not isinstance(items, list):
         raise UsageError(SLUG, f"{rel}: `columns:` must be a list")
     columns: list[Column] = []
+    lines = doc.lines
     for item in items:
         if not isinstance(item, dict) or item.get("name") is None:
             raise UsageError(SLUG, f"{rel}:{doc.line(item)}: every column needs a `name:`")
-        line = doc.line(item)
-        tests = [*_test_names(_tests_of(item), rel, line), *_constraint_tests(item)]
+        line = lines.get(id(item), 1)
+        tests = _test_names(_tests_of(item), rel, line)
+        if "constraints" in item:
+            tests = (*tests, *_constraint_tests(item))
+        description = item.get("description")
+        data_type = item.get("data_type")
         columns.append(
             Column(
-                name=str(item["name"]),
-                description=str_or_none(item.get("description")),
-                data_type=str_or_none(item.get("data_type")),
-                classification=classification_of(item),
-                tests=tuple(tests),
-                line=line,
+                str(item["name"]),
+                None if description is None else str_or_none(description),
+                None if data_type is None else str_or_none(data_type),
+                classification_of(item),
+                tests,
+                line,
             )
         )
     return tuple(columns)
 
 
 def _tests_of(item: dict[str, Any]) -> list[Any]:
-    found: list[Any] = []
-    for key in ("data_tests", "tests"):
-        value = item.get(key)
-        if isinstance(value, list):
-            found.extend(value)
-    return found
+    data_tests = item.get("data_tests")
+    tests = item.get("tests")
+    if tests is None:
+        return data_tests if isinstance(data_tests, list) else []
+    found = data_tests if isinstance(data_tests, list) else []
+    return [*found, *tests] if isinstance(tests, list) else found
 
 
-def _test_names(items: list[Any], rel: str, line: int) -> Iterator[str]:
+def _test_names(items: list[Any], rel: str, line: int) -> tuple[str, ...]:
     """`unique`, `{unique: {...}}`, `{name: x, test_name: unique}` -> the test's name."""
+    if not items:
+        return ()
+    names: list[str] = []
     for item in items:
         if isinstance(item, str):
-            yield item
+            names.append(item)
         elif isinstance(item, dict) and isinstance(item.get("test_name"), str):
-            yield item["test_name"]
+            names.append(item["test_name"])
         elif isinstance(item, dict) and len(item) == 1:
-            yield str(next(iter(item)))
+            names.append(str(next(iter(item))))
         else:
             raise UsageError(SLUG, f"{rel}:{line}: cannot read test entry {item!r}")
+    return tuple(names)
 
 
 def _constraint_tests(item: dict[str, Any]) -> list[str]:
@@ -402,13 +411,16 @@ def _constraint_tests(item: dict[str, Any]) -> list[str]:
 
 
 def classification_of(item: dict[str, Any]) -> str | None:
-    for holder in (item.get("config"), item):
-        meta = holder.get("meta") if isinstance(holder, dict) else None
+    """`meta.classification` (under `config:` or not), else a `classification:<level>` tag."""
+    config = item.get("config")
+    holders = (config, item) if isinstance(config, dict) else (item,)
+    for holder in holders:
+        meta = holder.get("meta")
         if isinstance(meta, dict) and meta.get("classification") is not None:
             return str(meta["classification"])
-    for holder in (item.get("config"), item):
-        tags = holder.get("tags") if isinstance(holder, dict) else None
-        for tag in tags if isinstance(tags, list) else []:
+    for holder in holders:
+        tags = holder.get("tags")
+        for tag in tags if isinstance(tags, list) else ():
             if isinstance(tag, str) and tag.startswith(_CLASSIFICATION_TAG):
                 return tag[len(_CLASSIFICATION_TAG) :]
     return None
@@ -447,7 +459,8 @@ def _has_freshness(item: dict[str, Any]) -> bool:
 
 def _read_text(root: Path, rel: str) -> str:
     try:
-        return (root / rel).read_text(encoding="utf-8")
+        with open(os.path.join(root, rel), encoding="utf-8") as handle:
+            return handle.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(SLUG, f"{rel}: cannot read: {exc}") from None
 

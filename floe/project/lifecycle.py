@@ -27,6 +27,7 @@ from floe.project.cache import (
     FORCE_HINT,
     CachedSource,
     ProjectPaths,
+    ensure_gitignore,
     global_cache_dir,
     install_dir,
     locked_files,
@@ -169,12 +170,17 @@ class Source:
         return str(self.stored.with_tag(tag))
 
 
-def _source(text: str, base: Path, project: Path) -> Source:
+def _source(text: str, base: Path, project: Path, *, pinned: bool = False) -> Source:
+    """`pinned`: text is a stored reference with its tag (floe.yaml, lock), dropped here."""
     from dataclasses import replace
 
+    from floe.oci.reference import DEFAULT_REPOSITORY, parse_reference
     from floe.oci.resolve import parse_repository
 
-    repo = parse_repository(_repository(text) if "://" in text else text)
+    if pinned:
+        repo = parse_reference(text, default_repository=DEFAULT_REPOSITORY).with_tag(None)
+    else:
+        repo = parse_repository(text)
     if not repo.is_layout:
         return Source(repo, repo)
     path = Path(repo.path)
@@ -192,9 +198,9 @@ def choose_source(
     if registry:
         return _source(registry, Path.cwd(), project)
     if config is not None and config.platform is not None:
-        return _source(config.platform.ref, project, project)
+        return _source(config.platform.ref, project, project, pinned=True)
     if locked is not None:
-        return _source(locked.ref, project, project)
+        return _source(locked.ref, project, project, pinned=True)
     return _source(configured_registry(None), Path.cwd(), project)
 
 
@@ -268,13 +274,15 @@ def _verify(
     src: Target, desc: Descriptor, policy: TrustPolicy, ref: str, offline: bool, say: Say
 ) -> Verified:
     from floe.signing.policy import merge_policies
-    from floe.signing.verify import verify_artifact
+    from floe.signing.verify import ATTESTATION, verify_artifact
 
     platform, size = _read_platform_manifest(src, desc)
     effective = merge_policies(platform.security, policy)
     report = verify_artifact(src, desc, effective, docker_reference=ref, offline=offline)
     if report.ok:
         say("  ✓ Verifying signature")
+    elif any(s.format != ATTESTATION for s in report.signatures):
+        say("  ! Signature not checked: no trusted key (require_signed_artifacts: false)")
     else:
         say("  ! Unsigned artifact (require_signed_artifacts: false)")
     return Verified(desc, platform, size, report.signer, report.ok)
@@ -353,8 +361,9 @@ class Outcome:
     size: int
     downloaded: int
     signed: bool
-    created: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)  # floe.yaml, the tree folder
     updated: list[str] = field(default_factory=list)
+    lock_written: bool = False  # artifacts.lock changed (it is written last)
 
     def to_json(self) -> dict[str, object]:
         manifest = self.tree.manifest
@@ -376,6 +385,7 @@ class Outcome:
             },
             "created": self.created,
             "updated": self.updated,
+            "lock_written": self.lock_written,
         }
 
 
@@ -463,7 +473,16 @@ def _materialize(
     work = new_temp_dir(paths.platform_dir)
     try:
         built = work / "tree"
-        unpack_artifact(LayoutTarget(paths.oci_dir), desc, built)
+        try:
+            unpack_artifact(LayoutTarget(paths.oci_dir), desc, built)
+        except GateError as exc:
+            if exc.slug != "pull_digest_mismatch":
+                raise
+            raise GateError(
+                "cache_corrupt",
+                f"the project blob cache {paths.oci_dir} is damaged: {exc.message}",
+                hint=FORCE_HINT,
+            ) from None
         files = read_tree_files(built)
         final = paths.version_dir(label)
         if not force and _already_there(final, files):
@@ -528,6 +547,7 @@ def _install(
 ) -> Outcome:
     """Under the project's writer lock: caches, tree, floe.yaml, then the lock (last)."""
     with writer_lock(paths):
+        ensure_gitignore(paths)
         _fill_caches(paths, plan.reader, plan.verified, plan.label, force, options)
         size = plan.verified.size
         downloaded = plan.downloaded()
@@ -587,9 +607,7 @@ def _write_lock(paths: ProjectPaths, entry: LockedPlatform, outcome: Outcome) ->
     if existing == dumps(lock):
         return
     write_lock(paths.lock_file, lock)
-    (outcome.updated if existing is not None else outcome.created).append(
-        ".floe/cache/artifacts.lock"
-    )
+    outcome.lock_written = True
 
 
 # ---- plans: what to install, verified, before anything is written ----------------------------
@@ -770,7 +788,7 @@ def pull_project(
     config, spec = _platform_config(paths)
     lock = read_lock(paths.lock_file)
     locked = lock.platform if lock is not None else None
-    source = _source(spec.ref, paths.root, paths.root)
+    source = _source(spec.ref, paths.root, paths.root, pinned=True)
     constraint = parse_constraint(spec.version)
     opts = _options(options, offline)
     policy = project_policy(config, (), paths.root)

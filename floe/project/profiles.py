@@ -179,7 +179,7 @@ def read_profile_name(project_dir: Path) -> str:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(
-            "project_not_found",
+            "project_invalid",
             f"no dbt_project.yml in {project_dir}",
             hint="run floe in a dbt project directory or pass --dir PATH",
         ) from None

@@ -62,13 +62,6 @@ def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (f.sort_key(), SEVERITY_ORDER.get(f.severity, 9)))
 
 
-def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
-    counts = {"error": 0, "warning": 0, "info": 0}
-    for finding in findings:
-        counts[finding.severity] = counts.get(finding.severity, 0) + 1
-    return counts
-
-
 def dumps_json(document: Any) -> str:
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -109,11 +102,17 @@ def _location(finding: Finding) -> str:
     return f"{finding.file}:{finding.line}" if finding.line else finding.file
 
 
+def _classname(check_name: str) -> str:
+    return "floe." + check_name.lower().replace(" ", "_")
+
+
 def _testcase(parent: ET.Element, suite: str, finding: Finding) -> None:
-    name = f"{finding.model or 'project'}: {finding.rule_id}"
-    case = ET.SubElement(parent, "testcase", name=name, classname=f"floe.{suite}", time="0")
+    # The message makes the name unique: CI tools merge test cases with equal names.
+    name = f"{finding.model or 'project'}: {finding.message}"
+    case = ET.SubElement(parent, "testcase", name=name, classname=_classname(suite), time="0")
     where = _location(finding)
-    text = f"{where}: {finding.message}\nhint: {finding.hint}" if where else finding.message
+    text = f"{where}: {finding.message}" if where else finding.message
+    text += f"\nhint: {finding.hint}"
     if finding.severity == "error":
         failure = ET.SubElement(case, "failure", message=finding.message, type=finding.rule_id)
         failure.text = text
@@ -136,7 +135,7 @@ def junit_document(result: EnforcementResult) -> str:
             _testcase(suite, check_name, finding)
         if not check_findings:
             ET.SubElement(
-                suite, "testcase", name=check_name, classname=f"floe.{check_name}", time="0"
+                suite, "testcase", name=check_name, classname=_classname(check_name), time="0"
             )
         errors = sum(1 for f in check_findings if f.severity == "error")
         cases = max(len(check_findings), 1)
@@ -158,13 +157,15 @@ def junit_document(result: EnforcementResult) -> str:
 
 def _sarif_rule(finding: Finding) -> dict[str, Any]:
     family = finding.rule_id.split(".", 1)[0]
+    summary = RULE_SUMMARIES.get(finding.rule_id, f"floe {family} rule {finding.rule_id}")
     return {
         "id": finding.rule_id,
         "name": "".join(part.capitalize() for part in finding.rule_id.replace(".", "_").split("_")),
-        "shortDescription": {
-            "text": RULE_SUMMARIES.get(finding.rule_id, f"floe {family} rule {finding.rule_id}")
+        "shortDescription": {"text": summary},
+        "help": {
+            "text": f"{summary}. Each result names its own fix, for example: {finding.hint}. "
+            f"Rule reference: docs/rules.md ({finding.rule_id})."
         },
-        "help": {"text": finding.hint},
         "defaultConfiguration": {"level": SARIF_LEVEL.get(finding.severity, "warning")},
     }
 
@@ -227,16 +228,19 @@ _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
 def findings_table(findings: Sequence[Finding]) -> Any:
-    """A rich table of findings grouped by model (one section per model, errors first)."""
-    from rich.table import Table
+    """A rich table of findings grouped by model (one section per model, errors first).
 
-    table = Table(show_header=True, header_style="bold", pad_edge=False)
-    table.add_column("Model", style="bold", no_wrap=True)
+    Four columns keep it readable in a 100-column terminal: the rule id sits over its
+    `file:line`, the message over its fix hint.
+    """
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(show_header=True, header_style="bold", pad_edge=False, show_lines=False)
+    table.add_column("Model", style="bold", overflow="fold", max_width=32)
     table.add_column("Severity", no_wrap=True)
-    table.add_column("Rule", no_wrap=True)
-    table.add_column("Location", no_wrap=True)
-    table.add_column("Message", ratio=3)
-    table.add_column("Hint", ratio=2)
+    table.add_column("Rule / location", overflow="fold", max_width=40)
+    table.add_column("Finding / fix", ratio=1)
     by_model: dict[str, list[Finding]] = {}
     for finding in sorted_findings(findings):
         by_model.setdefault(finding.model or "(project)", []).append(finding)
@@ -245,13 +249,15 @@ def findings_table(findings: Sequence[Finding]) -> Any:
             by_model[model], key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.sort_key())
         )
         for i, finding in enumerate(rows):
+            rule = Text(finding.rule_id)
+            rule.append("\n" + _location(finding), style="dim")
+            message = Text(finding.message)
+            message.append("\nfix: " + finding.hint, style="dim")
             table.add_row(
                 model if i == 0 else "",
-                f"[{_STYLE.get(finding.severity, '')}]{finding.severity}[/]",
-                finding.rule_id,
-                _location(finding),
-                finding.message,
-                finding.hint,
+                Text(finding.severity, style=_STYLE.get(finding.severity, "")),
+                rule,
+                message,
                 end_section=i == len(rows) - 1,
             )
     return table

@@ -101,9 +101,14 @@ class _GiveUp(Exception):
     """Not in the subset this parser handles; use PyYAML."""
 
 
-_SPECIAL_START = set("&*!%@`?|>")
+_SPECIAL_START = frozenset("&*!%@`?|>")
+_BAD_PLAIN_START = frozenset("&*!%@`?|>#,]}")
 _KEY_END = re.compile(r":(?:\s|$)")
 _PLAIN_COMMENT = re.compile(r"\s#")
+_PLAIN_STOP = re.compile(r"\s#|:(?:\s|$)")
+# The usual flow list: `[not_null, unique]`.
+_SIMPLE_LIST = re.compile(r"\[ *([\w.+/][\w.+/-]*(?: *, *[\w.+/][\w.+/-]*)*)? *\]$")
+_UNPARSED = object()  # a key line the fast regex did not take: parse it the long way
 # Plain scalars PyYAML resolves to something other than a string (bool/int/float/null/
 # timestamp/merge/value), keyed by their first character; only those go through PyYAML.
 _RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
@@ -113,15 +118,18 @@ _RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
 }
 
 
-@dataclass(slots=True)
-class _Line:
-    number: int  # 1-based
-    indent: int
-    text: str  # without indentation; comments and trailing spaces kept for scalars
+# A content line: (number, indent, text, is_item, key or _UNPARSED, rest). Tuples, not
+# objects: a big project has hundreds of thousands of lines.
+_Line = tuple[int, int, str, bool, Any, str]
+_NUMBER, _INDENT, _TEXT, _ITEM, _KEY, _REST = range(6)
+# `- ` (optional), then a plain `key:` with the rest of the line (optional).
+_LINE = re.compile(r"(- +|-$)?(?:([A-Za-z_+][\w.+/-]*):(?: +(.*))?$)?")
 
 
 class _FastParser:
     def __init__(self, text: str) -> None:
+        if "\r" in text or "\t" in text:
+            raise _GiveUp  # CRLF and tabs: rare in dbt YAML, subtle in YAML; PyYAML decides
         self.raw = text.split("\n")
         self.tokens: list[_Line] = []
         self.pos = 0
@@ -131,7 +139,7 @@ class _FastParser:
         self._tokenize()
         if not self.tokens:
             return LinedYaml(None)
-        if self.tokens[0].indent != 0:
+        if self.tokens[0][_INDENT] != 0:
             raise _GiveUp
         data = self._block(0)
         if self.pos != len(self.tokens):
@@ -139,84 +147,108 @@ class _FastParser:
         return LinedYaml(data, self.lines)
 
     def _tokenize(self) -> None:
-        first = True
-        for index, raw in enumerate(self.raw):
+        append = self.tokens.append
+        match = _LINE.match
+        number = 0
+        for raw in self.raw:
+            number += 1
             body = raw.lstrip(" ")
-            if not body or body.startswith("#") or not body.rstrip():
+            if not body or body[0] == "#":
                 continue
-            if body[0] == "\t" or "\r" in raw:
+            indent = len(raw) - len(body)
+            if body[-1] == " ":
+                body = body.rstrip(" ")
+            if indent == 0 and body[0] in "-.%" and body.startswith(("---", "...", "%")):
+                if body == "---" and not self.tokens:
+                    continue  # an explicit start of the (only) document
                 raise _GiveUp
-            if first and body.rstrip() == "---" and len(body) == len(raw):
-                first = False
-                continue
-            first = False
-            if len(body) == len(raw) and body.startswith(("---", "...", "%")):
-                raise _GiveUp
-            self.tokens.append(_Line(index + 1, len(raw) - len(body), body.rstrip()))
+            dash, key, rest = match(body).groups()
+            if key is None:
+                inner = body[len(dash) :] if dash else ""
+                append((number, indent, body, dash is not None, _UNPARSED, inner))
+            else:
+                append((number, indent, body, dash is not None, key, rest or ""))
 
     # ---- blocks ----------------------------------------------------------------------
 
     def _block(self, indent: int) -> Any:
-        token = self.tokens[self.pos]
-        if _is_item(token.text):
+        if self.tokens[self.pos][_ITEM]:
             return self._sequence(indent)
         return self._mapping(indent)
 
     def _mapping(self, indent: int) -> dict[Any, Any]:
+        tokens = self.tokens
+        count = len(tokens)
+        lines = self.lines
         mapping: dict[Any, Any] = {}
-        self.lines[id(mapping)] = self.tokens[self.pos].number
-        while self.pos < len(self.tokens):
-            token = self.tokens[self.pos]
-            if token.indent < indent or (token.indent == indent and _is_item(token.text)):
+        lines[id(mapping)] = tokens[self.pos][_NUMBER]
+        while self.pos < count:
+            pos = self.pos
+            number, at, text, item, key, rest = tokens[pos]
+            if at != indent or item:
+                if at > indent:
+                    raise _GiveUp
                 break
-            if token.indent > indent:
+            if key is _UNPARSED:
+                key, rest = _split_key(text)
+            else:
+                key = _plain(key)
+            if key in mapping:
                 raise _GiveUp
-            key, rest = _split_key(token.text)
-            if key in mapping or key == "<<":
-                raise _GiveUp
-            self.pos += 1
-            mapping[key] = self._value(token, rest, indent, in_sequence=False)
+            self.pos = pos + 1
+            if rest and rest[0] not in "#|>":  # the common `key: value` on one line
+                if pos + 1 < count and tokens[pos + 1][_INDENT] > indent:
+                    raise _GiveUp  # a multi-line plain or quoted scalar
+                mapping[key] = _inline(rest, number, lines)
+            else:
+                mapping[key] = self._value(tokens[pos], rest, indent, in_sequence=False)
         return mapping
 
     def _sequence(self, indent: int) -> list[Any]:
+        tokens = self.tokens
+        count = len(tokens)
         items: list[Any] = []
-        while self.pos < len(self.tokens):
-            token = self.tokens[self.pos]
-            if token.indent != indent or not _is_item(token.text):
-                if token.indent > indent:
+        while self.pos < count:
+            token = tokens[self.pos]
+            number, at, text, item, key, rest = token
+            if at != indent or not item:
+                if at > indent:
                     raise _GiveUp
                 break
-            rest = token.text[1:].lstrip(" ")
-            if rest and (_has_key(rest) or _is_item(rest)):
-                # `- name: x`: the mapping (or nested list) starts on this very line.
-                offset = len(token.text) - len(rest)
-                self.tokens[self.pos] = _Line(token.number, indent + offset, rest)
-                items.append(self._block(indent + offset))
+            inner = rest if key is _UNPARSED else text[1:].lstrip(" ")
+            if key is not _UNPARSED or (":" in inner and _has_key(inner)):
+                # `- name: x`: the mapping starts on this very line, further right.
+                deeper = indent + len(text) - len(inner)
+                tokens[self.pos] = (number, deeper, inner, False, key, rest)
+                items.append(self._mapping(deeper))
                 continue
+            if inner[:1] == "-" and (len(inner) == 1 or inner[1] == " "):
+                raise _GiveUp  # `- - x`: nested lists on one line
             self.pos += 1
-            items.append(self._value(token, rest, indent, in_sequence=True))
+            items.append(self._value(token, inner, indent, in_sequence=True))
         return items
 
     def _value(self, token: _Line, rest: str, indent: int, *, in_sequence: bool) -> Any:
-        nxt = self.tokens[self.pos] if self.pos < len(self.tokens) else None
-        if not rest or rest.startswith("#"):
-            if nxt is not None and nxt.indent > indent:
-                return self._block(nxt.indent)
-            same_indent = nxt is not None and nxt.indent == indent and _is_item(nxt.text)
+        tokens = self.tokens
+        nxt = tokens[self.pos] if self.pos < len(tokens) else None
+        if not rest or rest[0] == "#":
+            if nxt is not None and nxt[_INDENT] > indent:
+                return self._block(nxt[_INDENT])
+            same_indent = nxt is not None and nxt[_INDENT] == indent and nxt[_ITEM]
             if same_indent and not in_sequence:  # `key:` then `- item` at the key's indent
                 return self._sequence(indent)
             return None
         if rest[0] in "|>":
             return self._block_scalar(token, rest, indent)
-        if nxt is not None and nxt.indent > indent:
+        if nxt is not None and nxt[_INDENT] > indent:
             raise _GiveUp  # a multi-line plain or quoted scalar
-        return _inline(rest, token.number, self.lines)
+        return _inline(rest, token[_NUMBER], self.lines)
 
     def _block_scalar(self, token: _Line, header: str, indent: int) -> str:
         style, chomp = header[0], header[1:].split("#", 1)[0].strip()
         if chomp not in ("", "-", "+"):
             raise _GiveUp
-        start = token.number  # raw index of the first content line
+        start = token[_NUMBER]  # raw index of the first content line
         body: list[str] = []
         block_indent = None
         index = start
@@ -231,17 +263,15 @@ class _FastParser:
                     block_indent = width
                 if width < block_indent:
                     break
-                if stripped.startswith("\t") or "\r" in raw:
-                    raise _GiveUp
                 if style == ">" and width > block_indent:
                     raise _GiveUp  # more-indented lines in folded scalars: PyYAML decides
                 body.append(raw[block_indent:])
-            elif raw.strip(" \t") or "\t" in raw or len(raw) > (block_indent or 0):
+            elif len(raw) > (block_indent or 0):
                 raise _GiveUp  # whitespace-only lines longer than the indent: PyYAML decides
             else:
                 body.append("")
             index += 1
-        while self.pos < len(self.tokens) and self.tokens[self.pos].number <= index:
+        while self.pos < len(self.tokens) and self.tokens[self.pos][_NUMBER] <= index:
             self.pos += 1
         return _assemble(body, style, chomp)
 
@@ -269,10 +299,6 @@ def _assemble(body: list[str], style: str, chomp: str) -> str:
     if chomp == "+":
         return text + "\n" + "\n" * len(trailing)
     return text + "\n"
-
-
-def _is_item(text: str) -> bool:
-    return text == "-" or text.startswith("- ")
 
 
 def _has_key(text: str) -> bool:
@@ -309,18 +335,23 @@ def _inline(text: str, number: int, lines: dict[int, int]) -> Any:
         value, end = _quoted(text, 0)
         _expect_end(text, end)
         return value
+    if first == "[":
+        simple = _SIMPLE_LIST.match(text)
+        if simple is not None:
+            inner = simple[1]
+            return [_plain(item.strip()) for item in inner.split(",")] if inner else []
     if first in "[{":
         flow = _Flow(text, number, lines)
         value, end = flow.collection(0)
         _expect_end(text, end)
         return value
-    if first in _SPECIAL_START or first in "#,]}":
+    if first in _BAD_PLAIN_START or (first == "-" and text[1:2] in ("", " ")):
         raise _GiveUp
-    comment = _PLAIN_COMMENT.search(text)
-    if comment is not None:
-        text = text[: comment.start()].rstrip()
-    if _KEY_END.search(text):
-        raise _GiveUp  # `a: b: c` is an error PyYAML should report
+    stop = _PLAIN_STOP.search(text)
+    if stop is not None:
+        if stop[0][0] == ":":
+            raise _GiveUp  # `a: b: c` is an error PyYAML should report
+        text = text[: stop.start()].rstrip()
     return _plain(text)
 
 

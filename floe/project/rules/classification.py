@@ -44,11 +44,12 @@ def check(ctx: Context) -> list[Finding]:
                 declared = None
             origin = from_upstream.get(column.name)
             effective = declared or policy.default_level
+            raised_by = None
             if origin is not None and rank[origin.level] > rank.get(effective or "", -1):
                 findings.append(_dropped(ctx, model, column, origin))
-                effective = origin.level
+                effective, raised_by = origin.level, origin
             if effective is not None:
-                findings.extend(_placement(ctx, model, column, effective, origin))
+                findings.extend(_placement(ctx, model, column, effective, raised_by))
     return findings
 
 
@@ -88,7 +89,7 @@ def _placement(
         return []
     found: list[Finding] = []
     where = ctx.where(model, column.line)
-    via = f" (inherited from {origin.node})" if origin and origin.level == level else ""
+    via = f" (inherited from {origin.node})" if origin else ""
     layer = ctx.layer_of[model.name]
     if layer is not None and layer in rule.forbidden_layers:
         found.append(

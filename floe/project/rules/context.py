@@ -125,7 +125,7 @@ class Context:
         for prefix, layer in self._by_prefix:
             if model.name.startswith(prefix):
                 return layer, "prefix"
-        return model.layer, model.layer_source
+        return None, None  # the reader's guess used default layers, not the platform's
 
     def layer_from_prefix(self, name: str) -> str | None:
         for prefix, layer in self._by_prefix:
