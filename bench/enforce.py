@@ -87,6 +87,7 @@ def _entry(name: str, number: int, layer: str) -> str:
         "        data_tests: [not_null]\n"
         "      - name: updated_at\n"
         "        description: Last change.\n"
+        + ("        data_tests: [not_null]\n" if layer != "bronze" else "")
     )
 
 

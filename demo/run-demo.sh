@@ -60,9 +60,9 @@ banner "Platform team: floe platform compile"
 banner "Platform team: floe platform test"
 "$FLOE" platform test --artifacts "$ARTIFACTS" --manifest-dir "$BUILD/manifests/acme"
 
-banner "Platform team: floe platform publish $VERSION, then sign it"
-"$FLOE" platform publish "$VERSION" --registry "$REGISTRY" --artifacts "$ARTIFACTS"
-"$FLOE" platform sign "$REGISTRY:$VERSION" --key demo/keys/cosign.key
+banner "Platform team: floe platform publish $VERSION (signed with the demo key)"
+"$FLOE" platform publish "$VERSION" --registry "$REGISTRY" --artifacts "$ARTIFACTS" \
+  --key demo/keys/cosign.key
 
 banner "Data team: floe init --platform=$VERSION"
 (cd "$PROJECT" && "$FLOE" init --platform="$VERSION")

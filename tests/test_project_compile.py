@@ -170,3 +170,15 @@ def test_coverage_line_marks_the_gate() -> None:
     )
     assert line(50.0, True).startswith("  ✗ Coverage: 50%")
     assert line(50.0, False).startswith("  ! Coverage: 50%")
+
+
+def test_platform_layers_come_from_the_naming_rules() -> None:
+    from compile_helpers import acme_tree
+
+    from floe.project.compile import platform_layers
+
+    assert platform_layers(acme_tree()) == {
+        "bronze": "bronze_",
+        "silver": "silver_",
+        "gold": "gold_",
+    }

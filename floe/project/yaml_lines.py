@@ -103,6 +103,7 @@ class _GiveUp(Exception):
 
 _SPECIAL_START = frozenset("&*!%@`?|>")
 _BAD_PLAIN_START = frozenset("&*!%@`?|>#,]}")
+_NOT_SIMPLE = frozenset("\"'[{&*!%@`?|>#,]}-")  # first characters _inline must look at
 _KEY_END = re.compile(r":(?:\s|$)")
 _PLAIN_COMMENT = re.compile(r"\s#")
 _PLAIN_STOP = re.compile(r"\s#|:(?:\s|$)")
@@ -180,6 +181,7 @@ class _FastParser:
         tokens = self.tokens
         count = len(tokens)
         lines = self.lines
+        stop = _PLAIN_STOP.search
         mapping: dict[Any, Any] = {}
         lines[id(mapping)] = tokens[self.pos][_NUMBER]
         while self.pos < count:
@@ -199,7 +201,10 @@ class _FastParser:
             if rest and rest[0] not in "#|>":  # the common `key: value` on one line
                 if pos + 1 < count and tokens[pos + 1][_INDENT] > indent:
                     raise _GiveUp  # a multi-line plain or quoted scalar
-                mapping[key] = _inline(rest, number, lines)
+                if rest[0] in _NOT_SIMPLE or stop(rest) is not None:
+                    mapping[key] = _inline(rest, number, lines)
+                else:
+                    mapping[key] = _plain(rest)
             else:
                 mapping[key] = self._value(tokens[pos], rest, indent, in_sequence=False)
         return mapping
@@ -361,9 +366,16 @@ def _expect_end(text: str, end: int) -> None:
         raise _GiveUp
 
 
-@functools.lru_cache(maxsize=8192)
 def _plain(text: str) -> Any:
-    for tag, regexp in _RESOLVERS.get(text[:1], ()):
+    """A plain scalar as PyYAML resolves it (most are strings; no cache needed for those)."""
+    if text[:1] in _RESOLVERS:
+        return _resolve(text)
+    return text
+
+
+@functools.lru_cache(maxsize=4096)
+def _resolve(text: str) -> Any:
+    for tag, regexp in _RESOLVERS[text[:1]]:
         if regexp.match(text):
             if tag == "tag:yaml.org,2002:merge":
                 raise _GiveUp
