@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             profiler.runcall(measure, root, platform)
             pstats.Stats(profiler).sort_stats("tottime").print_stats(20)
             return 0
-        print(f"{'models':>8} {'read s':>8} {'rules s':>8} {'total s':>8} {'µs/model':>9}  findings")
+        header = f"{'models':>8} {'read s':>8} {'rules s':>8} {'total s':>8} {'µs/model':>9}"
+        print(header + "  findings")
         for size in args.sizes:
             root = workdir / f"p{size}"
             generate(root, size)

@@ -87,9 +87,7 @@ def make_tree(**sections: Any) -> PlatformTree:
         "layer_constraints": LayerConstraints(
             layers={
                 "bronze": LayerConstraint(required_tests=["not_null_pk"]),
-                "silver": LayerConstraint(
-                    required_tests=["not_null_pk", "unique_pk", "freshness"]
-                ),
+                "silver": LayerConstraint(required_tests=["not_null_pk", "unique_pk", "freshness"]),
                 "gold": LayerConstraint(
                     required_tests=["not_null_pk", "unique_pk", "freshness", "documentation"]
                 ),

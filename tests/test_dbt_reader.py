@@ -37,7 +37,7 @@ def test_shop_fixture_models_configs_and_lines() -> None:
     assert silver.schema == "silver" and silver.materialized == "incremental"  # sql config wins
     assert silver.layer == "silver" and silver.layer_source == "folder"
     assert silver.refs == ("bronze_customers",) and "freshness" in silver.tests
-    assert [c.tests for c in silver.columns][0] == ("unique", "not_null")  # dict-style test
+    assert silver.columns[0].tests == ("unique", "not_null")  # dict-style test
     assert silver.columns[1].classification == "pii"  # from tags: classification:pii
     gold = project.models["gold_customers"]
     assert gold.refs == ("silver_customers",)  # two-argument ref('shop', 'silver_customers')
@@ -134,7 +134,7 @@ def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
 
 
 def test_missing_project_file_and_bad_entries(tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match="no dbt_project.yml"):
+    with pytest.raises(UsageError, match=r"no dbt_project\.yml"):
         read_project(tmp_path)
     root = _project(tmp_path, {"models/s.yml": "models:\n  - description: no name\n"})
     with pytest.raises(UsageError, match=r"models/s.yml:2: every entry under `models:` needs"):

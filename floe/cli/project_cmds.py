@@ -138,7 +138,7 @@ def run_cmd(
         raise click.exceptions.Exit(1)
     require_dbt()
     profiles = outcome.profile_path.parent
-    click.echo(f"Running dbt build (target: floe, profiles: {profiles})")
+    click.echo(f"Running dbt build (target: floe, profiles: {_shown(profiles)})")
     dbt = run_dbt(root, profiles, dbt_args, click.echo)
     record = run_record(
         platform_record(outcome.platform, root), outcome.project.name, dbt, str(profiles)

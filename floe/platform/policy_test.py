@@ -270,9 +270,7 @@ def check_quality_gates(tree: PlatformTree) -> list[str]:
     gates = tree.quality_gates
     problems: list[str] = []
     if not 0 <= gates.minimum_test_coverage <= 100:
-        problems.append(
-            f"minimum_test_coverage {gates.minimum_test_coverage:g} is outside 0..100"
-        )
+        problems.append(f"minimum_test_coverage {gates.minimum_test_coverage:g} is outside 0..100")
     problems.extend(
         f"required test {test!r} is not a known test type"
         for test in gates.required_tests
@@ -424,9 +422,7 @@ def _rule_list(value: Any, display: str, line: int) -> set[str]:
     return {str(item) for item in items}
 
 
-def _verdict(
-    outcome: EnforcementResult, fail: set[str] | None, warn: set[str]
-) -> tuple[bool, str]:
+def _verdict(outcome: EnforcementResult, fail: set[str] | None, warn: set[str]) -> tuple[bool, str]:
     errors = outcome.rule_ids("error")
     warnings = outcome.rule_ids("warning")
     problems: list[str] = []

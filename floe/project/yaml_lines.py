@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import yaml
 
@@ -119,19 +119,25 @@ _RESOLVERS: dict[str, list[tuple[str, re.Pattern[str]]]] = {
 }
 
 
-# A content line: (number, indent, text, is_item, key or _UNPARSED, rest). Tuples, not
-# objects: a big project has hundreds of thousands of lines.
-_Line = tuple[int, int, str, bool, Any, str]
-_NUMBER, _INDENT, _TEXT, _ITEM, _KEY, _REST = range(6)
-# `- ` (optional), then a plain `key:` with the rest of the line (optional).
-_LINE = re.compile(r"(- +|-$)?(?:([A-Za-z_+][\w.+/-]*):(?: +(.*))?$)?")
+# A content line: (number, indent, text, dash, key, rest). `dash` is the width of a
+# leading `- ` (0: not a list item); `key` is the raw plain key or _UNPARSED, then
+# `text` holds the line (after any dash) for the general path. Tuples, not objects:
+# a big project has hundreds of thousands of lines.
+_Line = tuple[int, int, str, int, Any, str]
+_NUMBER: Final = 0
+_INDENT: Final = 1
+_DASH: Final = 3
+# Every line, split by one C-level pass: indent, `- ` (optional), a plain `key:` with
+# the rest of the line (optional), or else the remaining text.
+_LINES = re.compile(r"^( *)(- +|-$)?(?:([A-Za-z_+][\w.+/-]*):(?: +(.*))?$)?(.*)$", re.M)
 
 
 class _FastParser:
     def __init__(self, text: str) -> None:
         if "\r" in text or "\t" in text:
             raise _GiveUp  # CRLF and tabs: rare in dbt YAML, subtle in YAML; PyYAML decides
-        self.raw = text.split("\n")
+        self.text = text
+        self.raw: list[str] = []  # split lazily, for block scalars
         self.tokens: list[_Line] = []
         self.pos = 0
         self.lines: dict[int, int] = {}
@@ -148,32 +154,34 @@ class _FastParser:
         return LinedYaml(data, self.lines)
 
     def _tokenize(self) -> None:
-        append = self.tokens.append
-        match = _LINE.match
+        found = _LINES.findall(self.text)
+        if len(found) != self.text.count("\n") + 1:
+            raise _GiveUp  # not one match per line: let PyYAML read it
+        tokens = self.tokens
+        append = tokens.append
         number = 0
-        for raw in self.raw:
+        for indent, dash, key, rest, other in found:
             number += 1
-            body = raw.lstrip(" ")
-            if not body or body[0] == "#":
+            if key:
+                if rest and rest[-1] == " ":
+                    rest = rest.rstrip(" ")
+                append((number, len(indent), "", len(dash), key, rest))
                 continue
-            indent = len(raw) - len(body)
-            if body[-1] == " ":
-                body = body.rstrip(" ")
-            if indent == 0 and body[0] in "-.%" and body.startswith(("---", "...", "%")):
-                if body == "---" and not self.tokens:
-                    continue  # an explicit start of the (only) document
-                raise _GiveUp
-            dash, key, rest = match(body).groups()
-            if key is None:
-                inner = body[len(dash) :] if dash else ""
-                append((number, indent, body, dash is not None, _UNPARSED, inner))
-            else:
-                append((number, indent, body, dash is not None, key, rest or ""))
+            if other and other[-1] == " ":
+                other = other.rstrip(" ")
+            if dash:
+                append((number, len(indent), other, len(dash), _UNPARSED, other))
+            elif other and other[0] != "#":
+                if not indent and other.startswith(("---", "...", "%")):
+                    if other == "---" and not tokens:
+                        continue  # an explicit start of the (only) document
+                    raise _GiveUp
+                append((number, len(indent), other, 0, _UNPARSED, ""))
 
     # ---- blocks ----------------------------------------------------------------------
 
     def _block(self, indent: int) -> Any:
-        if self.tokens[self.pos][_ITEM]:
+        if self.tokens[self.pos][_DASH]:
             return self._sequence(indent)
         return self._mapping(indent)
 
@@ -186,8 +194,8 @@ class _FastParser:
         lines[id(mapping)] = tokens[self.pos][_NUMBER]
         while self.pos < count:
             pos = self.pos
-            number, at, text, item, key, rest = tokens[pos]
-            if at != indent or item:
+            number, at, text, dash, key, rest = tokens[pos]
+            if at != indent or dash:
                 if at > indent:
                     raise _GiveUp
                 break
@@ -215,18 +223,17 @@ class _FastParser:
         items: list[Any] = []
         while self.pos < count:
             token = tokens[self.pos]
-            number, at, text, item, key, rest = token
-            if at != indent or not item:
+            number, at, text, dash, key, rest = token
+            if at != indent or not dash:
                 if at > indent:
                     raise _GiveUp
                 break
-            inner = rest if key is _UNPARSED else text[1:].lstrip(" ")
-            if key is not _UNPARSED or (":" in inner and _has_key(inner)):
+            if key is not _UNPARSED or (":" in text and _has_key(text)):
                 # `- name: x`: the mapping starts on this very line, further right.
-                deeper = indent + len(text) - len(inner)
-                tokens[self.pos] = (number, deeper, inner, False, key, rest)
-                items.append(self._mapping(deeper))
+                tokens[self.pos] = (number, indent + dash, text, 0, key, rest)
+                items.append(self._mapping(indent + dash))
                 continue
+            inner = text
             if inner[:1] == "-" and (len(inner) == 1 or inner[1] == " "):
                 raise _GiveUp  # `- - x`: nested lists on one line
             self.pos += 1
@@ -239,7 +246,7 @@ class _FastParser:
         if not rest or rest[0] == "#":
             if nxt is not None and nxt[_INDENT] > indent:
                 return self._block(nxt[_INDENT])
-            same_indent = nxt is not None and nxt[_INDENT] == indent and nxt[_ITEM]
+            same_indent = nxt is not None and nxt[_INDENT] == indent and nxt[_DASH] > 0
             if same_indent and not in_sequence:  # `key:` then `- item` at the key's indent
                 return self._sequence(indent)
             return None
@@ -253,6 +260,8 @@ class _FastParser:
         style, chomp = header[0], header[1:].split("#", 1)[0].strip()
         if chomp not in ("", "-", "+"):
             raise _GiveUp
+        if not self.raw:
+            self.raw = self.text.split("\n")
         start = token[_NUMBER]  # raw index of the first content line
         body: list[str] = []
         block_indent = None
