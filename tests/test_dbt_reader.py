@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 from pathlib import Path
 
 import pytest
@@ -198,8 +199,7 @@ def test_fresh_manifest_json_is_read_with_yaml_lines(tmp_path: Path) -> None:
 def test_stale_manifest_json_is_ignored(tmp_path: Path) -> None:
     root = shop_project(tmp_path)
     path = _manifest(root)
-    past = path.stat().st_mtime - 1000
-    os.utime(path, (past, past))
+    os.utime(path, (1_000_000_000, 1_000_000_000))  # 2001: older than every project file
     project = read_project(root)
     assert project.origin == "files" and len(project.models) == 3
 
@@ -245,3 +245,121 @@ def test_fast_yaml_handles_the_fixture_files_itself() -> None:
 def test_invalid_yaml_is_a_usage_error_with_line() -> None:
     with pytest.raises(UsageError, match=r"^t.yml:2: invalid YAML"):
         yaml_lines.load_yaml("a: b\nc: d: e\n", "t.yml")
+
+
+@pytest.mark.dbt
+@pytest.mark.slow
+def test_real_dbt_manifest_reads_like_the_files(tmp_path: Path) -> None:
+    """`dbt parse` output gives the same project (and verdict) as reading the files."""
+    import subprocess
+
+    from rules_helpers import make_tree
+
+    from floe.project.rules.engine import evaluate
+
+    root = shop_project(tmp_path)
+    # No packages in the test env: swap the dbt_utils test for a meta freshness marker.
+    edit(
+        root,
+        "models/gold/schema.yml",
+        "    data_tests:\n      - dbt_utils.recency:\n          datepart: day\n"
+        "          field: updated_at\n          interval: 1\n",
+        "",
+    )
+    edit(
+        root,
+        "models/gold/schema.yml",
+        "        primary_key: customer_id\n",
+        "        primary_key: customer_id\n        freshness: daily\n",
+    )
+    (root / "profiles.yml").write_text(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: x.duckdb\n"
+    )
+    from_files = read_project(root)
+    dbt = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "dbt"
+    subprocess.run(
+        [str(dbt), "parse", "--profiles-dir", str(root), "--project-dir", str(root)],
+        check=True,
+        capture_output=True,
+    )
+    from_manifest = read_project(root)
+    assert from_manifest.origin == "manifest"
+    assert sorted(from_manifest.models) == sorted(from_files.models)
+    for name, model in from_files.models.items():
+        other = from_manifest.models[name]
+        assert (other.file, other.line, other.layer, other.schema, other.refs) == (
+            model.file,
+            model.line,
+            model.layer,
+            model.schema,
+            model.refs,
+        )
+        assert [(c.name, c.line, c.classification, sorted(c.tests)) for c in other.columns] == [
+            (c.name, c.line, c.classification, sorted(c.tests)) for c in model.columns
+        ]
+    tree = make_tree()
+    assert evaluate(from_manifest, tree).to_json() == evaluate(from_files, tree).to_json()
+    assert not evaluate(from_manifest, tree).blocking
+
+
+_FUZZ_SCALARS = [
+    *("x", "not_null", "a b c", "'quoted: yes'", '"dq # not comment"', "1", "0.5", "true"),
+    *("no", "~", "null", "http://x.y/z", "a#b", "v # comment", "'it''s'", "[a, b]", "{k: v}"),
+    *("[]", "{}", "[1, 'two', {x: y}]", "{a: [1, 2], b: c}", "ref('x')", "2024-01-01", "-1"),
+    *("+5", "0x1F", "1_000", ".5", "On", '""', "''", "=", "<<", "a: b", "- x", "'", "[a, b"),
+    *("{a: b", "!tag x", "&a x", "*a", "@x", "a,b", "a:b", "[a:b]", "{a:b}", "é ü", "a  b"),
+]
+_FUZZ_KEYS = [
+    *("name", "description", "data_tests", "meta", "config", "+schema", "dbt_utils.recency"),
+    *("'quoted key'", '"dq key"', "1", "true", "key with space", "k-e-y", "x/y"),
+]
+
+
+def _fuzz_value(depth: int, indent: int, rnd: random.Random) -> str:
+    roll = rnd.random()
+    if depth > 3 or roll < 0.5:
+        return " " + rnd.choice(_FUZZ_SCALARS) + "\n"
+    if roll < 0.7:
+        return "\n" + _fuzz_map(depth + 1, indent + 2, rnd)
+    if roll < 0.9:
+        return "\n" + _fuzz_seq(depth + 1, indent + rnd.choice([0, 2]), rnd)
+    body = "".join(
+        " " * (indent + 2) + rnd.choice(["line", "two words", "# hash", "", "  more"]) + "\n"
+        for _ in range(rnd.randint(1, 4))
+    )
+    return " " + rnd.choice(["|", ">", "|-", ">-", "|+"]) + "\n" + body
+
+
+def _fuzz_map(depth: int, indent: int, rnd: random.Random) -> str:
+    out = ""
+    for key in rnd.sample(_FUZZ_KEYS, rnd.randint(1, 4)):
+        out += " " * indent + key + ":" + _fuzz_value(depth, indent, rnd)
+        if rnd.random() < 0.1:
+            out += " " * indent + "# comment\n"
+    return out
+
+
+def _fuzz_seq(depth: int, indent: int, rnd: random.Random) -> str:
+    out = ""
+    for _ in range(rnd.randint(1, 3)):
+        if rnd.random() < 0.5 and depth < 4:
+            out += " " * indent + "- " + _fuzz_map(depth + 1, indent + 2, rnd)[indent + 2 :]
+        else:
+            out += " " * indent + "-" + _fuzz_value(depth + 1, indent, rnd)
+    return out
+
+
+def test_fast_yaml_fuzzed_documents_agree_with_pyyaml() -> None:
+    """Random dbt-like documents: the fast path either gives up or matches PyYAML."""
+    fast = 0
+    for seed in range(1500):
+        text = _fuzz_map(0, 0, random.Random(seed))
+        try:
+            got = yaml_lines._FastParser(text).parse()
+        except yaml_lines._GiveUp:
+            continue
+        fast += 1
+        reference = yaml_lines._load_with_pyyaml(text, "t.yml", "project_invalid")  # no error
+        assert got.data == reference.data, text
+        assert sorted(got.lines.values()) == sorted(reference.lines.values()), text
+    assert fast > 300  # the fast path is really exercised

@@ -285,3 +285,21 @@ def test_light_content_digest_equals_the_tree_contract(tmp_path: Path) -> None:
     with pytest.raises(GateError) as info:
         tree_metadata(edited, "t")
     assert info.value.slug == "tree_digest_mismatch"
+
+
+def test_progress_bar_counts_every_byte(tmp_path: Path) -> None:
+    from floe.oci import progress
+
+    assert not progress.wanted(10_000_000, quiet=True)
+    assert not progress.wanted(100, quiet=False)
+    packed = pack_files({"big.bin": b"x" * 2_000_000}, artifact_type="application/x")
+    seen: list[tuple[str, int]] = []
+    with progress.transfer_progress(2_000_002, enabled=True, label="Uploading") as bar:
+
+        def spy(event: str, desc: Descriptor, nbytes: int) -> None:
+            seen.append((event, nbytes))
+            bar(event, desc, nbytes)
+
+        copy_graph(StaticTarget(packed.blobs()), LayoutTarget(tmp_path / "r"), packed.descriptor,
+                   tag="t", on_progress=spy)  # fmt: skip
+    assert sum(n for event, n in seen if event == "advance") == 2_000_002

@@ -315,3 +315,20 @@ def test_signed_publish_and_signatures_travel_with_copy(
     )
     assert bad.exit_code == 2
     assert "v1.2.4" not in RemoteTarget(registry.host, repo_name, registry.options()).tags()
+
+
+def test_copy_within_one_registry_mounts_blobs(
+    project: Path, registry: Any, repo_name: str
+) -> None:
+    floe_json("platform", "publish", "v1.2.3", "--registry", registry.ref(repo_name), cwd=project)
+    before = len(registry.request_log())
+    out = floe_json(
+        "platform", "copy", registry.ref(repo_name, "v1.2.3"), registry.ref(repo_name + "-m"),
+        cwd=project,
+    )  # fmt: skip
+    assert out["blobs_mounted"] == 8 and out["blobs_copied"] == 0
+    log = registry.request_log()[before:]
+    assert [line for line in log if line.startswith(("PUT", "PATCH")) and "/blobs/" in line] == []
+    assert sum("mount=" in line for line in log) == 8
+    mirror = RemoteTarget(registry.host, repo_name + "-m", registry.options())
+    assert mirror.resolve("v1.2.3").digest == out["digest"]

@@ -68,3 +68,21 @@ def test_every_rule_id_is_documented() -> None:
     text = DOCS.read_text()
     missing = sorted(rule for rule in RULE_IDS if f"`{rule}`" not in text)
     assert not missing
+
+
+def test_bench_project_generator_builds_a_clean_project(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "floe_bench_enforce", DOCS.parent.parent / "bench" / "enforce.py"
+    )
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    bench.generate(tmp_path / "p", 31)
+    project = read_project(tmp_path / "p")
+    assert len(project.models) == 31
+    result = evaluate(project, make_tree())
+    assert not result.blocking, [f.message for f in result.findings[:3]]
+    assert result.coverage.columns_total == 124

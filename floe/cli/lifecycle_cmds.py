@@ -44,6 +44,11 @@ def _quiet(text: str) -> None:
     return None
 
 
+def _warn(text: str) -> None:
+    """A warning the person must see whatever the format (stderr; stdout may be JSON)."""
+    click.echo(text.strip() if common.output_format() == "json" else text, err=True)
+
+
 def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
     """The summary after init or pull (the transcript's format), or one JSON document."""
     if fmt == "json":
@@ -86,7 +91,16 @@ def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
     "keys",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Trusted public key (cosign.pub); implies require_signed_artifacts. Repeatable.",
+    help="Pin a trusted public key (cosign.pub) in floe.yaml; implies signing is required. "
+    "Repeatable.",
+)
+@click.option(
+    "--identity",
+    "identity_texts",
+    multiple=True,
+    metavar="ISSUER=SUBJECT",
+    help="Pin a trusted keyless signer in floe.yaml (e.g. "
+    "https://token.actions.githubusercontent.com=URI). Repeatable.",
 )
 @click.option("--offline", is_flag=True, help="Never use the network (needs the lock).")
 @click.option("--allow-downgrade", is_flag=True, help="Accept a version older than the lock.")
@@ -97,6 +111,7 @@ def init(
     registry: str | None,
     project_dir: Path,
     keys: tuple[Path, ...],
+    identity_texts: tuple[str, ...],
     offline: bool,
     allow_downgrade: bool,
     options: RegistryOptions,
@@ -104,17 +119,21 @@ def init(
 ) -> None:
     """Resolve the platform, verify its signature, cache it, lock it, write floe.yaml."""
     from floe.project.lifecycle import init_project
+    from floe.signing.policy import parse_identity
 
     _require_dir(project_dir)
+    identities = tuple(parse_identity(text) for text in identity_texts)
     outcome = init_project(
         project_dir,
         constraint,
         registry=registry,
         keys=keys,
+        identities=identities,
         offline=offline,
         allow_downgrade=allow_downgrade,
         options=options,
         say=_say,
+        warn=_warn,
     )
     print_outcome(outcome, "initialized", fmt)
 
@@ -154,6 +173,7 @@ def pull_project_command(
         offline=offline,
         options=options,
         say=_quiet if quiet else _say,
+        warn=_warn,
     )
     if quiet and fmt == "text":
         click.echo(f"Locked: {outcome.ref} ({outcome.locked.manifest_digest})")

@@ -62,14 +62,15 @@ def quiet_option(func: F) -> F:
 
 
 def human_size(size: int) -> str:
+    """`300 B`, `4.5 KB`, `2.1 MB` (decimal units)."""
     if size < 1000:
         return f"{size} B"
-    for unit in ("KB", "MB", "GB"):
-        size_f = size / 1000
-        if size_f < 1000 or unit == "GB":
-            return f"{size_f:.1f} {unit}"
-        size = int(size_f)
-    return f"{size} B"  # unreachable
+    value = size / 1000
+    for unit in ("KB", "MB"):
+        if round(value, 1) < 1000:
+            return f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} GB"
 
 
 def lookup(target: Target, reference: str) -> Descriptor | None:
@@ -179,11 +180,12 @@ def _check_tag_free(dst: Target, ref: Reference, digest: str, force: bool) -> No
     existing = lookup(dst, ref.tag or "")
     if existing is None or existing.digest == digest or force:
         return
-    raise FloeError(
+    from floe.errors import GateError
+
+    raise GateError(
         "publish_tag_exists",
         f"{ref} already exists with a different digest ({existing.digest})",
         hint="versions are immutable: publish a new version, or pass --force to move the tag",
-        exit_code=1,
     )
 
 
@@ -577,7 +579,8 @@ def copy(
         return
     common.step(
         f"  ✓ {stats.blobs_copied} blobs copied ({human_size(stats.bytes_copied)}), "
-        f"{stats.blobs_skipped} already present, {len(stats.referrers)} referrers",
+        f"{stats.blobs_mounted} mounted, {stats.blobs_skipped} already present, "
+        f"{len(stats.referrers)} referrers",
         quiet,
     )
     click.echo(f"Copied: {dst_ref}")

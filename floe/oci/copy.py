@@ -41,6 +41,7 @@ class CopyStats:
     blobs_skipped: int = 0
     bytes_copied: int = 0
     bytes_skipped: int = 0
+    blobs_mounted: int = 0  # cross-repository mounts on the same registry: no bytes sent
     manifests_copied: int = 0
     manifests_skipped: int = 0
     referrers: list[str] = field(default_factory=list)  # digests of referrers copied
@@ -61,6 +62,7 @@ class CopyStats:
             "blobs_skipped": self.blobs_skipped,
             "bytes_copied": self.bytes_copied,
             "bytes_skipped": self.bytes_skipped,
+            "blobs_mounted": self.blobs_mounted,
             "manifests_copied": self.manifests_copied,
             "manifests_skipped": self.manifests_skipped,
             "referrers_copied": len(self.referrers),
@@ -81,9 +83,7 @@ def copy_graph(
     stats = CopyStats()
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         copier = _Copier(src, dst, pool, stats, on_progress)
-        copier.copy_manifest(root)
-        if tag:
-            dst.tag(root, tag)
+        copier.copy_manifest(root, tag)
         if with_referrers:
             copier.copy_referrers(root, set())
     return stats
@@ -102,7 +102,7 @@ class _Copier:
         self.on_progress = on_progress
         self._legacy_tags: list[str] | None = None
 
-    def copy_manifest(self, desc: Descriptor) -> None:
+    def copy_manifest(self, desc: Descriptor, tag: str | None = None) -> None:
         """Children before parents: blobs or child manifests, then this manifest."""
         if desc.media_type not in MANIFEST_MEDIA_TYPES:
             raise UsageError(
@@ -114,14 +114,29 @@ class _Copier:
             # A stored manifest implies its whole graph is stored (registries refuse
             # manifests with missing blobs; layouts write manifests last): one HEAD, done.
             self._skip_graph(manifest, desc)
+            if tag:
+                self._tag(desc, data, tag)
             return
         if desc.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST):
             for child in manifest.get("manifests") or []:
                 self.copy_manifest(Descriptor.from_json(child))
         else:
             self.copy_blobs(_unique(_blobs_of(manifest)))
-        self.dst.push(desc, io.BytesIO(data))
+        push_manifest = getattr(self.dst, "push_manifest", None)
+        if tag and push_manifest is not None:
+            push_manifest(desc, data, tag)  # a registry stores and tags in one PUT
+        else:
+            self.dst.push(desc, io.BytesIO(data))
+            if tag:
+                self.dst.tag(desc, tag)
         self.stats.manifests_copied += 1
+
+    def _tag(self, desc: Descriptor, data: bytes, tag: str) -> None:
+        push_manifest = getattr(self.dst, "push_manifest", None)
+        if push_manifest is not None:
+            push_manifest(desc, data, tag)  # no GET of bytes we already hold
+        else:
+            self.dst.tag(desc, tag)
 
     def _skip_graph(self, manifest: dict[str, Any], desc: Descriptor) -> None:
         self.stats.manifests_skipped += 1
@@ -145,11 +160,27 @@ class _Copier:
             self.stats.count(desc, copied=False)
             self._notify("skip", desc, desc.size)
             return
+        if self._mounted(desc):
+            with self.stats._lock:
+                self.stats.blobs_mounted += 1
+            self._notify("skip", desc, desc.size)
+            return
         self._notify("start", desc, desc.size)
         with self.src.fetch(desc) as stream:
             self.dst.push(desc, cast(IO[bytes], _Counting(stream, desc, self._notify)))
         self.stats.count(desc, copied=True)
         self._notify("done", desc, desc.size)
+
+    def _mounted(self, desc: Descriptor) -> bool:
+        """Same registry, other repository: ask the registry to link the blob (no bytes)."""
+        mount = getattr(self.dst, "mount", None)
+        source_repo = getattr(self.src, "repository", None)
+        same_host = getattr(self.src, "host", None) == getattr(self.dst, "host", object())
+        if mount is None or not source_repo or not same_host:
+            return False
+        if source_repo == getattr(self.dst, "repository", None):
+            return False
+        return bool(mount(desc, source_repo))
 
     def _notify(self, event: str, desc: Descriptor, nbytes: int) -> None:
         if self.on_progress is not None:
@@ -166,8 +197,7 @@ class _Copier:
             self.copy_referrers(referrer, seen)
         for legacy in self._legacy_for(subject):
             desc = self.src.resolve(legacy)
-            self.copy_manifest(desc)
-            self.dst.tag(desc, legacy)
+            self.copy_manifest(desc, legacy)
             self.stats.referrers.append(desc.digest)
 
     def _legacy_for(self, subject: Descriptor) -> list[str]:

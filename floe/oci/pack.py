@@ -546,7 +546,10 @@ def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result:
 
     files = read_tree_files(staging)
     tree = parse_tree(files, origin=f"artifact {result.manifest_digest}")
-    config_bytes = target.fetch_bytes(config)
+    layer = result.files.get(MANIFEST_FILE)
+    same_blob = layer is not None and layer.digest == config.digest
+    # The manifest.json layer was verified against the same digest: no second download.
+    config_bytes = files[MANIFEST_FILE] if same_blob else target.fetch_bytes(config)
     if config_bytes != files[MANIFEST_FILE]:
         raise GateError(
             "pull_digest_mismatch",

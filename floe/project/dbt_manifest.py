@@ -50,7 +50,9 @@ def read_manifest(
             model = _model(node, unique_id, model_tests, column_tests, lines, known)
             models[model.name] = model
         elif kind == "seed":
-            columns = _columns(node, {}, lines.columns.get(("seed", node["name"]), {}))
+            columns = _columns(
+                node, column_tests.get(unique_id, {}), lines.columns.get(("seed", node["name"]), {})
+            )
             file, line = lines.models.get(("seed", node["name"]), (node["original_file_path"], 1))
             seeds[node["name"]] = Seed(
                 node["name"],

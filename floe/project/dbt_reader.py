@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from floe.errors import UsageError
-from floe.project.model import Column, Model, Project, Seed, Source
+from floe.project.model import Column, Model, Project, Seed, Source, paused_gc
 from floe.project.yaml_lines import LinedYaml, load_yaml
 
 SLUG = "project_invalid"
@@ -88,9 +88,10 @@ def read_project(root: Path, *, layers: Mapping[str, str] | None = None) -> Proj
     if manifest.is_file() and manifest.stat().st_mtime > scan.newest:
         from floe.project.dbt_manifest import read_manifest
 
-        return read_manifest(root, manifest, name, scan.yml, known)
-    reader = _Reader(root, name, config, known)
-    return reader.read(scan)
+        with paused_gc():
+            return read_manifest(root, manifest, name, scan.yml, known)
+    with paused_gc():
+        return _Reader(root, name, config, known).read(scan)
 
 
 def _paths(config: dict[str, Any], key: str, legacy: str, *, default: str) -> list[str]:
@@ -194,7 +195,7 @@ class _Reader:
         self, name: str, sql_file: str, dirs: tuple[str, ...], entry: _Entry | None
     ) -> Model | None:
         text = _read_text(self.root, sql_file)
-        code = _JINJA_COMMENT.sub("", text)
+        code = _JINJA_COMMENT.sub("", text) if "{#" in text else text
         inline = _inline_config(code)
         yaml_data = entry.data if entry else {}
         yaml_config = _dict(yaml_data.get("config"))

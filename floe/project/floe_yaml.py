@@ -245,6 +245,93 @@ def replace_block(text: str, key: str, block: list[str]) -> str:
     return "".join(lines[:start] + block + lines[end:])
 
 
+def _subkey_chunks(spec: SecuritySpec, indent: int) -> dict[str, list[str]]:
+    """security_block's lines grouped by sub-key, re-indented to the file's indent."""
+    chunks: dict[str, list[str]] = {}
+    current: list[str] = []
+    for line in security_block(spec)[1:]:
+        if not line.startswith("   "):
+            current = []
+            chunks[line.strip().split(":", 1)[0]] = current
+        current.append(" " * indent + line[2:])
+    return chunks
+
+
+def _appended_items(
+    lines: list[str], name: str, node: yaml.Node, spec: SecuritySpec
+) -> list[str] | None:
+    """Lines for the items `spec` adds after a block list's existing ones (comments kept).
+
+    None when the list is not a block sequence that `spec`'s list extends.
+    """
+    if not isinstance(node, yaml.SequenceNode) or node.flow_style or not node.value:
+        return None
+    wanted: list[Any] = list(getattr(spec, name))
+    try:
+        last = _last_content_line(node, node.start_mark.line)
+        existing = yaml.safe_load("".join(lines[node.start_mark.line : last + 1]))
+        if name == "trusted_identities":
+            existing = [TrustedIdentity.model_validate(item) for item in existing]
+    except (yaml.YAMLError, ValidationError, TypeError):
+        return None
+    if not isinstance(existing, list) or wanted[: len(existing)] != existing:
+        return None
+    first = node.value[0]
+    dash = lines[first.start_mark.line].rfind("-", 0, first.start_mark.column)
+    if dash < 0:
+        return None
+    extra = SecuritySpec.model_validate({name: wanted[len(existing) :]})
+    items = security_block(extra)[2:]  # after `security:` and the list's own key
+    return [" " * dash + line[4:] for line in items]
+
+
+def update_security(text: str, spec: SecuritySpec) -> str:
+    """Set the security sub-keys `spec` carries, line by line; keep the block's other lines.
+
+    Comments and keys inside `security:` that `spec` does not set stay as they were.
+    A block that is not a plain block mapping is replaced whole.
+    """
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        root = None
+    entry = None
+    if isinstance(root, yaml.MappingNode) and not root.flow_style:
+        entry = next((kv for kv in root.value if kv[0].value == "security"), None)
+    if entry is None:
+        return replace_block(text, "security", security_block(spec))
+    key_node, value = entry
+    if (
+        key_node.start_mark.column != 0
+        or not isinstance(value, yaml.MappingNode)
+        or value.flow_style
+        or not value.value
+    ):
+        return replace_block(text, "security", security_block(spec))
+    indent = value.value[0][0].start_mark.column
+    block_end = _last_content_line(value, key_node.end_mark.line) + 1
+    present = {k.value: (k, v) for k, v in value.value}
+    edits: list[tuple[int, int, list[str]]] = []
+    lines = text.splitlines(keepends=True)
+    for name, chunk in _subkey_chunks(spec, indent).items():
+        if name in present:
+            sub_key, sub_value = present[name]
+            end = _last_content_line(sub_value, sub_key.end_mark.line) + 1
+            added = _appended_items(lines, name, sub_value, spec)
+            if added is not None:
+                edits.append((end, end, added))
+            else:
+                edits.append((sub_key.start_mark.line, end, chunk))
+        else:
+            edits.append((block_end, block_end, chunk))
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    # Bottom up, so earlier line numbers stay valid; at one spot, keep the listed order.
+    for _, (start, end, chunk) in sorted(enumerate(edits), key=lambda e: (e[1][0], e[0]))[::-1]:
+        lines[start:end] = chunk
+    return "".join(lines)
+
+
 def new_floe_yaml(platform: PlatformSpec, security: SecuritySpec | None) -> str:
     text = "# floe project configuration: the platform this dbt project builds on.\n"
     text += "".join(platform_block(platform))
@@ -262,7 +349,7 @@ def write_floe_yaml(path: Path, platform: PlatformSpec, security: SecuritySpec |
         return True
     text = replace_block(text, "platform", platform_block(platform))
     if security is not None:
-        text = replace_block(text, "security", security_block(security))
+        text = update_security(text, security)
     parse_floe_yaml(text, path)  # never write a file we could not read back
     atomic_write(path, text.encode("utf-8"))
     return False

@@ -7,6 +7,10 @@
               --force downloads and verifies everything again
     load      no network: re-verify every cached file against the lock, parse the tree
 
+Trust: `floe.project.trust.verify_platform` is the one check of every path: floe.yaml's
+anchors, else the signers the lock recorded, else trust on first use (loudly warned and
+recorded); never the artifact's own list of keys.
+
 Order of effects, so a process killed anywhere leaves the old state or the new one:
 resolve + verify (nothing written, not even `.floe/`) -> take `.floe/.lock` -> blobs
 into the user-wide cache -> blobs into the project cache -> tree built in a temp
@@ -22,7 +26,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floe.errors import FloeError, GateError, UsageError
-from floe.platform.tree import PlatformManifest, PlatformTree, TrustPolicy, parse_tree
+from floe.platform.tree import (
+    PlatformManifest,
+    PlatformTree,
+    TrustedIdentity,
+    TrustPolicy,
+    parse_tree,
+)
 from floe.project.cache import (
     FORCE_HINT,
     CachedSource,
@@ -51,6 +61,7 @@ from floe.project.floe_yaml import (
     write_floe_yaml,
 )
 from floe.project.lockfile import Lock, LockedPlatform, read_lock, write_lock
+from floe.project.trust import Decision, verify_platform
 
 if TYPE_CHECKING:
     from semver import Version
@@ -213,25 +224,44 @@ def _open(source: Source, options: RegistryOptions) -> Target:
 # ---- the trust policy ---------------------------------------------------------------------
 
 
-def project_policy(config: FloeYaml | None, keys: tuple[Path, ...], project: Path) -> TrustPolicy:
-    """floe.yaml's `security:` plus `--key` files (which imply require_signed_artifacts)."""
+def _is_inline_pem(entry: str) -> bool:
+    return entry.lstrip().startswith("-----BEGIN ")
+
+
+def _read_key(entry: str, base: Path) -> str:
+    """A trusted key from floe.yaml: inline PEM, or a path relative to floe.yaml."""
+    if _is_inline_pem(entry):
+        return entry
+    path = base / entry
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(
+            "trusted_key_unreadable",
+            f"cannot read trusted key {path}: {getattr(exc, 'strerror', None) or exc}",
+            hint="list PEM public keys (cosign.pub) relative to floe.yaml",
+        ) from None
+
+
+def project_policy(
+    config: FloeYaml | None,
+    keys: tuple[Path, ...],
+    project: Path,
+    identities: tuple[TrustedIdentity, ...] = (),
+) -> TrustPolicy:
+    """floe.yaml's `security:` plus `--key` / `--identity` (which imply signing is required)."""
+    from floe.signing.keys import load_public_key
+
     security = config.security if config is not None else None
-    key_paths = [project / k for k in (security.trusted_keys if security else [])]
-    key_paths += list(keys)
-    pems: list[str] = []
-    for path in key_paths:
-        try:
-            pems.append(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(
-                "trusted_key_unreadable",
-                f"cannot read trusted key {path}: {getattr(exc, 'strerror', None) or exc}",
-                hint="list PEM public keys (cosign.pub) relative to floe.yaml",
-            ) from None
-    require = bool(keys) or bool(security and security.require_signed_artifacts)
-    identities = list(security.trusted_identities) if security else []
+    pems = [_read_key(entry, project) for entry in (security.trusted_keys if security else [])]
+    pems += [_read_key(str(path.absolute()), project) for path in keys]
+    for number, pem in enumerate(pems, start=1):
+        load_public_key(pem.encode(), source=f"floe.yaml trusted_keys[{number}]")
+    require = bool(keys or identities) or bool(security and security.require_signed_artifacts)
+    listed = list(security.trusted_identities) if security else []
+    listed += [i for i in identities if i not in listed]
     return TrustPolicy(
-        require_signed_artifacts=require, trusted_keys=pems, trusted_identities=identities
+        require_signed_artifacts=require, trusted_keys=pems, trusted_identities=listed
     )
 
 
@@ -266,26 +296,45 @@ class Verified:
     desc: Descriptor
     platform: PlatformManifest
     size: int
-    signer: str | None
-    signed: bool
+    decision: Decision
+
+    @property
+    def signer(self) -> str | None:
+        return self.decision.signer
+
+    @property
+    def signed(self) -> bool:
+        return self.decision.report.ok
 
 
 def _verify(
-    src: Target, desc: Descriptor, policy: TrustPolicy, ref: str, offline: bool, say: Say
+    src: Target,
+    desc: Descriptor,
+    policy: TrustPolicy,
+    locked: LockedPlatform | None,
+    ref: str,
+    offline: bool,
+    say: Say,
+    warn: Say,
 ) -> Verified:
-    from floe.signing.policy import merge_policies
-    from floe.signing.verify import ATTESTATION, verify_artifact
+    """The one verification of every pull path (init, pull, --force, --upgrade); writes nothing."""
+    from floe.signing.verify import ATTESTATION
 
     platform, size = _read_platform_manifest(src, desc)
-    effective = merge_policies(platform.security, policy)
-    report = verify_artifact(src, desc, effective, docker_reference=ref, offline=offline)
+    decision = verify_platform(
+        src, desc, platform.security, policy, locked, reference=ref, offline=offline
+    )
+    report = decision.report
     if report.ok:
         say("  ✓ Verifying signature")
+        warning = decision.warning()
+        if warning is not None:
+            warn(f"  {warning}")
     elif any(s.format != ATTESTATION for s in report.signatures):
         say("  ! Signature not checked: no trusted key (require_signed_artifacts: false)")
     else:
         say("  ! Unsigned artifact (require_signed_artifacts: false)")
-    return Verified(desc, platform, size, report.signer, report.ok)
+    return Verified(desc, platform, size, decision)
 
 
 # ---- resolving ----------------------------------------------------------------------------
@@ -361,6 +410,7 @@ class Outcome:
     size: int
     downloaded: int
     signed: bool
+    trust: str  # where trust came from: floe.yaml | lock | first-use | unverified
     created: list[str] = field(default_factory=list)  # floe.yaml, the tree folder
     updated: list[str] = field(default_factory=list)
     lock_written: bool = False  # artifacts.lock changed (it is written last)
@@ -374,6 +424,8 @@ class Outcome:
             "content_digest": self.locked.content_digest,
             "signer": self.locked.signer,
             "signed": self.signed,
+            "trust": self.trust,
+            "signers": [s.name for s in self.locked.signers],
             "size": self.size,
             "downloaded_bytes": self.downloaded,
             "platform": {
@@ -520,6 +572,7 @@ def _lock_entry(
         name=tree.manifest.metadata.name,
         signer=verified.signer,
         files=locked_files(files),
+        signers=verified.decision.signers,
     )
 
 
@@ -566,6 +619,7 @@ def _install(
             size=size,
             downloaded=downloaded,
             signed=plan.verified.signed,
+            trust=plan.verified.decision.origin,
         )
         if wrote_tree:
             outcome.created.append(f".floe/platform/{plan.label}/")
@@ -624,6 +678,7 @@ def _plan_from_registry(
     allow_downgrade: bool,
     force: bool,
     say: Say,
+    warn: Say,
 ) -> Plan:
     """Resolve the constraint against the registry's tags, check it against the lock, verify."""
     project, shared = _layouts(paths)
@@ -634,7 +689,7 @@ def _plan_from_registry(
     _check_against_lock(resolved, locked, same_repo, allow_downgrade)
     say(f"Pulling platform artifacts from {source.with_tag(resolved.tag)}")
     reference = str(source.opened.with_tag(resolved.tag))
-    verified = _verify(reader, resolved.desc, policy, reference, options.offline, say)
+    verified = _verify(reader, resolved.desc, policy, locked, reference, options.offline, say, warn)
     return Plan(
         source,
         reader,
@@ -665,6 +720,7 @@ def _plan_from_lock(
     force: bool,
     check_drift: bool,
     say: Say,
+    warn: Say,
 ) -> Plan:
     """The locked digest, read from the local caches when they have it (no network)."""
     project, shared = _layouts(paths)
@@ -683,7 +739,8 @@ def _plan_from_lock(
     if desc.digest != locked.manifest_digest:
         raise _drift(locked, desc.digest)
     reference = str(source.opened.with_tag(locked.tag))
-    verified = _verify(reader, desc, policy, reference, options.offline or bool(local), say)
+    offline = options.offline or bool(local)
+    verified = _verify(reader, desc, policy, locked, reference, offline, say, warn)
     return Plan(
         source,
         reader,
@@ -695,22 +752,25 @@ def _plan_from_lock(
     )
 
 
-def _security_with_keys(
-    config: FloeYaml | None, keys: tuple[Path, ...], project: Path
+def _security_with_anchors(
+    config: FloeYaml | None,
+    keys: tuple[Path, ...],
+    identities: tuple[TrustedIdentity, ...],
+    project: Path,
 ) -> SecuritySpec | None:
-    """floe.yaml's security block with --key files added (None: leave the block alone)."""
-    if not keys:
+    """floe.yaml's security block with --key / --identity added (None: leave it alone)."""
+    if not keys and not identities:
         return None
     current = (config.security if config is not None else None) or SecuritySpec()
     listed = list(current.trusted_keys)
     for key in keys:
-        rel = os.path.relpath(key.absolute(), project)
+        rel = Path(os.path.relpath(key.absolute(), project)).as_posix()
         if rel not in listed:
             listed.append(rel)
+    trusted = list(current.trusted_identities)
+    trusted += [i for i in identities if i not in trusted]
     return SecuritySpec(
-        require_signed_artifacts=True,
-        trusted_keys=listed,
-        trusted_identities=list(current.trusted_identities),
+        require_signed_artifacts=True, trusted_keys=listed, trusted_identities=trusted
     )
 
 
@@ -729,10 +789,12 @@ def init_project(
     *,
     registry: str | None = None,
     keys: tuple[Path, ...] = (),
+    identities: tuple[TrustedIdentity, ...] = (),
     offline: bool = False,
     allow_downgrade: bool = False,
     options: RegistryOptions | None = None,
     say: Say = _quiet,
+    warn: Say = _quiet,
 ) -> Outcome:
     """`floe init --platform=CONSTRAINT`: reuse the lock when it satisfies, else resolve."""
     paths = ProjectPaths(Path(project_dir).absolute())
@@ -742,7 +804,7 @@ def init_project(
     locked = lock.platform if lock is not None else None
     source = choose_source(paths.root, registry, config, locked)
     opts = _options(options, offline)
-    policy = project_policy(config, keys, paths.root)
+    policy = project_policy(config, keys, paths.root, identities)
     same_repo = locked is not None and _repository(locked.ref) == str(source.stored)
     pinned = parse_tag(locked.version) if locked is not None else None
     if locked is not None and same_repo and pinned is not None and constraint.matches(pinned):
@@ -756,6 +818,7 @@ def init_project(
             force=False,
             check_drift=False,
             say=say,
+            warn=warn,
         )
     else:
         plan = _plan_from_registry(
@@ -768,8 +831,9 @@ def init_project(
             allow_downgrade=allow_downgrade,
             force=False,
             say=say,
+            warn=warn,
         )
-    security = _security_with_keys(config, keys, paths.root)
+    security = _security_with_anchors(config, keys, identities, paths.root)
     return _install(paths, plan, force=False, options=opts, security=security, say=say)
 
 
@@ -782,6 +846,7 @@ def pull_project(
     offline: bool = False,
     options: RegistryOptions | None = None,
     say: Say = _quiet,
+    warn: Say = _quiet,
 ) -> Outcome:
     """`floe platform pull`: bring the caches in line with floe.yaml and the lock."""
     paths = ProjectPaths(Path(project_dir).absolute())
@@ -804,6 +869,7 @@ def pull_project(
             allow_downgrade=allow_downgrade,
             force=force,
             say=say,
+            warn=warn,
         )
     else:
         check_lock_current(config, locked)
@@ -817,5 +883,42 @@ def pull_project(
             force=force,
             check_drift=not opts.offline,
             say=say,
+            warn=warn,
         )
     return _install(paths, plan, force=force, options=opts, security=None, say=say)
+
+
+# ---- a single reference outside a project (`floe platform pull REF --out DIR`) ------------
+
+
+def verify_reference(
+    src: Target,
+    desc: Descriptor,
+    *,
+    keys: tuple[Path, ...] = (),
+    identities: tuple[TrustedIdentity, ...] = (),
+    offline: bool = False,
+    say: Say = _quiet,
+    warn: Say = _quiet,
+) -> Decision:
+    """The same verification as every project pull, for a download outside a project.
+
+    `--key` / `--identity` are the anchors; without them a floe platform's own policy
+    applies as on first use (with the warning), and nothing is recorded anywhere.
+    Call it before writing anything.
+    """
+    from floe.oci.pack import read_manifest
+    from floe.oci.target import FLOE_CONFIG
+
+    policy = project_policy(None, keys, Path.cwd(), identities)
+    config = (read_manifest(src, desc).get("config") or {}).get("mediaType")
+    platform = (
+        _read_platform_manifest(src, desc)[0].security if config == FLOE_CONFIG else TrustPolicy()
+    )
+    decision = verify_platform(src, desc, platform, policy, None, offline=offline)
+    if decision.report.ok:
+        say("  ✓ Verifying signature")
+        warning = decision.warning()
+        if warning is not None:
+            warn(f"  {warning}")
+    return decision

@@ -5,6 +5,10 @@ every other command, committed to git. TOML (written with tomli-w, read with
 tomllib), keys and files sorted, no timestamps, so the same resolution always
 gives the same bytes. The signer is omitted when the artifact is unsigned (TOML
 has no null).
+
+`signers` records every key (fingerprint and PEM) or keyless identity whose valid
+signature was accepted. It is the project's trust anchor when floe.yaml names none:
+every later pull must be signed by one of them (floe.project.trust).
 """
 
 from __future__ import annotations
@@ -32,6 +36,29 @@ class LockedFile:
 
 
 @dataclass(frozen=True)
+class LockedSigner:
+    """A signer the project accepted: a key (fingerprint + PEM) or a keyless identity."""
+
+    fingerprint: str | None = None  # sha256:<hex> of the key's PKIX DER
+    public_key: str | None = None  # the PEM, so continuity never depends on the artifact
+    issuer: str | None = None
+    subject: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.fingerprint or f"{self.issuer}={self.subject}"
+
+    def to_toml(self) -> dict[str, str]:
+        out = {
+            "fingerprint": self.fingerprint,
+            "public_key": self.public_key,
+            "issuer": self.issuer,
+            "subject": self.subject,
+        }
+        return {k: v for k, v in sorted(out.items()) if v is not None}
+
+
+@dataclass(frozen=True)
 class LockedPlatform:
     ref: str  # the reference pulled, with its tag: oci://host/repo:v1.2.3
     constraint: str  # what floe.yaml asked for: v1.2.*
@@ -42,6 +69,7 @@ class LockedPlatform:
     name: str  # the platform's metadata.name
     signer: str | None = None  # key fingerprint or identity; None when unsigned
     files: tuple[LockedFile, ...] = field(default_factory=tuple)
+    signers: tuple[LockedSigner, ...] = field(default_factory=tuple)
 
     def to_toml(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -55,6 +83,8 @@ class LockedPlatform:
         }
         if self.signer is not None:
             out["signer"] = self.signer
+        if self.signers:
+            out["signers"] = [s.to_toml() for s in sorted(self.signers, key=lambda s: s.name)]
         out["files"] = [
             {"digest": f.digest, "path": f.path, "size": f.size}
             for f in sorted(self.files, key=lambda f: f.path)
@@ -104,6 +134,20 @@ def _file(path: Path, entry: Any) -> LockedFile:
     return LockedFile(_str(path, entry, "path"), _str(path, entry, "digest"), size)
 
 
+def _signer(path: Path, entry: Any) -> LockedSigner:
+    if not isinstance(entry, dict) or not all(isinstance(v, str) for v in entry.values()):
+        raise _invalid(path, "a signers entry is not a table of strings")
+    unknown = set(entry) - {"fingerprint", "public_key", "issuer", "subject"}
+    if unknown:
+        raise _invalid(path, f"a signers entry has unknown key {sorted(unknown)[0]!r}")
+    signer = LockedSigner(**entry)
+    is_key = signer.fingerprint is not None and signer.public_key is not None
+    is_identity = signer.issuer is not None and signer.subject is not None
+    if is_key == is_identity:
+        raise _invalid(path, "a signers entry needs fingerprint + public_key or issuer + subject")
+    return signer
+
+
 def _platform(path: Path, entry: Any) -> LockedPlatform:
     if not isinstance(entry, dict):
         raise _invalid(path, "a platform entry is not a table")
@@ -113,6 +157,9 @@ def _platform(path: Path, entry: Any) -> LockedPlatform:
     signer = entry.get("signer")
     if signer is not None and not isinstance(signer, str):
         raise _invalid(path, "signer is not a string")
+    signers = entry.get("signers", [])
+    if not isinstance(signers, list):
+        raise _invalid(path, "signers is not an array")
     return LockedPlatform(
         ref=_str(path, entry, "ref"),
         constraint=_str(path, entry, "constraint"),
@@ -123,6 +170,7 @@ def _platform(path: Path, entry: Any) -> LockedPlatform:
         name=_str(path, entry, "name"),
         signer=signer,
         files=tuple(_file(path, f) for f in files),
+        signers=tuple(_signer(path, s) for s in signers),
     )
 
 

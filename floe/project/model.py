@@ -7,6 +7,9 @@ and relative to the project root so findings are stable across machines.
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -102,3 +105,19 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
         }
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building a big acyclic structure.
+
+    Reading 10,000 models allocates about a million objects; each full collection walks
+    all of them, which made reading superlinear. Reference counting still frees memory.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()

@@ -201,18 +201,21 @@ class _FastParser:
                 break
             if key is _UNPARSED:
                 key, rest = _split_key(text)
-            else:
-                key = _plain(key)
+            elif key[0] in _RESOLVERS:
+                key = _resolve(key)
             if key in mapping:
                 raise _GiveUp
             self.pos = pos + 1
             if rest and rest[0] not in "#|>":  # the common `key: value` on one line
                 if pos + 1 < count and tokens[pos + 1][_INDENT] > indent:
                     raise _GiveUp  # a multi-line plain or quoted scalar
-                if rest[0] in _NOT_SIMPLE or stop(rest) is not None:
+                first = rest[0]
+                if first in _NOT_SIMPLE or stop(rest) is not None:
                     mapping[key] = _inline(rest, number, lines)
+                elif first in _RESOLVERS:
+                    mapping[key] = _resolve(rest)
                 else:
-                    mapping[key] = _plain(rest)
+                    mapping[key] = rest
             else:
                 mapping[key] = self._value(tokens[pos], rest, indent, in_sequence=False)
         return mapping
@@ -262,6 +265,8 @@ class _FastParser:
             raise _GiveUp
         if not self.raw:
             self.raw = self.text.split("\n")
+            if self.raw[-1] == "":
+                self.raw.pop()  # the text's final newline ends a line; it starts none
         start = token[_NUMBER]  # raw index of the first content line
         body: list[str] = []
         block_indent = None
@@ -386,9 +391,12 @@ def _plain(text: str) -> Any:
 def _resolve(text: str) -> Any:
     for tag, regexp in _RESOLVERS[text[:1]]:
         if regexp.match(text):
-            if tag == "tag:yaml.org,2002:merge":
+            if tag in ("tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"):
                 raise _GiveUp
-            return yaml.load(text, Loader=_Loader)  # a safe loader
+            try:
+                return yaml.load(text, Loader=_Loader)  # a safe loader
+            except yaml.YAMLError:
+                raise _GiveUp from None
     return text
 
 

@@ -7,6 +7,7 @@ required test, and words the `file:line` locations used in findings and hints.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +55,7 @@ FRESHNESS_TESTS = frozenset({"freshness", "recency"})
 COMPOSITE_UNIQUE_TESTS = frozenset({"unique_combination_of_columns"})
 
 
+@functools.lru_cache(maxsize=1024)
 def test_base(name: str) -> str:
     """`dbt_utils.recency` -> `recency`: requirements match tests from any package."""
     return name.rsplit(".", 1)[-1]
@@ -112,6 +114,7 @@ class Context:
             self.layer_of[model.name] = layer
             self.layer_how[model.name] = how
         self._tests: dict[str, frozenset[str]] = {}
+        self._keys: dict[str, Column | str | None] = {}
         self.coverage = self._coverage()
 
     # ---- layers --------------------------------------------------------------
@@ -126,6 +129,11 @@ class Context:
             if model.name.startswith(prefix):
                 return layer, "prefix"
         return None, None  # the reader's guess used default layers, not the platform's
+
+    def strip_prefix(self, name: str) -> str:
+        """The name without its layer prefix (`silver_customers` -> `customers`)."""
+        layer = self.layer_from_prefix(name)
+        return name[len(self.prefixes[layer]) :] or name if layer else name
 
     def layer_from_prefix(self, name: str) -> str | None:
         for prefix, layer in self._by_prefix:
@@ -152,10 +160,17 @@ class Context:
         model name without its layer prefix, also singular: customers -> customer_id),
         then a column named `id`, then the first column with both not_null and unique.
         """
+        if model.name in self._keys:
+            return self._keys[model.name]
+        key = self._find_primary_key(model)
+        self._keys[model.name] = key
+        return key
+
+    def _find_primary_key(self, model: Model) -> Column | str | None:
         by_name = {column.name: column for column in model.columns}
         if model.primary_key:
             return by_name.get(model.primary_key, model.primary_key)
-        for candidate in _key_candidates(model.name, self.layer_from_prefix(model.name), self):
+        for candidate in _key_candidates(self.strip_prefix(model.name)):
             if candidate in by_name:
                 return by_name[candidate]
         for column in model.columns:
@@ -282,10 +297,8 @@ class Context:
         )
 
 
-def _key_candidates(name: str, layer: str | None, ctx: Context) -> list[str]:
-    entity = name
-    if layer is not None:
-        entity = name[len(ctx.prefixes.get(layer, "")) :] or name
+def _key_candidates(entity: str) -> list[str]:
+    """`customers` -> customers_id, customer_id, ...; `customer_orders` also order_id."""
     forms = [entity]
     if entity.endswith("ies"):
         forms.append(entity[:-3] + "y")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from floe.platform.tree import PlatformTree
-from floe.project.model import Finding, Project
+from floe.project.model import Finding, Project, paused_gc
 from floe.project.rules import (
     access,
     classification,
@@ -119,7 +119,11 @@ class EnforcementResult:
 
 def evaluate(project: Project, platform: PlatformTree) -> EnforcementResult:
     """Every platform rule over every model of the project."""
-    ctx = Context(project, platform)
+    with paused_gc():
+        return _evaluate(Context(project, platform))
+
+
+def _evaluate(ctx: Context) -> EnforcementResult:
     findings: list[Finding] = []
     checks: list[CheckSummary] = []
     for name, prefix, family in CHECKS:

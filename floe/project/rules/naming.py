@@ -87,7 +87,7 @@ def _check_prefix(ctx: Context, model: Model, severity: Severity) -> Finding | N
         )
     if model.name.startswith(prefix):
         return None
-    new_name = prefix + _strip_other_prefix(ctx, model.name)
+    new_name = prefix + ctx.strip_prefix(model.name)
     how = ctx.layer_how[model.name]
     reason = {"meta": "meta.layer", "folder": "its folder"}.get(how or "", "its layer")
     return ctx.finding(
@@ -99,11 +99,6 @@ def _check_prefix(ctx: Context, model: Model, severity: Severity) -> Finding | N
         line=1 if model.sql_file else None,
         file=model.sql_file,
     )
-
-
-def _strip_other_prefix(ctx: Context, name: str) -> str:
-    other = ctx.layer_from_prefix(name)
-    return name[len(ctx.prefixes[other]) :] if other else name
 
 
 def _model_path(model: Model) -> str:
