@@ -105,7 +105,7 @@ def test_missing_tag_and_missing_layout(tmp_path: Path) -> None:
     _publish(layout)
     with pytest.raises(UsageError) as info:
         layout.resolve("v9.9.9")
-    assert info.value.slug == "manifest_not_found"
+    assert info.value.slug == "reference_not_found"
 
 
 def test_corrupted_blob_fails_verification(tmp_path: Path) -> None:
@@ -196,3 +196,24 @@ def test_tag_validation(tmp_path: Path) -> None:
     with pytest.raises(FloeError) as info:
         layout.tag(root, "../escape")
     assert info.value.slug == "reference_invalid"
+
+
+def test_concurrent_processes_keep_every_tag(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.path.insert(0, {tests!r})\n"
+        "from pathlib import Path\n"
+        "from test_layout import _publish\n"
+        "from floe.oci.layout import LayoutTarget\n"
+        "_publish(LayoutTarget(Path({path!r})), sys.argv[1])\n"
+    ).format(tests=str(Path(__file__).parent), path=str(tmp_path / "reg"))
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, f"2.0.{i}"], stderr=subprocess.PIPE)
+        for i in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+    assert LayoutTarget(tmp_path / "reg").tags() == [f"v2.0.{i}" for i in range(4)]

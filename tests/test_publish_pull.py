@@ -256,7 +256,7 @@ def test_inspect_text(project: Path) -> None:
     assert "policies/quality-gates.json" in result.stdout
     assert "none (the artifact is not signed)" in result.stdout
     missing = run_floe("platform", "inspect", "v9.9.9", cwd=project)
-    assert missing.exit_code == 2 and "manifest_not_found" in missing.stderr
+    assert missing.exit_code == 2 and "reference_not_found" in missing.stderr
 
 
 def test_compiled_demo_platform_same_digest_everywhere(

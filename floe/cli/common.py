@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
+from floe.errors import UsageError
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Set by the --format option callback so main() renders errors the same way.
@@ -60,6 +62,16 @@ def render_error(exc: Any) -> None:
         emit_json(exc.to_json())
     else:
         click.echo(exc.one_line(), err=True)
+
+
+def os_error(exc: OSError) -> UsageError:
+    """An OSError no module turned into its own slug, as one line naming the file."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    return UsageError(
+        "io_error",
+        f"{where}{exc.strerror or exc}",
+        hint="check that the path exists, is the right kind (file or folder) and is accessible",
+    )
 
 
 def fail(message: str) -> None:

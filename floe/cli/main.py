@@ -57,6 +57,11 @@ def run(args: list[str]) -> int:
     except FloeError as exc:
         common.render_error(exc)
         return exc.exit_code
+    except OSError as exc:
+        # The last line of defence: a file or folder that is not what a module expected.
+        error = common.os_error(exc)
+        common.render_error(error)
+        return error.exit_code
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         return 1

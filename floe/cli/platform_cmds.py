@@ -82,9 +82,9 @@ def schema_export(out_file: Path | None) -> None:
     if out_file is None:
         click.echo(data.decode("utf-8"), nl=False)
         return
-    from floe.platform.compile import write_file_atomically
+    from floe.files import atomic_write
 
-    write_file_atomically(out_file, data)
+    atomic_write(out_file, data, fsync=False)
     click.echo(f"Wrote {out_file}", err=True)
 
 

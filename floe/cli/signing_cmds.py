@@ -84,6 +84,17 @@ def import_key_cmd(key_file: Path, output_key_prefix: str, force: bool, fmt: str
     _written(*keys.write_key_pair(prefix, key, password, force=True), key, fmt)
 
 
+def _read_public_key(path: Path) -> str:
+    from floe.files import read_text
+
+    return read_text(
+        path,
+        slug="trusted_key_unreadable",
+        what="public key",
+        hint="pass the PEM cosign.pub written by `floe platform keygen`",
+    )
+
+
 def _written(key_path: Path, pub_path: Path, key: Any, fmt: str) -> None:
     from floe.signing import keys
 
@@ -201,7 +212,7 @@ def verify_cmd(
 
     policy = TrustPolicy(
         require_signed_artifacts=True,
-        trusted_keys=[path.read_text() for path in key_paths],
+        trusted_keys=[_read_public_key(path) for path in key_paths],
         trusted_identities=_identities(identities, identity_regexes),
     )
     target, parsed, manifest = _resolve(ref, options)

@@ -316,6 +316,7 @@ def pull(
 ) -> None:
     """Fetch REF to --out; without REF, pull the project's locked platform (floe.yaml + lock)."""
     from floe.oci.pack import unpack_artifact
+    from floe.oci.progress import transfer_progress, wanted
     from floe.oci.resolve import open_target
 
     if ref is None:
@@ -344,7 +345,12 @@ def pull(
         )
     target, parsed = open_target(ref, options)
     desc = _resolve(target, parsed)
-    result = unpack_artifact(target, desc, out_dir, require_floe=False, force=force)
+    size = _graph_size(target, desc)
+    enabled = wanted(size, quiet=quiet, fmt=common.output_format())
+    with transfer_progress(size, enabled=enabled, label="Downloading") as on_progress:
+        result = unpack_artifact(
+            target, desc, out_dir, require_floe=False, force=force, on_progress=on_progress
+        )
     _report_pull(parsed, desc, out_dir, result, quiet, fmt)
 
 
@@ -386,6 +392,7 @@ def _report_pull(
     for path in sorted(result.files):
         common.step(f"  ✓ {path} ({human_size(result.files[path].size)}, verified)", quiet)
     if not result.is_floe:
+        count = len(result.files)
         tree = (
             f"its files form a valid platform tree (content digest {result.content_digest})"
             if result.content_digest
@@ -393,7 +400,7 @@ def _report_pull(
         )
         click.echo(
             f"note: {desc.digest} was not published by floe (artifactType "
-            f"{result.artifact_type}); wrote its {len(result.files)} files; {tree}",
+            f"{result.artifact_type}); wrote {count} file{'' if count == 1 else 's'}; {tree}",
             err=True,
         )
     else:

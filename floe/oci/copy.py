@@ -256,7 +256,7 @@ class StaticTarget:
         return self._name
 
     def resolve(self, reference: str) -> Descriptor:
-        raise UsageError("manifest_not_found", f"{self._name} has no tags")
+        raise UsageError("reference_not_found", f"{self._name} has no tags")
 
     @contextlib.contextmanager
     def fetch(self, desc: Descriptor) -> Iterator[IO[bytes]]:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from floe.errors import GateError, UsageError
+from floe.files import atomic_write
 from floe.oci.target import (
     ANNOTATION_REF_NAME,
     MANIFEST_MEDIA_TYPES,
@@ -71,11 +72,17 @@ class LayoutTarget:
             raise UsageError("layout_invalid", f"{marker}: unsupported imageLayoutVersion")
 
     def _ensure_layout(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(
+                "layout_invalid",
+                f"{self.path} is a file, not an OCI image layout folder",
+                hint="choose a folder path (it is created on first write)",
+            )
         blobs = self.path / "blobs" / "sha256"
         blobs.mkdir(parents=True, exist_ok=True)
         marker = self.path / LAYOUT_FILE
         if not marker.exists():
-            _atomic_write(marker, canonical_json(LAYOUT_VERSION))
+            atomic_write(marker, canonical_json(LAYOUT_VERSION), fsync=False)
         if not (self.path / INDEX_FILE).exists():
             with self._locked():
                 if not (self.path / INDEX_FILE).exists():
@@ -111,7 +118,7 @@ class LayoutTarget:
         unique = {key(m): m for m in manifests}
         ordered = [unique[k] for k in sorted(unique)]
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": ordered}
-        _atomic_write(self.path / INDEX_FILE, canonical_json(index))
+        atomic_write(self.path / INDEX_FILE, canonical_json(index), fsync=False)
 
     def _update_index(self, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
         with self._locked():
@@ -126,7 +133,7 @@ class LayoutTarget:
             if (entry.get("annotations") or {}).get(ANNOTATION_REF_NAME) == reference:
                 return _index_descriptor(entry)
         raise UsageError(
-            "manifest_not_found",
+            "reference_not_found",
             f"{self.describe()} has no tag {reference!r}",
             hint="`floe platform list` shows the published versions",
         )
@@ -138,7 +145,7 @@ class LayoutTarget:
                 return _index_descriptor(entry)
         path = self.blob_path(digest)
         if not path.is_file():
-            raise UsageError("manifest_not_found", f"{self.describe()} has no manifest {digest}")
+            raise UsageError("reference_not_found", f"{self.describe()} has no manifest {digest}")
         size = path.stat().st_size
         probe = Descriptor(OCI_MANIFEST, digest, size)
         data = self.fetch_bytes(probe)
@@ -172,7 +179,7 @@ class LayoutTarget:
         path = self.blob_path(desc.digest)
         try:
             return path.stat().st_size == desc.size
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return False
 
     def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
@@ -218,7 +225,7 @@ class LayoutTarget:
         check_tag(tag)
         self._ensure_layout()
         if not self.exists(desc):
-            raise UsageError("manifest_not_found", f"cannot tag {desc.digest}: not in the layout")
+            raise UsageError("reference_not_found", f"cannot tag {desc.digest}: not in the layout")
         entry = Descriptor(
             desc.media_type,
             desc.digest,
@@ -282,19 +289,6 @@ class LayoutTarget:
             return []
         index = _load_json(self.fetch_bytes(index_desc), index_desc.digest)
         return [Descriptor.from_json(m) for m in index.get("manifests") or []]
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 def _index_descriptor(entry: dict[str, Any]) -> Descriptor:

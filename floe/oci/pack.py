@@ -24,6 +24,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
@@ -364,6 +365,7 @@ def unpack_artifact(
     require_floe: bool = True,
     force: bool = False,
     concurrency: int = 8,
+    on_progress: Callable[[str, Descriptor, int], None] | None = None,
 ) -> Unpacked:
     """Fetch, verify and write an artifact's titled files to out_dir; all or nothing."""
     manifest = read_manifest(target, manifest_desc)
@@ -396,7 +398,8 @@ def unpack_artifact(
         result.annotations = {
             str(k): str(v) for k, v in (manifest.get("annotations") or {}).items()
         }
-        _write_layers(target, titled, staging, max_blob_size, result, concurrency)
+        writer = _LayerWriter(target, staging, max_blob_size, result, on_progress)
+        writer.write_all(titled, concurrency)
         if is_floe:
             result.content_digest = _verify_floe_tree(target, config, staging, result)
         else:
@@ -419,47 +422,55 @@ def _check_destination(out_dir: Path, force: bool) -> None:
         )
 
 
-def _write_layers(
-    target: Target,
-    layers: list[Descriptor],
-    staging: Path,
-    cap: int,
-    result: Unpacked,
-    concurrency: int,
-) -> None:
-    """Fetch layers in parallel (titles were checked, so each writes its own path)."""
-    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+class _LayerWriter:
+    """Writes titled layers into the staging folder, verifying as it streams."""
 
-    if concurrency <= 1 or len(layers) <= 1:
-        for layer in layers:
-            _write_layer(target, layer, staging, cap, result)
-        return
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [
-            pool.submit(_write_layer, target, layer, staging, cap, result) for layer in layers
-        ]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()
-        for future in futures:
-            if future in done:
-                future.result()
+    def __init__(
+        self,
+        target: Target,
+        staging: Path,
+        cap: int,
+        result: Unpacked,
+        on_progress: Callable[[str, Descriptor, int], None] | None,
+    ) -> None:
+        self.target, self.staging, self.cap, self.result = target, staging, cap, result
+        self.on_progress = on_progress
 
+    def write_all(self, layers: list[Descriptor], concurrency: int) -> None:
+        """Fetch layers in parallel (titles were checked: each writes its own path)."""
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
-def _write_layer(
-    target: Target, layer: Descriptor, staging: Path, cap: int, result: Unpacked
-) -> None:
-    title = layer.annotations[ANNOTATION_TITLE]
-    if layer.annotations.get(ANNOTATION_ORAS_UNPACK) == "true" or layer.media_type == ORAS_DIR:
-        for name in _extract_tar(target, layer, staging, title, cap):
-            result.files[name] = layer
-        return
-    dest = staging.joinpath(*title.split("/"))
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with target.fetch(layer) as stream, _exclusive(dest) as out:
-        while chunk := stream.read(CHUNK):
-            out.write(chunk)
-    result.files[title] = layer
+        if concurrency <= 1 or len(layers) <= 1:
+            for layer in layers:
+                self.write(layer)
+            return
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            futures = [pool.submit(self.write, layer) for layer in layers]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            for future in futures:
+                if future in done:
+                    future.result()
+
+    def write(self, layer: Descriptor) -> None:
+        title = layer.annotations[ANNOTATION_TITLE]
+        if layer.annotations.get(ANNOTATION_ORAS_UNPACK) == "true" or layer.media_type == ORAS_DIR:
+            for name in _extract_tar(self.target, layer, self.staging, title, self.cap):
+                self.result.files[name] = layer
+            self._advance(layer, layer.size)
+            return
+        dest = self.staging.joinpath(*title.split("/"))
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with self.target.fetch(layer) as stream, _exclusive(dest) as out:
+            while chunk := stream.read(CHUNK):
+                out.write(chunk)
+                self._advance(layer, len(chunk))
+        self.result.files[title] = layer
+
+    def _advance(self, layer: Descriptor, nbytes: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress("advance", layer, nbytes)
 
 
 @contextlib.contextmanager

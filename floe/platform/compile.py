@@ -336,17 +336,3 @@ def default_manifest(cwd: Path) -> Path:
         f"several manifests found ({names})",
         hint="pass the one to compile: floe platform compile manifests/NAME/manifest.yaml",
     )
-
-
-def write_file_atomically(path: Path, data: bytes) -> None:
-    """Write data to a temp file beside path, then rename it over path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise

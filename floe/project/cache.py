@@ -91,7 +91,7 @@ cache/*
 
 def ensure_gitignore(paths: ProjectPaths) -> None:
     """`.floe/.gitignore` so a project commits artifacts.lock and nothing else of `.floe/`."""
-    from floe.project.lockfile import atomic_write
+    from floe.files import atomic_write
 
     target = paths.floe_dir / ".gitignore"
     if not target.exists():
@@ -167,10 +167,11 @@ def clean_leftovers(paths: ProjectPaths) -> None:
             if entry.name.startswith(TMP_PREFIX):
                 remove_tree(entry)
     blobs = paths.oci_dir / "blobs" / "sha256"
-    for folder, prefix in ((blobs, TMP_PREFIX), (paths.oci_dir, ".index.json.")):
+    # Blob and index.json temp files (floe.files; `.index.json.*` from earlier floe builds).
+    for folder, prefixes in ((blobs, (TMP_PREFIX,)), (paths.oci_dir, (TMP_PREFIX, ".index.json."))):
         if folder.is_dir():
             for entry in folder.iterdir():
-                if entry.name.startswith(prefix):
+                if entry.name.startswith(prefixes) and entry.is_file():
                     entry.unlink(missing_ok=True)
 
 

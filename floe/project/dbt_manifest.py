@@ -33,11 +33,23 @@ def read_manifest(
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(
-            SLUG,
-            f"target/manifest.json: cannot read: {exc}",
-            hint="delete target/ or run `dbt parse` again",
-        ) from None
+        raise _unreadable(f"cannot read: {exc}") from None
+    try:
+        return _project(root, manifest, name, yml_files, known)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # A manifest from another dbt version, or edited by hand: not the shapes we read.
+        raise _unreadable(f"unexpected shape ({type(exc).__name__}: {exc})") from None
+
+
+def _unreadable(why: str) -> UsageError:
+    return UsageError(
+        SLUG, f"target/manifest.json: {why}", hint="delete target/ or run `dbt parse` again"
+    )
+
+
+def _project(
+    root: Path, manifest: Any, name: str, yml_files: list[str], known: Mapping[str, str]
+) -> Project:
     nodes: dict[str, Any] = manifest.get("nodes") or {}
     lines = _Lines(root, yml_files)
     model_tests, column_tests = _tests_by_node(nodes)

@@ -346,6 +346,8 @@ def _columns(doc: LinedYaml, rel: str, items: Any) -> tuple[Column, ...]:
     if items is None:
         return ()
     if isinstance(items, dict):  # the rare `columns: {name: {...}}` form
+        if not all(value is None or isinstance(value, dict) for value in items.values()):
+            raise UsageError(SLUG, f"{rel}:{doc.line(items)}: every column needs a mapping")
         items = [{"name": key, **(value or {})} for key, value in items.items()]
     if not isinstance(items, list):
         raise UsageError(SLUG, f"{rel}: `columns:` must be a list")

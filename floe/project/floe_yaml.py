@@ -26,8 +26,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from floe.errors import UsageError
+from floe.files import atomic_write
 from floe.platform.tree import TrustedIdentity
-from floe.project.lockfile import atomic_write
 
 FLOE_YAML = "floe.yaml"
 
@@ -139,7 +139,15 @@ def read_floe_yaml(path: Path) -> FloeYaml | None:
     except FileNotFoundError:
         return None
     except UnicodeDecodeError:
-        raise UsageError("floe_yaml_invalid", f"{path}: not UTF-8 text") from None
+        raise UsageError(
+            "floe_yaml_invalid", f"{path}: not UTF-8 text", hint="save floe.yaml as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            "floe_yaml_invalid",
+            f"cannot read {path}: {exc.strerror}",
+            hint="floe.yaml must be a readable file at the project's root",
+        ) from None
     return parse_floe_yaml(text, path)
 
 

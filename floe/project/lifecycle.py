@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floe.errors import FloeError, GateError, UsageError
+from floe.files import read_text
 from floe.platform.tree import (
     PlatformManifest,
     PlatformTree,
@@ -232,15 +233,12 @@ def _read_key(entry: str, base: Path) -> str:
     """A trusted key from floe.yaml: inline PEM, or a path relative to floe.yaml."""
     if _is_inline_pem(entry):
         return entry
-    path = base / entry
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(
-            "trusted_key_unreadable",
-            f"cannot read trusted key {path}: {getattr(exc, 'strerror', None) or exc}",
-            hint="list PEM public keys (cosign.pub) relative to floe.yaml",
-        ) from None
+    return read_text(
+        base / entry,
+        slug="trusted_key_unreadable",
+        what="trusted key",
+        hint="list PEM public keys (cosign.pub) relative to floe.yaml",
+    )
 
 
 def project_policy(

@@ -19,7 +19,6 @@ profiles.yml that floe did not write is never overwritten.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any
 import yaml
 
 from floe.errors import UsageError
+from floe.files import atomic_write
 from floe.platform.tree import PlatformTree
 
 TARGET_NAME = "floe"
@@ -210,8 +210,5 @@ def write_profile(profile: Profile, profiles_dir: Path) -> Path:
             )
         if existing == profile.text:
             return target
-    profiles_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{PROFILES_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(profile.text, encoding="utf-8")
-    os.replace(tmp, target)
+    atomic_write(target, profile.text.encode("utf-8"), fsync=False)
     return target

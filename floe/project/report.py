@@ -8,13 +8,13 @@ CI diff shows only real changes. File paths are POSIX and relative to the projec
 from __future__ import annotations
 
 import json
-import os
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe import __version__
+from floe.files import atomic_write
 from floe.project.model import Finding
 
 if TYPE_CHECKING:
@@ -68,10 +68,7 @@ def dumps_json(document: Any) -> str:
 
 def write_text(path: Path, text: str) -> None:
     """Write a report temp-then-rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
+    atomic_write(path, text.encode("utf-8"), fsync=False)
 
 
 # ---- JSON ----------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from floe.errors import UsageError
+from floe.files import atomic_write
 
 SIGSTORE_PEM_LABEL = "ENCRYPTED SIGSTORE PRIVATE KEY"
 COSIGN_PEM_LABEL = "ENCRYPTED COSIGN PRIVATE KEY"
@@ -333,22 +334,6 @@ def generate_private_key() -> PrivateKey:
 # ---- files ------------------------------------------------------------------------
 
 
-def write_private_file(path: Path, data: bytes) -> None:
-    """Write `data` with mode 0600 from the first byte (temp file, then rename)."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def key_paths(prefix: Path) -> tuple[Path, Path]:
     return prefix.with_name(prefix.name + ".key"), prefix.with_name(prefix.name + ".pub")
 
@@ -371,8 +356,8 @@ def write_key_pair(
     """Write `<prefix>.key` (encrypted) and `<prefix>.pub`; refuse to overwrite unless `force`."""
     refuse_overwrite(prefix, force)
     key_path, pub_path = key_paths(prefix)
-    write_private_file(key_path, encrypted_private_key_pem(key, password))
-    write_private_file(pub_path, public_key_pem(key.public_key()))
+    atomic_write(key_path, encrypted_private_key_pem(key, password), mode=0o600)
+    atomic_write(pub_path, public_key_pem(key.public_key()), mode=0o600)
     return key_path, pub_path
 
 
