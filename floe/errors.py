@@ -9,7 +9,7 @@ usage or configuration errors. The CLI renders it as one line, or as
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 EXIT_OK = 0
 EXIT_GATE = 1
@@ -19,20 +19,22 @@ EXIT_USAGE = 2
 class FloeError(Exception):
     """A failure with a stable slug, a message and a hint for the user."""
 
+    default_exit_code: ClassVar[int] = EXIT_USAGE
+
     def __init__(
         self,
         slug: str,
         message: str,
         *,
         hint: str | None = None,
-        exit_code: int = EXIT_USAGE,
+        exit_code: int | None = None,
         details: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.slug = slug
         self.message = message
         self.hint = hint
-        self.exit_code = exit_code
+        self.exit_code = self.default_exit_code if exit_code is None else exit_code
         self.details: dict[str, Any] = dict(details or {})
 
     def to_json(self) -> dict[str, Any]:
@@ -53,26 +55,10 @@ class FloeError(Exception):
 class GateError(FloeError):
     """A gate fired: policy violation, bad signature, digest mismatch, drift (exit 1)."""
 
-    def __init__(
-        self,
-        slug: str,
-        message: str,
-        *,
-        hint: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(slug, message, hint=hint, exit_code=EXIT_GATE, details=details)
+    default_exit_code = EXIT_GATE
 
 
 class UsageError(FloeError):
     """Bad input, missing file, bad flag, bad YAML (exit 2)."""
 
-    def __init__(
-        self,
-        slug: str,
-        message: str,
-        *,
-        hint: str | None = None,
-        details: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(slug, message, hint=hint, exit_code=EXIT_USAGE, details=details)
+    default_exit_code = EXIT_USAGE

@@ -42,9 +42,12 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = Tr
 
 
 def write_failed(path: Path, exc: OSError) -> UsageError:
+    # mkdir through a file says "File exists"; name the file that is in the way instead.
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    why = f"{blocker} is a file, not a folder" if blocker else exc.strerror or str(exc)
     return UsageError(
         "file_write_failed",
-        f"cannot write {path}: {exc.strerror or exc}",
+        f"cannot write {path}: {why}",
         hint="check that the folder exists or can be created, is writable and is not a file",
     )
 

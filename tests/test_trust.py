@@ -7,11 +7,12 @@ make floe trust a key: these tests play the attacker who can push to the registr
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_floe
+from conftest import FloeResult, run_floe
 from lifecycle_helpers import make_signer, make_tree, publish
 
 from floe.platform.tree import TrustPolicy
@@ -34,6 +35,10 @@ def _signed_by_itself(version: str, signer: Signer) -> dict[str, bytes]:
     )
 
 
+def _publish_self_signed(repo: str, version: str, signer: Signer) -> None:
+    publish(repo, _signed_by_itself(version, signer), signer=signer)
+
+
 def _snapshot(*roots: Path) -> dict[str, bytes]:
     """Every file under the roots with its bytes (folders as b'<dir>')."""
     out: dict[str, bytes] = {}
@@ -52,10 +57,24 @@ def _init(project: Path, repo: str, *extra: str, constraint: str = "v1.2.*") -> 
     return run_floe("init", f"--platform={constraint}", "--registry", repo, *extra, cwd=project)
 
 
+def _rejected(project: Path, slug: str, run: Callable[[], FloeResult]) -> FloeResult:
+    """`run` must fire the `slug` gate and change no file in the project or the user cache."""
+    before = _snapshot(project, _user_cache())
+    result = run()
+    assert result.exit_code == 1, result.output
+    assert f"error[{slug}]" in result.stderr
+    assert _snapshot(project, _user_cache()) == before
+    return result
+
+
+def _pull_upgrade(project: Path) -> Callable[[], FloeResult]:
+    return lambda: run_floe("platform", "pull", "--upgrade", cwd=project)
+
+
 def _first_use(tmp_path: Path, repo: str) -> tuple[Path, Signer]:
     """A project that trusted the platform's signer on first use (v1.2.3)."""
     team, _ = make_signer(tmp_path / "platform-team")
-    publish(repo, _signed_by_itself("1.2.3", team), signer=team)
+    _publish_self_signed(repo, "1.2.3", team)
     project = tmp_path / "p"
     result = _init(project, repo)
     assert result.exit_code == 0, result.output
@@ -67,7 +86,7 @@ def test_first_use_warns_loudly_and_records_the_signer(
 ) -> None:
     team, _ = make_signer(tmp_path / "platform-team")
     repo = registry.ref(repo_name)
-    publish(repo, _signed_by_itself("1.2.3", team), signer=team)
+    _publish_self_signed(repo, "1.2.3", team)
     result = _init(tmp_path / "p", repo)
     assert result.exit_code == 0, result.output
     warning = (
@@ -93,16 +112,14 @@ def test_attacker_key_trusted_by_the_artifact_itself_is_rejected(
     repo = registry.ref(repo_name)
     project, _ = _first_use(tmp_path, repo)
     attacker, _ = make_signer(tmp_path / "attacker")
-    publish(repo, _signed_by_itself("1.2.4", attacker), signer=attacker)
+    _publish_self_signed(repo, "1.2.4", attacker)
     before = _snapshot(project, _user_cache())
-    result = run_floe("platform", "pull", "--upgrade", cwd=project)
-    assert result.exit_code == 1, result.output
-    assert "error[signature_untrusted]" in result.stderr
+    result = _rejected(project, "signature_untrusted", _pull_upgrade(project))
     assert "artifacts.lock recorded" in result.stderr and "--key NEW.pub" in result.stderr
-    assert _snapshot(project, _user_cache()) == before
     # Re-init and a fresh project's lock-less view of the same version change nothing either.
-    reinit = run_floe("init", "--platform=v1.2.4", cwd=project)
-    assert reinit.exit_code == 1 and "error[signature_untrusted]" in reinit.stderr
+    _rejected(
+        project, "signature_untrusted", lambda: run_floe("init", "--platform=v1.2.4", cwd=project)
+    )
     assert _snapshot(project, _user_cache()) == before
     assert load_verified_platform(project).version == "v1.2.3"
 
@@ -112,7 +129,7 @@ def test_legitimate_upgrade_by_the_locked_signer_passes(
 ) -> None:
     repo = registry.ref(repo_name)
     project, team = _first_use(tmp_path, repo)
-    publish(repo, _signed_by_itself("1.2.4", team), signer=team)
+    _publish_self_signed(repo, "1.2.4", team)
     result = run_floe("platform", "pull", "--upgrade", "--format", "json", cwd=project)
     assert result.exit_code == 0, result.output
     assert '"trust": "lock"' in result.stdout and "on first use" not in result.stderr
@@ -126,12 +143,8 @@ def test_unsigned_after_signed_is_signature_missing(
     project, _ = _first_use(tmp_path, repo)
     # The attacker strips signing: no signature, and a policy that no longer requires one.
     publish(repo, make_tree("1.2.4", security={"require_signed_artifacts": False}))
-    before = _snapshot(project, _user_cache())
-    result = run_floe("platform", "pull", "--upgrade", cwd=project)
-    assert result.exit_code == 1, result.output
-    assert "error[signature_missing]" in result.stderr
+    result = _rejected(project, "signature_missing", _pull_upgrade(project))
     assert "unsigned platform after a signed one" in result.stderr
-    assert _snapshot(project, _user_cache()) == before
 
 
 def test_floe_yaml_anchor_rejects_another_key(
@@ -140,20 +153,16 @@ def test_floe_yaml_anchor_rejects_another_key(
     ours, _ = make_signer(tmp_path / "keys")
     other, _ = make_signer(tmp_path / "other")
     repo = registry.ref(repo_name)
-    publish(repo, _signed_by_itself("1.2.3", other), signer=other)
+    _publish_self_signed(repo, "1.2.3", other)
     project = tmp_path / "p"
     project.mkdir()
     (project / "floe.yaml").write_text(
         "# pinned\nsecurity:\n  trusted_keys: [../keys/cosign.pub]\n", encoding="utf-8"
     )
-    before = _snapshot(project, _user_cache())
-    result = _init(project, repo)
-    assert result.exit_code == 1, result.output
-    assert "error[signature_untrusted]" in result.stderr
-    assert _snapshot(project, _user_cache()) == before
+    _rejected(project, "signature_untrusted", lambda: _init(project, repo))
     assert not (project / ".floe").exists()
     # The same platform signed (also) by our key passes, and says nothing about first use.
-    publish(repo, _signed_by_itself("1.2.4", ours), signer=ours)
+    _publish_self_signed(repo, "1.2.4", ours)
     ok = _init(project, repo)
     assert ok.exit_code == 0, ok.output
     assert "on first use" not in ok.stderr
@@ -166,7 +175,7 @@ def test_floe_yaml_anchor_wins_over_the_lock_for_rotation(
     repo = registry.ref(repo_name)
     project, _ = _first_use(tmp_path, repo)
     new, new_pub = make_signer(tmp_path / "rotated")
-    publish(repo, _signed_by_itself("1.2.4", new), signer=new)
+    _publish_self_signed(repo, "1.2.4", new)
     assert run_floe("platform", "pull", "--upgrade", cwd=project).exit_code == 1
     # Pinning replaces the lock as the anchor: only the new key counts from now on.
     result = _init(project, repo, "--key", str(new_pub), constraint="v1.2.4")
@@ -278,7 +287,7 @@ def test_verify_reference_for_downloads_outside_a_project(
     ours, ours_pub = make_signer(tmp_path / "keys")
     attacker, _ = make_signer(tmp_path / "attacker")
     repo = registry.ref(repo_name)
-    publish(repo, _signed_by_itself("1.2.3", attacker), signer=attacker)
+    _publish_self_signed(repo, "1.2.3", attacker)
     target, _ = open_target(f"{repo}:v1.2.3")
     desc = target.resolve("v1.2.3")
     warnings: list[str] = []

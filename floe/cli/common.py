@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -43,6 +44,18 @@ def format_option(*choices: str) -> Callable[[F], F]:
         callback=_remember_format,
         is_eager=True,
         help="Output format.",
+    )
+
+
+def dir_option(help_text: str) -> Callable[[F], F]:
+    """`--dir PROJECT` (default: here), the dbt project a data-team command works on."""
+    return click.option(
+        "--dir",
+        "project_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=Path("."),
+        show_default=True,
+        help=help_text,
     )
 
 

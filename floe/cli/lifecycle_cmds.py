@@ -20,14 +20,7 @@ if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
     from floe.project.lifecycle import Outcome
 
-DIR_OPTION = click.option(
-    "--dir",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The dbt project (where floe.yaml lives).",
-)
+DIR_OPTION = common.dir_option("The dbt project (where floe.yaml lives).")
 
 
 def register(cli: click.Group, platform: click.Group) -> None:

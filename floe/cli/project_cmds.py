@@ -12,14 +12,7 @@ from floe.cli import common
 FORMATS = ("text", "json", "junit", "sarif")
 
 
-DIR_OPTION = click.option(
-    "--dir",
-    "project_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
-    show_default=True,
-    help="The dbt project (with floe.yaml).",
-)
+DIR_OPTION = common.dir_option("The dbt project (with floe.yaml).")
 
 
 OUT_OPTION = click.option(

@@ -6,6 +6,7 @@ inside the command bodies so `floe --help` stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,14 +36,25 @@ def _resolve(ref_text: str, options: RegistryOptions) -> tuple[Target, Reference
     return target, ref, target.resolve(ref.reference)
 
 
+def _key_pair_options(default_prefix: str) -> Callable[[common.F], common.F]:
+    """`--output-key-prefix` and `--force`, shared by keygen and import-key."""
+
+    def decorate(function: common.F) -> common.F:
+        function = click.option("--force", is_flag=True, help="Overwrite existing key files.")(
+            function
+        )
+        return click.option(
+            "--output-key-prefix",
+            default=default_prefix,
+            show_default=True,
+            help="Write PREFIX.key (encrypted) and PREFIX.pub.",
+        )(function)
+
+    return decorate
+
+
 @click.command("keygen")
-@click.option(
-    "--output-key-prefix",
-    default="cosign",
-    show_default=True,
-    help="Write PREFIX.key (encrypted) and PREFIX.pub.",
-)
-@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+@_key_pair_options("cosign")
 @common.format_option()
 def keygen_cmd(output_key_prefix: str, force: bool, fmt: str) -> None:
     """Generate an ECDSA P-256 key pair in cosign's format (cosign.key, cosign.pub)."""
@@ -57,13 +69,7 @@ def keygen_cmd(output_key_prefix: str, force: bool, fmt: str) -> None:
 
 @click.command("import-key")
 @click.argument("key_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--output-key-prefix",
-    default="import-cosign",
-    show_default=True,
-    help="Write PREFIX.key (encrypted) and PREFIX.pub.",
-)
-@click.option("--force", is_flag=True, help="Overwrite existing key files.")
+@_key_pair_options("import-cosign")
 @common.format_option()
 def import_key_cmd(key_file: Path, output_key_prefix: str, force: bool, fmt: str) -> None:
     """Import a PEM EC P-256, RSA or Ed25519 private key into cosign's encrypted format.
@@ -228,29 +234,11 @@ def verify_cmd(
 
 
 def _identities(pairs: tuple[str, ...], regexes: tuple[str, ...]) -> list[Any]:
-    import re
+    from floe.signing.policy import parse_identity
 
-    from floe.errors import UsageError
-    from floe.platform.tree import TrustedIdentity
-
-    out = []
-    for text, is_regex in [(p, False) for p in pairs] + [(r, True) for r in regexes]:
-        issuer, sep, subject = text.partition("=")
-        if not sep or not issuer or not subject:
-            raise UsageError(
-                "identity_invalid",
-                f"{text!r} is not ISSUER=SUBJECT",
-                hint="e.g. --identity https://accounts.google.com=me@example.com",
-            )
-        if is_regex:
-            try:
-                re.compile(subject)
-            except re.error as exc:
-                raise UsageError("identity_invalid", f"bad regex {subject!r}: {exc}") from None
-            out.append(TrustedIdentity(issuer=issuer, subject_regex=subject))
-        else:
-            out.append(TrustedIdentity(issuer=issuer, subject=subject))
-    return out
+    return [parse_identity(text) for text in pairs] + [
+        parse_identity(text, regex=True) for text in regexes
+    ]
 
 
 def _print_report(ref: str, report: VerificationReport) -> None:
@@ -260,6 +248,8 @@ def _print_report(ref: str, report: VerificationReport) -> None:
     for check in report.signatures:
         mark = "✓" if check.passed else "✗"
         status = "valid, trusted" if check.passed else f"{check.error}: {check.reason}"
+        if check.format == "attestation":  # checked and shown, never counted as a signature
+            status += f" ({check.predicate_type or 'unknown predicate'}; not a signature)"
         click.echo(f"  {mark} {check.format:<11} {check.signer or 'unknown signer'}  {status}")
     if report.ok:
         click.echo(f"Verified: {report.manifest_digest} is signed by {report.signer}")

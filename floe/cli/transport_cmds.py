@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
@@ -51,6 +51,66 @@ def registry_flags(func: F) -> F:
         click.option("--insecure", is_flag=True, help="Skip TLS certificate verification."),
         click.option(
             "--plain-http", is_flag=True, help="Use HTTP, not HTTPS (automatic for loopback)."
+        ),
+    ):
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
+
+
+class TrustFlags(NamedTuple):
+    """`--key/--identity/--require-signed` of a download (pull REF, copy)."""
+
+    keys: tuple[Path, ...]
+    identities: tuple[str, ...]
+    require_signed: bool | None  # None: required when keys or identities are given
+
+    @property
+    def given(self) -> bool:
+        return bool(self.keys or self.identities or self.require_signed is not None)
+
+    @property
+    def required(self) -> bool:
+        if self.require_signed is None:
+            return bool(self.keys or self.identities)
+        return self.require_signed
+
+
+def trust_flags(func: F) -> F:
+    """`--key PUB` (repeatable), `--identity ISSUER=SUBJECT`, `--require-signed/--no-...`,
+    handed to the command as `trust`."""
+
+    @functools.wraps(func)
+    def wrapper(
+        *args: Any,
+        trusted_keys: tuple[Path, ...],
+        identities: tuple[str, ...],
+        require_signed: bool | None,
+        **kwargs: Any,
+    ) -> Any:
+        kwargs["trust"] = TrustFlags(trusted_keys, identities, require_signed)
+        return func(*args, **kwargs)
+
+    decorated: Any = wrapper
+    for option in (
+        click.option(
+            "--require-signed/--no-require-signed",
+            default=None,
+            help="Refuse (or accept, with a warning) an artifact with no signature. "
+            "Default: required with --key/--identity, else the artifact's own policy.",
+        ),
+        click.option(
+            "--identity",
+            "identities",
+            multiple=True,
+            metavar="ISSUER=SUBJECT",
+            help="A trusted keyless signer; repeat for several.",
+        ),
+        click.option(
+            "--key",
+            "trusted_keys",
+            multiple=True,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="A trusted public key (cosign.pub); repeat for several.",
         ),
     ):
         decorated = option(decorated)
@@ -115,6 +175,16 @@ def register(cli: click.Group, platform: click.Group) -> None:
     envvar="SIGSTORE_IDENTITY_TOKEN",
     help="OIDC token for --keyless (default: ambient CI credentials).",
 )
+@click.option(
+    "--attest",
+    is_flag=True,
+    help="Also attach signed SLSA provenance (needs --key or --keyless).",
+)
+@click.option(
+    "--source",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --attest: the manifest the tree was compiled from (default: as compile finds it).",
+)
 @registry_flags
 @quiet_option
 @common.format_option()
@@ -126,6 +196,8 @@ def publish(
     key_path: Path | None,
     keyless: bool,
     identity_token: str | None,
+    attest: bool,
+    source: Path | None,
     options: RegistryOptions,
     quiet: bool,
     fmt: str,
@@ -139,6 +211,7 @@ def publish(
     metadata = tree_metadata(files, str(artifacts))
     packed = pack_tree(files, version)
     repo = parse_repository(configured_registry(registry, metadata["registry"]))
+    provenance = _provenance_source(attest, source, key_path, keyless, files)
     signer = _load_signer(key_path, keyless)  # before pushing: a bad password publishes nothing
     ref = repo.with_tag(version)
     dst = target_for(ref, options)
@@ -159,6 +232,12 @@ def publish(
     for line in _upload_lines(files, stats.blobs_copied == 0):
         common.step(line, quiet)
     signed = _sign(dst, ref, root, signer, keyless, identity_token, quiet)
+    attestation = None
+    if provenance is not None:
+        statement = _provenance_statement(ref, root, provenance, version, metadata["digest"])
+        attestation = _attest(dst, root, statement, signer, identity_token)
+        count = len(provenance.inputs)
+        common.step(f"  ✓ Attested SLSA provenance ({count} materials) {attestation}", quiet)
     if fmt == "json":
         common.emit_json(
             {
@@ -168,12 +247,70 @@ def publish(
                 "version": version,
                 "content_digest": metadata["digest"],
                 "signatures": signed,
+                "attestation": attestation,
                 **stats.to_json(),
             }
         )
         return
     click.echo(f"Published: {ref}")
     click.echo(f"Digest: {root.digest}")
+
+
+def _provenance_source(
+    attest: bool,
+    source: Path | None,
+    key_path: Path | None,
+    keyless: bool,
+    files: dict[str, bytes],
+) -> Any:
+    """With --attest: the source manifest, checked to compile to `files` (before any push)."""
+    from floe.errors import UsageError
+
+    if not attest:
+        if source is not None:
+            raise UsageError("attest_source_unused", "--source is only used with --attest")
+        return None
+    if key_path is None and not keyless:
+        raise UsageError(
+            "attest_requires_signing",
+            "--attest signs the provenance statement, so it needs a signer",
+            hint="add --key cosign.key (or --keyless)",
+        )
+    from floe.platform.attest import check_source
+    from floe.platform.compile import default_manifest
+
+    if source is None:
+        try:
+            source = default_manifest(Path.cwd())
+        except UsageError as exc:
+            raise UsageError(
+                exc.slug, exc.message, hint="pass the manifest the tree was compiled from: --source"
+            ) from None
+    return check_source(source, files)
+
+
+def _provenance_statement(
+    ref: Reference, root: Descriptor, source: Any, version: str, content_digest: str
+) -> bytes:
+    from floe.platform.attest import statement_for
+    from floe.signing.sign import docker_reference_for
+
+    return statement_for(docker_reference_for(ref), root.digest, source, version, content_digest)
+
+
+def _attest(
+    dst: Target, root: Descriptor, statement: bytes, signer: Any, identity_token: str | None
+) -> str:
+    """Sign the provenance statement (DSSE) and push it as a bundle referrer of `root`."""
+    from floe.signing.provenance import SLSA_PREDICATE, attach_provenance
+
+    if signer is not None:
+        return attach_provenance(dst, root, signer, statement).digest
+    from floe.signing import keyless
+    from floe.signing.sign import push_bundle
+
+    raw = keyless.sign_statement(statement, identity_token)
+    return push_bundle(dst, root, raw, SLSA_PREDICATE).digest
 
 
 def _check_tag_free(dst: Target, ref: Reference, digest: str, force: bool) -> None:
@@ -291,7 +428,11 @@ def _graph_size(src: Target, root: Descriptor) -> int:
 )
 @click.option("--upgrade", is_flag=True, help="Project mode: resolve floe.yaml again.")
 @click.option("--allow-downgrade", is_flag=True, help="Project mode: accept an older version.")
-@click.option("--offline", is_flag=True, help="Project mode: never use the network.")
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Project mode: never use the network. With REF: keyless checks use the cached root.",
+)
 @click.option(
     "--dir",
     "project_dir",
@@ -299,6 +440,7 @@ def _graph_size(src: Target, root: Descriptor) -> int:
     default=Path("."),
     help="Project mode: the dbt project with floe.yaml.",
 )
+@trust_flags
 @registry_flags
 @quiet_option
 @common.format_option()
@@ -310,11 +452,16 @@ def pull(
     allow_downgrade: bool,
     offline: bool,
     project_dir: Path,
+    trust: TrustFlags,
     options: RegistryOptions,
     quiet: bool,
     fmt: str,
 ) -> None:
-    """Fetch REF to --out; without REF, pull the project's locked platform (floe.yaml + lock)."""
+    """Fetch REF to --out; without REF, pull the project's locked platform (floe.yaml + lock).
+
+    REF is verified before anything is written: against --key/--identity when given
+    (a signature is then required), else against the artifact's own policy (first use).
+    """
     from floe.oci.pack import unpack_artifact
     from floe.oci.progress import transfer_progress, wanted
     from floe.oci.resolve import open_target
@@ -325,6 +472,15 @@ def pull(
         if out_dir is not None:
             raise FloeError(
                 "pull_ref_missing", "--out needs a REF", hint="floe platform pull REF --out DIR"
+            )
+        if trust.given:
+            from floe.errors import UsageError
+
+            raise UsageError(
+                "pull_trust_options",
+                "--key, --identity and --require-signed apply to `pull REF --out DIR`",
+                hint="a project pins its signers in floe.yaml: floe init --platform=... --key "
+                "cosign.pub",
             )
         pull_project_command(
             project_dir,
@@ -345,13 +501,62 @@ def pull(
         )
     target, parsed = open_target(ref, options)
     desc = _resolve(target, parsed)
+    verified = _verify_download(target, parsed, desc, trust, offline, quiet)
     size = _graph_size(target, desc)
     enabled = wanted(size, quiet=quiet, fmt=common.output_format())
     with transfer_progress(size, enabled=enabled, label="Downloading") as on_progress:
         result = unpack_artifact(
             target, desc, out_dir, require_floe=False, force=force, on_progress=on_progress
         )
-    _report_pull(parsed, desc, out_dir, result, quiet, fmt)
+    _report_pull(parsed, desc, out_dir, result, verified, quiet, fmt)
+
+
+def _verify_download(
+    target: Target,
+    ref: Reference,
+    desc: Descriptor,
+    trust: TrustFlags,
+    offline: bool,
+    quiet: bool,
+) -> Any:
+    """Verify `desc` as every pull path does, before anything is written.
+
+    Returns the trust Decision, or None when `--no-require-signed` let an artifact with
+    no signature at all through. Raises the GateError of a rejected artifact.
+    """
+    from floe.errors import GateError
+    from floe.project.lifecycle import verify_reference
+    from floe.signing.policy import parse_identity
+
+    def warn(line: str) -> None:
+        click.echo(line.strip(), err=True)
+
+    identities = tuple(parse_identity(text) for text in trust.identities)
+    try:
+        decision = verify_reference(
+            target,
+            desc,
+            keys=trust.keys,
+            identities=identities,
+            offline=offline,
+            say=lambda line: common.step(line, quiet),
+            warn=warn,
+        )
+    except GateError as exc:
+        if trust.require_signed is not False or exc.slug != "signature_missing":
+            raise
+        warn(f"! {ref} is not signed; accepted because of --no-require-signed")
+        return None
+    if not decision.report.ok:
+        if trust.required:
+            raise decision.report.failure()
+        signed = any(s.format != "attestation" for s in decision.report.signatures)
+        warn(
+            "! Signature not checked: no trusted key; pass --key cosign.pub to verify it"
+            if signed
+            else f"! {ref} is not signed; pass --require-signed to refuse unsigned artifacts"
+        )
+    return decision
 
 
 def _resolve(target: Target, ref: Reference) -> Descriptor:
@@ -371,8 +576,24 @@ def _resolve(target: Target, ref: Reference) -> Descriptor:
     return desc
 
 
+def _trust_origin(decision: Any) -> str:
+    """How a download was trusted: pinned (--key/--identity), first-use, unverified, or
+    not-required (--no-require-signed let an unsigned artifact through)."""
+    if decision is None:
+        return "not-required"
+    from floe.project.trust import PINNED
+
+    return "pinned" if decision.origin == PINNED else str(decision.origin)
+
+
 def _report_pull(
-    ref: Reference, desc: Descriptor, out_dir: Path, result: Any, quiet: bool, fmt: str
+    ref: Reference,
+    desc: Descriptor,
+    out_dir: Path,
+    result: Any,
+    verified: Any,
+    quiet: bool,
+    fmt: str,
 ) -> None:
     if fmt == "json":
         common.emit_json(
@@ -385,6 +606,9 @@ def _report_pull(
                 "artifact_type": result.artifact_type,
                 "content_digest": result.content_digest,
                 "files": sorted(result.files),
+                "verified": verified is not None and verified.report.ok,
+                "signer": verified.signer if verified is not None else None,
+                "trust": _trust_origin(verified),
             }
         )
         return
@@ -453,19 +677,45 @@ def _inspect_info(target: Target, ref: Reference, desc: Descriptor) -> dict[str,
             }
             for layer in layers
         ],
-        "referrers": [
-            {
-                "digest": r.digest,
-                "artifact_type": r.artifact_type,
-                "media_type": r.media_type,
-                "annotations": r.annotations,
-            }
-            for r in target.referrers(desc)
-        ],
+        "referrers": [_referrer_info(target, desc, r) for r in target.referrers(desc)],
         "legacy_signature_tags": [
             t for t in target.tags() if t.endswith(LEGACY_SUFFIXES) and t.startswith(legacy_prefix)
         ],
     }
+
+
+def _referrer_info(target: Target, subject: Descriptor, referrer: Descriptor) -> dict[str, Any]:
+    """A referrer; for an attestation (a bundle with a predicate other than cosign's
+    signature), also what its statement claims."""
+    from floe.signing.bundle import ANNOTATION_BUNDLE_PREDICATE
+    from floe.signing.dsse import COSIGN_SIGN_PREDICATE
+
+    info: dict[str, Any] = {
+        "digest": referrer.digest,
+        "artifact_type": referrer.artifact_type,
+        "media_type": referrer.media_type,
+        "annotations": referrer.annotations,
+    }
+    predicate = referrer.annotations.get(ANNOTATION_BUNDLE_PREDICATE)
+    if predicate not in (None, COSIGN_SIGN_PREDICATE):
+        info["attestation"] = _attestation_claims(target, subject, referrer)
+    return info
+
+
+def _attestation_claims(
+    target: Target, subject: Descriptor, referrer: Descriptor
+) -> dict[str, Any]:
+    from floe.platform.attest import describe_statement
+    from floe.signing.bundle import bundle_layer_of, parse_bundle
+
+    try:
+        layer, _ = bundle_layer_of(target.fetch_bytes(referrer), subject)
+        envelope = parse_bundle(target.fetch_bytes(layer)).envelope
+    except FloeError as exc:
+        return {"error": exc.message}
+    if envelope is None:
+        return {"error": "bundle has no DSSE envelope"}
+    return describe_statement(envelope.payload)
 
 
 def _print_inspect(info: dict[str, Any]) -> None:
@@ -483,10 +733,26 @@ def _print_inspect(info: dict[str, Any]) -> None:
     click.echo(f"Referrers ({len(info['referrers'])}):")
     for r in info["referrers"]:
         click.echo(f"  {r['digest']}  {r['artifact_type']}")
+        if "attestation" in r:
+            _print_attestation(r["attestation"])
     for tag in info["legacy_signature_tags"]:
         click.echo(f"  {tag}  (cosign tag-schema)")
     if not info["referrers"] and not info["legacy_signature_tags"]:
         click.echo("  none (the artifact is not signed)")
+
+
+def _print_attestation(claims: dict[str, Any]) -> None:
+    if "error" in claims:
+        click.echo(f"    attestation: {claims['error']}")
+        return
+    click.echo(f"    attestation:  {claims['predicate_type']} (claims; `platform verify` checks)")
+    click.echo(f"    builder:      {claims['builder']}")
+    for name, value in sorted(claims["external_parameters"].items()):
+        click.echo(f"    {name + ':':<13} {value}")
+    click.echo(f"    materials ({len(claims['materials'])}):")
+    for material in claims["materials"]:
+        digests = ", ".join(f"{k}:{v}" for k, v in sorted(material["digest"].items()))
+        click.echo(f"      {material['uri']}  {digests}")
 
 
 # ---- list --------------------------------------------------------------------------
@@ -550,6 +816,8 @@ def _row(target: Target, tag: str) -> dict[str, Any]:
 @click.argument("dst")
 @click.option("--with-referrers", is_flag=True, help="Copy signatures and attestations too.")
 @click.option("--force", is_flag=True, help="Move an existing version tag at the destination.")
+@click.option("--offline", is_flag=True, help="Keyless verification: cached trusted root.")
+@trust_flags
 @registry_flags
 @quiet_option
 @common.format_option()
@@ -558,16 +826,24 @@ def copy(
     dst: str,
     with_referrers: bool,
     force: bool,
+    offline: bool,
+    trust: TrustFlags,
     options: RegistryOptions,
     quiet: bool,
     fmt: str,
 ) -> None:
-    """Mirror SRC to DST between registries and layouts (e.g. into an air-gapped layout)."""
+    """Mirror SRC to DST between registries and layouts (e.g. into an air-gapped layout).
+
+    With --key/--identity/--require-signed, SRC is verified first and a rejected
+    artifact is not copied.
+    """
     from floe.oci.reference import DEFAULT_REPOSITORY, parse_reference
     from floe.oci.resolve import open_target, target_for
 
     source, src_ref = open_target(src, options)
     desc = _resolve(source, src_ref)
+    if trust.given:
+        _verify_download(source, src_ref, desc, trust, offline, quiet)
     dst_ref = parse_reference(dst, default_repository=DEFAULT_REPOSITORY)
     tag = dst_ref.tag or src_ref.tag
     dst_ref = dst_ref.with_tag(tag) if tag else dst_ref.with_digest(desc.digest)

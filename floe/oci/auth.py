@@ -273,6 +273,7 @@ class Authenticator:
         self._creds_loaded = False
         self._tokens: dict[tuple[str, ...], str] = {}
         self._lock = threading.Lock()
+        self._fetching = threading.Lock()  # parallel uploads share one token request
 
     def credentials(self) -> Credentials | None:
         with self._lock:
@@ -289,7 +290,7 @@ class Authenticator:
                 raw = f"{creds.username}:{creds.password}".encode()
                 return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
         if self.scheme == "bearer":
-            token = self._cached_token(scopes) or self._fetch_token(scopes)
+            token = self._cached_token(scopes) or self._fetch_token_once(scopes)
             return {"Authorization": f"Bearer {token}"}
         return {}
 
@@ -327,6 +328,10 @@ class Authenticator:
         with self._lock:
             # A pull,push token also covers pull on the same repository.
             return self._tokens.get(scopes) or self._tokens.get(_wider(scopes))
+
+    def _fetch_token_once(self, scopes: tuple[str, ...]) -> str:
+        with self._fetching:
+            return self._cached_token(scopes) or self._fetch_token(scopes)
 
     def _fetch_token(self, scopes: tuple[str, ...]) -> str:
         realm = self.challenge["realm"]

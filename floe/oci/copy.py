@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -27,6 +25,7 @@ from floe.oci.target import (
     Descriptor,
     Target,
     VerifyingReader,
+    parse_json_object,
 )
 
 # on_progress(event, descriptor, nbytes): event is "start", "advance", "skip" or "done".
@@ -81,11 +80,10 @@ def copy_graph(
 ) -> CopyStats:
     """Copy `root` and everything it references from src to dst, then tag it."""
     stats = CopyStats()
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
-        copier = _Copier(src, dst, pool, stats, on_progress)
-        copier.copy_manifest(root, tag)
-        if with_referrers:
-            copier.copy_referrers(root, set())
+    copier = _Copier(src, dst, max(1, concurrency), stats, on_progress)
+    copier.copy_manifest(root, tag)
+    if with_referrers:
+        copier.copy_referrers(root, set())
     return stats
 
 
@@ -94,11 +92,11 @@ class _Copier:
         self,
         src: Target,
         dst: Target,
-        pool: ThreadPoolExecutor,
+        concurrency: int,
         stats: CopyStats,
         on_progress: ProgressFn | None,
     ) -> None:
-        self.src, self.dst, self.pool, self.stats = src, dst, pool, stats
+        self.src, self.dst, self.concurrency, self.stats = src, dst, concurrency, stats
         self.on_progress = on_progress
         self._legacy_tags: list[str] | None = None
 
@@ -109,7 +107,7 @@ class _Copier:
                 "manifest_unsupported", f"{desc.digest} has media type {desc.media_type}"
             )
         data = self.src.fetch_bytes(desc, MAX_MANIFEST_BYTES)
-        manifest = _parse(data, desc.digest)
+        manifest = parse_json_object(data, desc.digest)
         if self.dst.exists(desc):
             # A stored manifest implies its whole graph is stored (registries refuse
             # manifests with missing blobs; layouts write manifests last): one HEAD, done.
@@ -147,13 +145,20 @@ class _Copier:
             self._notify("skip", blob, blob.size)
 
     def copy_blobs(self, blobs: list[Descriptor]) -> None:
-        futures = [self.pool.submit(self._copy_blob, blob) for blob in blobs]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()
-        for future in futures:
-            if future in done:
-                future.result()  # re-raise the first failure
+        if self.concurrency == 1 or len(blobs) <= 1:
+            for blob in blobs:  # no threads to start (a re-publish or a signature)
+                self._copy_blob(blob)
+            return
+        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(blobs))) as pool:
+            futures = [pool.submit(self._copy_blob, blob) for blob in blobs]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            for future in futures:
+                if future in done:
+                    future.result()  # re-raise the first failure
 
     def _copy_blob(self, desc: Descriptor) -> None:
         if self.dst.exists(desc):
@@ -233,16 +238,6 @@ def _unique(blobs: list[Descriptor]) -> list[Descriptor]:
     for blob in blobs:
         seen.setdefault(blob.digest, blob)
     return list(seen.values())
-
-
-def _parse(data: bytes, digest: str) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        raise GateError("manifest_invalid", f"{digest} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise GateError("manifest_invalid", f"{digest} is not a JSON object")
-    return value
 
 
 class StaticTarget:

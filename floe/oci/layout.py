@@ -31,6 +31,7 @@ from floe.oci.target import (
     Descriptor,
     VerifyingReader,
     canonical_json,
+    parse_json_object,
     validate_digest,
 )
 
@@ -46,6 +47,7 @@ class LayoutTarget:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._ready = False  # _ensure_layout already ran for this target
 
     # ---- helpers -----------------------------------------------------------------
 
@@ -72,6 +74,8 @@ class LayoutTarget:
             raise UsageError("layout_invalid", f"{marker}: unsupported imageLayoutVersion")
 
     def _ensure_layout(self) -> None:
+        if self._ready:
+            return
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(
                 "layout_invalid",
@@ -88,6 +92,7 @@ class LayoutTarget:
                 if not (self.path / INDEX_FILE).exists():
                     self._write_index([])
         self._check_layout()
+        self._ready = True
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -207,7 +212,7 @@ class LayoutTarget:
 
     def _record_referrer(self, desc: Descriptor, path: Path) -> None:
         """A manifest with a subject goes into index.json (no ref name) to be found later."""
-        manifest = _load_json(path.read_bytes(), desc.digest)
+        manifest = parse_json_object(path.read_bytes(), desc.digest)
         if not isinstance(manifest.get("subject"), dict):
             return
         entry = Descriptor(
@@ -263,7 +268,7 @@ class LayoutTarget:
                 continue
             if not self.exists(desc):
                 continue
-            manifest = _load_json(self.fetch_bytes(desc), desc.digest)
+            manifest = parse_json_object(self.fetch_bytes(desc), desc.digest)
             if (manifest.get("subject") or {}).get("digest") != subject.digest:
                 continue
             kind = _artifact_type(manifest)
@@ -287,7 +292,7 @@ class LayoutTarget:
         index_desc = self.resolve(fallback_tag)
         if index_desc.media_type != OCI_INDEX:
             return []
-        index = _load_json(self.fetch_bytes(index_desc), index_desc.digest)
+        index = parse_json_object(self.fetch_bytes(index_desc), index_desc.digest)
         return [Descriptor.from_json(m) for m in index.get("manifests") or []]
 
 
@@ -295,18 +300,8 @@ def _index_descriptor(entry: dict[str, Any]) -> Descriptor:
     return Descriptor.from_json(entry)
 
 
-def _load_json(data: bytes, digest: str) -> dict[str, Any]:
-    try:
-        value = json.loads(data)
-    except ValueError:
-        raise GateError("manifest_invalid", f"{digest} is not valid JSON") from None
-    if not isinstance(value, dict):
-        raise GateError("manifest_invalid", f"{digest} is not a JSON object")
-    return value
-
-
 def _media_type_of(data: bytes, digest: str) -> str:
-    manifest = _load_json(data, digest)
+    manifest = parse_json_object(data, digest)
     media_type = manifest.get("mediaType")
     if isinstance(media_type, str) and media_type in MANIFEST_MEDIA_TYPES:
         return media_type

@@ -37,6 +37,8 @@ from floe.oci.target import (
 CHUNK = 1 << 20
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 _SPOOL_LIMIT = 8 << 20
+_SMALL_BLOB = 1 << 20  # verified blobs up to this size are kept for a second read
+_SMALL_BLOBS_TOTAL = 16 << 20
 _MISMATCH_HINT = "the registry returned content that does not match its digest; nothing was stored"
 
 
@@ -83,7 +85,13 @@ class RemoteTarget:
         self.repository = repository
         self.options = options or RegistryOptions()
         self.session = RegistrySession(host, self.options)
+        # What this session learnt from the registry, so no question is asked twice:
         self._manifests: dict[str, bytes] = {}  # verified manifest bytes by digest
+        self._small: dict[str, bytes] = {}  # verified small blobs (configs) by digest
+        self._tags: dict[str, str] = {}  # tag -> the digest it named when read or written
+        self._absent: set[str] = set()  # blobs a HEAD just found missing (push skips its HEAD)
+        self._referrers: dict[tuple[str, str | None], list[Descriptor]] = {}
+        self._referrers_api: bool | None = None  # None: not asked yet
         self._lock = threading.Lock()
         self._pull = (pull_scope(repository),)
         self._push = (push_scope(repository),)
@@ -127,6 +135,8 @@ class RemoteTarget:
             )
         with self._lock:
             self._manifests[digest] = data
+            if not by_digest:
+                self._tags[reference] = digest
         media_type = _media_type(data, headers.get("Content-Type", ""))
         parsed = _json_or_none(data)
         artifact_type = parsed.get("artifactType") if isinstance(parsed, dict) else None
@@ -185,6 +195,9 @@ class RemoteTarget:
                 f"manifest bytes do not match {desc.digest}",
                 hint="this is a bug in the caller: the descriptor was not made from these bytes",
             )
+        with self._lock:
+            if tag and self._tags.get(tag) == desc.digest:
+                return  # read from this registry moments ago: the tag already names these bytes
         resp = self.session.request(
             "PUT",
             self._path("manifests", tag or desc.digest),
@@ -202,10 +215,15 @@ class RemoteTarget:
                 "registry_error",
                 f"{self.describe()} stored the manifest as {returned}, not {desc.digest}",
             )
-        with self._lock:
-            self._manifests[desc.digest] = data
         parsed = _json_or_none(data)
         subject = parsed.get("subject") if isinstance(parsed, dict) else None
+        with self._lock:
+            self._manifests[desc.digest] = data
+            if tag:
+                self._tags[tag] = desc.digest
+            if isinstance(subject, dict):  # the subject has a new referrer: forget its list
+                digest = subject.get("digest")
+                self._referrers = {k: v for k, v in self._referrers.items() if k[0] != digest}
         if isinstance(subject, dict) and not supports_referrers:
             self._add_to_fallback_index(Descriptor.from_json(subject), desc, parsed)
 
@@ -234,6 +252,26 @@ class RemoteTarget:
     # ------------------------------------------------------------------ referrers
 
     def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
+        """Referrers of subject (asked once per session; pushing a referrer forgets it)."""
+        key = (subject.digest, artifact_type)
+        with self._lock:
+            cached = self._referrers.get(key)
+        if cached is not None:
+            return list(cached)
+        found = self._referrers_from_api(subject, artifact_type)
+        if found is None:
+            index = self._fallback_index(subject)
+            found = _filter(_index_entries(index) if index else [], artifact_type)
+        with self._lock:
+            self._referrers[key] = found
+        return list(found)
+
+    def _referrers_from_api(
+        self, subject: Descriptor, artifact_type: str | None
+    ) -> list[Descriptor] | None:
+        """The referrers API's answer; None when the registry lacks the API."""
+        if self._referrers_api is False:
+            return None
         path = self._path("referrers", subject.digest)
         if artifact_type:
             path += "?" + urllib.parse.urlencode({"artifactType": artifact_type})
@@ -242,12 +280,14 @@ class RemoteTarget:
         )
         with resp:
             if resp.status_code == 200 and _json_content(resp):
+                self._referrers_api = True
                 data = self._read_capped(resp, MAX_MANIFEST_BYTES, "referrers index")
                 return _filter(_index_entries(data), artifact_type)
             if resp.status_code not in (404, 405, 400):
                 raise self._unexpected(resp, "GET referrers")
-        index = self._fallback_index(subject)
-        return _filter(_index_entries(index) if index else [], artifact_type)
+        # A registry with the API answers 200 (an empty index) even for no referrers.
+        self._referrers_api = False
+        return None
 
     def _fallback_index(self, subject: Descriptor) -> bytes | None:
         try:
@@ -290,6 +330,9 @@ class RemoteTarget:
         return "manifests" if desc.media_type in MANIFEST_MEDIA_TYPES else "blobs"
 
     def exists(self, desc: Descriptor, scopes: tuple[str, ...] | None = None) -> bool:
+        with self._lock:
+            if desc.digest in self._manifests or desc.digest in self._small:
+                return True  # read from (or written to) this repository in this session
         headers = {"Accept": MANIFEST_ACCEPT} if self._kind(desc) == "manifests" else {}
         resp = self.session.request(
             "HEAD",
@@ -301,6 +344,9 @@ class RemoteTarget:
         if resp.status_code == 200:
             return True
         if resp.status_code == 404:
+            if self._kind(desc) == "blobs":
+                with self._lock:
+                    self._absent.add(desc.digest)
             return False
         raise self._unexpected(resp, f"HEAD {desc.digest}")
 
@@ -310,7 +356,8 @@ class RemoteTarget:
     @contextmanager
     def _open(self, desc: Descriptor) -> Iterator[IO[bytes]]:
         validate_digest(desc.digest)
-        cached = self._manifests.get(desc.digest)
+        with self._lock:
+            cached = self._manifests.get(desc.digest) or self._small.get(desc.digest)
         if cached is not None:
             yield cast(IO[bytes], VerifyingReader(iter([cached]), desc))
             return
@@ -329,10 +376,15 @@ class RemoteTarget:
             )
         with self.fetch(desc) as stream:
             data = stream.read()
-        if desc.media_type in MANIFEST_MEDIA_TYPES:
-            with self._lock:
+        with self._lock:
+            if desc.media_type in MANIFEST_MEDIA_TYPES:
                 self._manifests[desc.digest] = data
+            elif len(data) <= _SMALL_BLOB and self._small_bytes() + len(data) <= _SMALL_BLOBS_TOTAL:
+                self._small[desc.digest] = data  # e.g. a config read again by the unpack
         return data
+
+    def _small_bytes(self) -> int:
+        return sum(len(data) for data in self._small.values())
 
     def _get(self, desc: Descriptor, start: int, budget: RetryBudget) -> requests.Response:
         headers = {"Accept": MANIFEST_ACCEPT} if self._kind(desc) == "manifests" else {}
@@ -392,15 +444,22 @@ class RemoteTarget:
 
     def push_blob(self, desc: Descriptor, stream: IO[bytes]) -> None:
         validate_digest(desc.digest)
-        if self.exists(desc, self._push):
+        with self._lock:  # a graph copy has just asked (HEAD): do not ask again
+            checked = desc.digest in self._absent
+            self._absent.discard(desc.digest)
+        if not checked and self.exists(desc, self._push):
             return
-        if not _seekable(stream):
-            with tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as spool:
-                _copy(stream, spool)
-                spool.seek(0)
-                self._upload(desc, spool)
-            return
-        self._upload(desc, stream)
+        try:
+            if not _seekable(stream):
+                with tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as spool:
+                    _copy(stream, spool)
+                    spool.seek(0)
+                    self._upload(desc, spool)
+                return
+            self._upload(desc, stream)
+        finally:
+            with self._lock:
+                self._absent.discard(desc.digest)
 
     def mount(self, desc: Descriptor, from_repository: str) -> bool:
         """Cross-repository mount; False when the registry declined (then push normally)."""
@@ -409,6 +468,8 @@ class RemoteTarget:
         resp = self.session.request("POST", self._path("blobs", f"uploads/?{query}"), scopes=scopes)
         with resp:
             if resp.status_code == 201:
+                with self._lock:
+                    self._absent.discard(desc.digest)
                 return True
             if resp.status_code == 202 and resp.headers.get("Location"):
                 # The registry opened an ordinary upload instead; cancel it.

@@ -256,3 +256,14 @@ class Target(Protocol):
     def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
         """Manifests whose `subject` is `subject` (referrers API or tag-schema fallback)."""
         ...
+
+
+def parse_json_object(data: bytes, digest: str) -> dict[str, Any]:
+    """A manifest or index read from any Target: a JSON object, else `manifest_invalid`."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise GateError("manifest_invalid", f"{digest} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise GateError("manifest_invalid", f"{digest} is not a JSON object")
+    return value

@@ -280,6 +280,22 @@ def compile_platform(
     env: dict[str, str] | None = None,
 ) -> CompileResult:
     """Validate, build and write the tree; `report` receives the progress lines."""
+    built = build_tree(manifest_path, report=report, env=env)
+    write_tree_atomically(out_dir, built.files)
+    return CompileResult(out_dir, built.files, built.content_digest, built.manifest, built.plugins)
+
+
+def build_tree(
+    manifest_path: Path,
+    *,
+    report: Reporter = lambda _line: None,
+    env: dict[str, str] | None = None,
+) -> CompileResult:
+    """Validate and build the tree in memory, writing nothing (`out_dir` is the source path).
+
+    `publish --attest` uses this to check that the tree it publishes is what the source
+    compiles to, before it signs provenance naming that source.
+    """
     report(
         f"[1/4] Validating {manifest_path.name if _is_cwd_file(manifest_path) else manifest_path}"
     )
@@ -309,8 +325,7 @@ def compile_platform(
     manifest = build_manifest(loaded, plugins, created, digest)
     files[tree.MANIFEST_FILE] = tree.model_bytes(manifest)
     tree.parse_tree(files, origin="compiled tree")  # the contract holds before anything lands
-    write_tree_atomically(out_dir, files)
-    return CompileResult(out_dir, files, digest, manifest, plugins)
+    return CompileResult(manifest_path, files, digest, manifest, plugins)
 
 
 def _is_cwd_file(path: Path) -> bool:

@@ -575,6 +575,27 @@ def _lock_entry(
 
 
 @dataclass(frozen=True)
+class _Job:
+    """One init or pull: the project, where from, whose trust, what is locked, how to fetch."""
+
+    paths: ProjectPaths
+    source: Source
+    policy: TrustPolicy
+    locked: LockedPlatform | None
+    options: RegistryOptions
+    say: Say
+    warn: Say
+
+    @property
+    def same_repo(self) -> bool:
+        """The lock pins this very repository (else the lock says nothing about it)."""
+        return self.locked is not None and _repository(self.locked.ref) == str(self.source.stored)
+
+    def remote(self) -> Target:
+        return _open(self.source, self.options)
+
+
+@dataclass(frozen=True)
 class Plan:
     """What to install: a verified artifact and how to read it."""
 
@@ -587,16 +608,9 @@ class Plan:
     downloaded: Callable[[], int]
 
 
-def _install(
-    paths: ProjectPaths,
-    plan: Plan,
-    *,
-    force: bool,
-    options: RegistryOptions,
-    security: SecuritySpec | None,
-    say: Say,
-) -> Outcome:
+def _install(job: _Job, plan: Plan, *, force: bool, security: SecuritySpec | None) -> Outcome:
     """Under the project's writer lock: caches, tree, floe.yaml, then the lock (last)."""
+    paths, options, say = job.paths, job.options, job.say
     with writer_lock(paths):
         ensure_gitignore(paths)
         _fill_caches(paths, plan.reader, plan.verified, plan.label, force, options)
@@ -666,28 +680,19 @@ def _write_lock(paths: ProjectPaths, entry: LockedPlatform, outcome: Outcome) ->
 
 
 def _plan_from_registry(
-    paths: ProjectPaths,
-    source: Source,
-    constraint: Constraint,
-    policy: TrustPolicy,
-    locked: LockedPlatform | None,
-    *,
-    options: RegistryOptions,
-    allow_downgrade: bool,
-    force: bool,
-    say: Say,
-    warn: Say,
+    job: _Job, constraint: Constraint, *, allow_downgrade: bool, force: bool
 ) -> Plan:
     """Resolve the constraint against the registry's tags, check it against the lock, verify."""
-    project, shared = _layouts(paths)
-    remote = _open(source, options)
-    reader = CachedSource([] if force else [shared, project], remote, authoritative=True)
+    source, locked = job.source, job.locked
+    project, shared = _layouts(job.paths)
+    reader = CachedSource([] if force else [shared, project], job.remote(), authoritative=True)
     resolved = _resolve(reader, constraint, str(source.stored))
-    same_repo = locked is not None and _repository(locked.ref) == str(source.stored)
-    _check_against_lock(resolved, locked, same_repo, allow_downgrade)
-    say(f"Pulling platform artifacts from {source.with_tag(resolved.tag)}")
+    _check_against_lock(resolved, locked, job.same_repo, allow_downgrade)
+    job.say(f"Pulling platform artifacts from {source.with_tag(resolved.tag)}")
     reference = str(source.opened.with_tag(resolved.tag))
-    verified = _verify(reader, resolved.desc, policy, locked, reference, options.offline, say, warn)
+    verified = _verify(
+        reader, resolved.desc, job.policy, locked, reference, job.options.offline, job.say, job.warn
+    )
     return Plan(
         source,
         reader,
@@ -708,21 +713,12 @@ def _has_manifest(layout: Target, digest: str) -> bool:
 
 
 def _plan_from_lock(
-    paths: ProjectPaths,
-    source: Source,
-    locked: LockedPlatform,
-    constraint: str,
-    policy: TrustPolicy,
-    *,
-    options: RegistryOptions,
-    force: bool,
-    check_drift: bool,
-    say: Say,
-    warn: Say,
+    job: _Job, locked: LockedPlatform, constraint: str, *, force: bool, check_drift: bool
 ) -> Plan:
     """The locked digest, read from the local caches when they have it (no network)."""
-    project, shared = _layouts(paths)
-    remote = _open(source, options)
+    source, options = job.source, job.options
+    project, shared = _layouts(job.paths)
+    remote = job.remote()
     if check_drift:
         _check_drift(remote, locked)
     local = (
@@ -732,13 +728,13 @@ def _plan_from_lock(
         reader = CachedSource([*local, project, shared], remote, authoritative=False)
     else:
         reader = CachedSource([] if force else [shared, project], remote, authoritative=True)
-    say(f"Pulling platform artifacts from {locked.ref}")
+    job.say(f"Pulling platform artifacts from {locked.ref}")
     desc = reader.resolve(locked.manifest_digest)
     if desc.digest != locked.manifest_digest:
         raise _drift(locked, desc.digest)
     reference = str(source.opened.with_tag(locked.tag))
     offline = options.offline or bool(local)
-    verified = _verify(reader, desc, policy, locked, reference, offline, say, warn)
+    verified = _verify(reader, desc, job.policy, locked, reference, offline, job.say, job.warn)
     return Plan(
         source,
         reader,
@@ -772,6 +768,11 @@ def _security_with_anchors(
     )
 
 
+def _locked(paths: ProjectPaths) -> LockedPlatform | None:
+    lock = read_lock(paths.lock_file)
+    return lock.platform if lock is not None else None
+
+
 def _options(options: RegistryOptions | None, offline: bool) -> RegistryOptions:
     from dataclasses import replace
 
@@ -798,41 +799,17 @@ def init_project(
     paths = ProjectPaths(Path(project_dir).absolute())
     constraint = parse_constraint(constraint_text)
     config = read_floe_yaml(paths.floe_yaml)
-    lock = read_lock(paths.lock_file)
-    locked = lock.platform if lock is not None else None
+    locked = _locked(paths)
     source = choose_source(paths.root, registry, config, locked)
-    opts = _options(options, offline)
     policy = project_policy(config, keys, paths.root, identities)
-    same_repo = locked is not None and _repository(locked.ref) == str(source.stored)
+    job = _Job(paths, source, policy, locked, _options(options, offline), say, warn)
     pinned = parse_tag(locked.version) if locked is not None else None
-    if locked is not None and same_repo and pinned is not None and constraint.matches(pinned):
-        plan = _plan_from_lock(
-            paths,
-            source,
-            locked,
-            constraint.text,
-            policy,
-            options=opts,
-            force=False,
-            check_drift=False,
-            say=say,
-            warn=warn,
-        )
+    if locked is not None and job.same_repo and pinned is not None and constraint.matches(pinned):
+        plan = _plan_from_lock(job, locked, constraint.text, force=False, check_drift=False)
     else:
-        plan = _plan_from_registry(
-            paths,
-            source,
-            constraint,
-            policy,
-            locked,
-            options=opts,
-            allow_downgrade=allow_downgrade,
-            force=False,
-            say=say,
-            warn=warn,
-        )
+        plan = _plan_from_registry(job, constraint, allow_downgrade=allow_downgrade, force=False)
     security = _security_with_anchors(config, keys, identities, paths.root)
-    return _install(paths, plan, force=False, options=opts, security=security, say=say)
+    return _install(job, plan, force=False, security=security)
 
 
 def pull_project(
@@ -849,41 +826,19 @@ def pull_project(
     """`floe platform pull`: bring the caches in line with floe.yaml and the lock."""
     paths = ProjectPaths(Path(project_dir).absolute())
     config, spec = _platform_config(paths)
-    lock = read_lock(paths.lock_file)
-    locked = lock.platform if lock is not None else None
+    locked = _locked(paths)
     source = _source(spec.ref, paths.root, paths.root, pinned=True)
     constraint = parse_constraint(spec.version)
     opts = _options(options, offline)
-    policy = project_policy(config, (), paths.root)
-    same_repo = locked is not None and _repository(locked.ref) == str(source.stored)
-    if locked is None or upgrade or not same_repo:
-        plan = _plan_from_registry(
-            paths,
-            source,
-            constraint,
-            policy,
-            locked,
-            options=opts,
-            allow_downgrade=allow_downgrade,
-            force=force,
-            say=say,
-            warn=warn,
-        )
+    job = _Job(paths, source, project_policy(config, (), paths.root), locked, opts, say, warn)
+    if locked is None or upgrade or not job.same_repo:
+        plan = _plan_from_registry(job, constraint, allow_downgrade=allow_downgrade, force=force)
     else:
         check_lock_current(config, locked)
         plan = _plan_from_lock(
-            paths,
-            source,
-            locked,
-            constraint.text,
-            policy,
-            options=opts,
-            force=force,
-            check_drift=not opts.offline,
-            say=say,
-            warn=warn,
+            job, locked, constraint.text, force=force, check_drift=not opts.offline
         )
-    return _install(paths, plan, force=force, options=opts, security=None, say=say)
+    return _install(job, plan, force=force, security=None)
 
 
 # ---- a single reference outside a project (`floe platform pull REF --out DIR`) ------------
