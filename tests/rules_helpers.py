@@ -143,6 +143,16 @@ def line_of(root: Path, rel: str, needle: str) -> int:
     raise AssertionError(f"{needle!r} not in {rel}")
 
 
+def where(finding: Finding) -> tuple[str, int, str | None]:
+    """Where a finding points: (file, line, model)."""
+    return (finding.file, finding.line, finding.model)
+
+
+def at(root: Path, rel: str, needle: str, model: str | None) -> tuple[str, int, str | None]:
+    """The (file, line, model) of the first line of `rel` containing `needle`."""
+    return (rel, line_of(root, rel, needle), model)
+
+
 def enforce(root: Path, tree: PlatformTree | None = None) -> EnforcementResult:
     return evaluate(read_project(root), tree or make_tree())
 

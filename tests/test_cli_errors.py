@@ -118,6 +118,18 @@ class Case:
     env: tuple[tuple[str, str], ...] = (("FLOE_SIGNING_PASSWORD", PASSWORD),)
 
 
+def _broken(
+    id: str,
+    rel: str,
+    data: bytes | None,
+    slug: str,
+    args: tuple[str, ...] = ("compile",),
+    exit_code: int = 2,
+) -> Case:
+    """A case run in the project after replacing `rel` with `data` (None: a folder)."""
+    return Case(id, args, slug, exit_code, setup=_replace(rel, data), in_project=True)
+
+
 CASES = [
     # platform compile / test / schema
     Case("compile-missing-manifest", ("platform", "compile", "{missing.yaml}"), "manifest_missing"),
@@ -259,93 +271,43 @@ CASES = [
         ("init", "--platform=v1.2.3", "--registry", "{ref}"),
         "reference_invalid",
     ),
-    # data team: a broken project
-    Case(
-        "lock-binary", ("compile",), "lock_invalid", setup=_replace(LOCK, GARBAGE), in_project=True
-    ),
-    Case("lock-empty", ("compile",), "lock_invalid", setup=_replace(LOCK, b""), in_project=True),
-    Case(
-        "lock-a-folder", ("compile",), "lock_invalid", setup=_replace(LOCK, None), in_project=True
-    ),
-    Case(
-        "lock-binary-json",
-        ("compile", "--format", "json"),
-        "lock_invalid",
-        setup=_replace(LOCK, GARBAGE),
-        in_project=True,
-    ),
-    Case(
-        "floe-yaml-wrong-types",
-        ("compile",),
-        "floe_yaml_invalid",
-        setup=_replace("floe.yaml", b"platform:\n  ref: 3\n  version: [1]\n"),
-        in_project=True,
-    ),
-    Case(
-        "floe-yaml-binary",
-        ("compile",),
-        "floe_yaml_invalid",
-        setup=_replace("floe.yaml", GARBAGE),
-        in_project=True,
-    ),
-    Case(
-        "floe-yaml-a-folder",
-        ("compile",),
-        "floe_yaml_invalid",
-        setup=_replace("floe.yaml", None),
-        in_project=True,
-    ),
-    Case(
+    # data team: a broken project (`floe compile` in it, unless other arguments are given)
+    _broken("lock-binary", LOCK, GARBAGE, "lock_invalid"),
+    _broken("lock-empty", LOCK, b"", "lock_invalid"),
+    _broken("lock-a-folder", LOCK, None, "lock_invalid"),
+    _broken("lock-binary-json", LOCK, GARBAGE, "lock_invalid", ("compile", "--format", "json")),
+    _broken("floe-yaml-wrong-types", "floe.yaml", b"platform:\n  ref: 3\n", "floe_yaml_invalid"),
+    _broken("floe-yaml-binary", "floe.yaml", GARBAGE, "floe_yaml_invalid"),
+    _broken("floe-yaml-a-folder", "floe.yaml", None, "floe_yaml_invalid"),
+    _broken(
         "init-floe-yaml-a-folder",
-        ("init", "--platform=v1.2.3", "--registry", "{registry}"),
+        "floe.yaml",
+        None,
         "floe_yaml_invalid",
-        setup=_replace("floe.yaml", None),
-        in_project=True,
+        ("init", "--platform=v1.2.3", "--registry", "{registry}"),
     ),
-    Case(
-        "schema-yml-broken-yaml",
-        ("compile",),
-        "project_invalid",
-        setup=_replace(SCHEMA, b"version: 2\nmodels:\n  - name: [\n"),
-        in_project=True,
-    ),
-    Case(
-        "schema-yml-binary",
-        ("compile",),
-        "project_invalid",
-        setup=_replace(SCHEMA, GARBAGE),
-        in_project=True,
-    ),
-    Case(
+    _broken("schema-yml-broken-yaml", SCHEMA, b"models:\n  - name: [\n", "project_invalid"),
+    _broken("schema-yml-binary", SCHEMA, GARBAGE, "project_invalid"),
+    _broken(
         "schema-yml-columns-of-numbers",
-        ("compile",),
+        SCHEMA,
+        b"version: 2\nmodels:\n  - name: bronze_numbers\n    columns: {a: 1}\n",
         "project_invalid",
-        setup=_replace(
-            SCHEMA, b"version: 2\nmodels:\n  - name: bronze_numbers\n    columns: {a: 1}\n"
-        ),
-        in_project=True,
     ),
-    Case(
-        "dbt-manifest-wrong-shape",
-        ("compile",),
-        "project_invalid",
-        setup=_replace("target/manifest.json", b'{"nodes": 5}'),
-        in_project=True,
-    ),
-    Case(
+    _broken("dbt-manifest-wrong-shape", "target/manifest.json", b'{"nodes": 5}', "project_invalid"),
+    _broken(
         "run-with-dbt-args-broken-schema",
-        ("run", "--", "--select", "bronze_numbers"),
+        SCHEMA,
+        b"models: 5\n",
         "project_invalid",
-        setup=_replace(SCHEMA, b"models: 5\n"),
-        in_project=True,
+        ("run", "--", "--select", "bronze_numbers"),
     ),
-    Case(
+    _broken(
         "cached-tree-edited",
-        ("compile",),
+        ".floe/platform/v1.2.3/manifest.json",
+        b"{}",
         "cache_corrupt",
-        1,
-        setup=_replace(".floe/platform/v1.2.3/manifest.json", b"{}"),
-        in_project=True,
+        exit_code=1,
     ),
 ]
 

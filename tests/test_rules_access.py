@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rules_helpers import FIXTURES, edit, enforce, line_of, only, shop_project
+from rules_helpers import FIXTURES, at, edit, enforce, line_of, only, shop_project, where
 
 GOLD = "models/gold/schema.yml"
 
@@ -18,11 +18,7 @@ def test_unknown_role(tmp_path: Path) -> None:
     root = shop_project(tmp_path)
     edit(root, GOLD, "select: ['analyst']", "select: ['marketing']")
     (finding,) = only(enforce(root), "access.unknown_role")
-    assert (finding.file, finding.line, finding.model) == (
-        GOLD,
-        line_of(root, GOLD, "- name: gold_customers"),
-        "gold_customers",
-    )
+    assert where(finding) == at(root, GOLD, "- name: gold_customers", "gold_customers")
     assert "role 'marketing'" in finding.message
 
 

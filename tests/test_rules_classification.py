@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rules_helpers import FIXTURES, edit, enforce, line_of, make_tree, only, shop_project
+from rules_helpers import (
+    FIXTURES,
+    at,
+    edit,
+    enforce,
+    line_of,
+    make_tree,
+    only,
+    shop_project,
+    where,
+)
 
 from floe.platform.tree import Classification, ClassificationRule
 from floe.project.model import Column, Model, Project
@@ -32,11 +42,7 @@ def test_phi_in_a_forbidden_layer(tmp_path: Path) -> None:
     root = shop_project(tmp_path)
     edit(root, GOLD, "meta: {classification: pii}", "meta: {classification: phi}")
     (finding,) = only(enforce(root), "classification.forbidden_layer")
-    assert (finding.file, finding.line, finding.model) == (
-        GOLD,
-        line_of(root, GOLD, "- name: email"),
-        "gold_customers",
-    )
+    assert where(finding) == at(root, GOLD, "- name: email", "gold_customers")
     assert finding.message == "phi column gold_customers.email is not allowed in the gold layer"
 
 
@@ -59,11 +65,7 @@ def test_dropped_label_downstream_is_a_propagation_error(tmp_path: Path) -> None
     root = shop_project(tmp_path)
     edit(root, GOLD, "        meta: {classification: pii}\n", "")
     (finding,) = only(enforce(root), "classification.propagation")
-    assert (finding.file, finding.line, finding.model) == (
-        GOLD,
-        line_of(root, GOLD, "- name: email"),
-        "gold_customers",
-    )
+    assert where(finding) == at(root, GOLD, "- name: email", "gold_customers")
     assert finding.message == (
         "column gold_customers.email declares no classification but inherits pii from "
         "silver_customers.email through ref()"

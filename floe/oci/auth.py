@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -127,6 +126,8 @@ def _helper_for(config: dict[str, Any], host: str) -> str | None:
 
 
 def _run_helper(name: str, action: str, payload: str) -> str:
+    import subprocess  # only credential helpers need it: kept off the common path
+
     program = shutil.which(f"docker-credential-{name}")
     if program is None:
         raise UsageError(

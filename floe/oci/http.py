@@ -144,15 +144,15 @@ class _Session(requests.Session):
         self._environment: dict[tuple[str, ...], dict[str, Any]] = {}
 
     def merge_environment_settings(
-        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
-        if proxies:  # explicit proxies for this request: nothing to reuse
+        self, url: Any, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> Any:
+        if proxies or not isinstance(url, str):  # explicit proxies: nothing to reuse
             return super().merge_environment_settings(url, proxies, stream, verify, cert)
         parts = urllib.parse.urlsplit(url)
         key = (parts.scheme, parts.netloc, repr(stream), repr(verify), repr(cert))
         settings = self._environment.get(key)
         if settings is None:
-            settings = super().merge_environment_settings(url, {}, stream, verify, cert)
+            settings = dict(super().merge_environment_settings(url, {}, stream, verify, cert))
             self._environment[key] = settings
         return {**settings, "proxies": dict(settings["proxies"])}
 

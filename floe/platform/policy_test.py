@@ -321,11 +321,13 @@ def check_permissions(tree: PlatformTree) -> list[str]:
         if role not in roles:
             problems.append(f"permission for unknown role {role!r} (roles: {', '.join(roles)})")
         problems.extend(
-            f"role {role}: unknown privilege {privilege!r}"
-            for privilege in privileges
-            if privilege.lower() not in KNOWN_PRIVILEGES
+            f"role {role}: unknown privilege {privilege!r}" for privilege in _unknown(privileges)
         )
     return problems
+
+
+def _unknown(privileges: list[str]) -> list[str]:
+    return [privilege for privilege in privileges if privilege.lower() not in KNOWN_PRIVILEGES]
 
 
 def check_namespace_grants(tree: PlatformTree) -> list[str]:
@@ -340,8 +342,7 @@ def check_namespace_grants(tree: PlatformTree) -> list[str]:
                 problems.append(f"namespace {namespace}: grant to unknown role {role!r}")
             problems.extend(
                 f"namespace {namespace}: unknown privilege {privilege!r} for {role}"
-                for privilege in privileges
-                if privilege.lower() not in KNOWN_PRIVILEGES
+                for privilege in _unknown(privileges)
             )
     return problems
 

@@ -8,11 +8,13 @@ required test, and words the `file:line` locations used in findings and hints.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from floe.platform.tree import PlatformTree
 from floe.project.model import Column, Finding, Model, Project, Severity
+from floe.project.rules.regex_safety import UnsafeRegex, compile_safe
 
 # Prefixes used when the platform names a pattern but no prefixes of its own.
 DEFAULT_PREFIXES: dict[str, dict[str, str]] = {
@@ -295,6 +297,18 @@ class Context:
             message=message,
             hint=hint,
         )
+
+    def platform_regex(
+        self, pattern: str | None, rule_id: str, what: str, fix: str
+    ) -> tuple[re.Pattern[str] | None, list[Finding]]:
+        """The platform's regex, compiled when safe; else no regex and a `rule_id` finding."""
+        if not pattern:
+            return None, []
+        try:
+            return compile_safe(pattern), []
+        except UnsafeRegex as exc:
+            message = f"the platform's {what} {pattern!r} was not run: {exc}"
+            return None, [self.finding(rule_id, "error", None, message, fix)]
 
 
 def _key_candidates(entity: str) -> list[str]:

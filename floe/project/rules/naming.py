@@ -7,12 +7,10 @@ unsafe one is reported (`naming.regex_unsafe`) instead of being run.
 
 from __future__ import annotations
 
-import re
 from pathlib import PurePosixPath
 
 from floe.project.model import Finding, Model, Severity
 from floe.project.rules.context import Context
-from floe.project.rules.regex_safety import UnsafeRegex, compile_safe
 
 _SEVERITY: dict[str, Severity] = {"strict": "error", "warn": "warning"}
 
@@ -22,22 +20,13 @@ def check(ctx: Context) -> list[Finding]:
     severity = _SEVERITY.get(rules.enforcement)
     if severity is None:
         return []
-    findings: list[Finding] = []
-    regex: re.Pattern[str] | None = None
-    if rules.custom_regex:
-        try:
-            regex = compile_safe(rules.custom_regex)
-        except UnsafeRegex as exc:
-            findings.append(
-                ctx.finding(
-                    "naming.regex_unsafe",
-                    "error",
-                    None,
-                    f"the platform's naming regex {rules.custom_regex!r} was not run: {exc}",
-                    "ask the platform team to fix architecture naming.custom_regex "
-                    "(`floe platform test` reports it)",
-                )
-            )
+    regex, findings = ctx.platform_regex(
+        rules.custom_regex,
+        "naming.regex_unsafe",
+        "naming regex",
+        "ask the platform team to fix architecture naming.custom_regex "
+        "(`floe platform test` reports it)",
+    )
     use_prefixes = rules.pattern != "custom" or bool(rules.prefixes)
     for model in ctx.models:
         if use_prefixes:

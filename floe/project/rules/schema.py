@@ -10,27 +10,16 @@ from __future__ import annotations
 
 from floe.project.model import Finding
 from floe.project.rules.context import Context
-from floe.project.rules.regex_safety import UnsafeRegex, compile_safe
 
 
 def check(ctx: Context) -> list[Finding]:
     registry = ctx.platform.schema_registry
-    findings: list[Finding] = []
-    pattern = None
-    if registry.column_name_pattern:
-        try:
-            pattern = compile_safe(registry.column_name_pattern)
-        except UnsafeRegex as exc:
-            findings.append(
-                ctx.finding(
-                    "schema.regex_unsafe",
-                    "error",
-                    None,
-                    f"the platform's column name pattern {registry.column_name_pattern!r} "
-                    f"was not run: {exc}",
-                    "ask the platform team to fix catalog column_name_pattern",
-                )
-            )
+    pattern, findings = ctx.platform_regex(
+        registry.column_name_pattern,
+        "schema.regex_unsafe",
+        "column name pattern",
+        "ask the platform team to fix catalog column_name_pattern",
+    )
     for model in ctx.models:
         for column in model.columns:
             where = ctx.where(model, column.line)
