@@ -103,6 +103,12 @@ def _replace(rel: str, data: bytes | None) -> Setup:
     return setup
 
 
+def _bad_lock_digest(world: World) -> None:
+    lock = world.project / LOCK
+    text = re.sub(r'manifest_digest = "[^"]+"', 'manifest_digest = "sha256:zz"', lock.read_text())
+    lock.write_text(text)
+
+
 LOCK = ".floe/cache/artifacts.lock"
 SCHEMA = "models/bronze/_bronze.yml"
 
@@ -213,6 +219,7 @@ CASES = [
         ("platform", "pull", "oci://127.0.0.1:1/x:v1", "--out", "{o}", "--format", "json"),
         "registry_unreachable",
     ),
+    Case("login-no-terminal-for-user", ("login", "127.0.0.1:1", "-p", "x"), "login_input_missing"),
     Case(
         "publish-bad-semver",
         ("platform", "publish", "notsemver", "--registry", "{registry}", "--artifacts", "{art}"),
@@ -275,6 +282,7 @@ CASES = [
     _broken("lock-binary", LOCK, GARBAGE, "lock_invalid"),
     _broken("lock-empty", LOCK, b"", "lock_invalid"),
     _broken("lock-a-folder", LOCK, None, "lock_invalid"),
+    Case("lock-bad-digest", ("compile",), "lock_invalid", setup=_bad_lock_digest, in_project=True),
     _broken("lock-binary-json", LOCK, GARBAGE, "lock_invalid", ("compile", "--format", "json")),
     _broken("floe-yaml-wrong-types", "floe.yaml", b"platform:\n  ref: 3\n", "floe_yaml_invalid"),
     _broken("floe-yaml-binary", "floe.yaml", GARBAGE, "floe_yaml_invalid"),

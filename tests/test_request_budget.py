@@ -158,3 +158,15 @@ def test_environment_is_read_once_per_host_and_still_honoured(
         ]
         == "http://explicit:1"
     )
+
+
+def test_republish_to_a_layout_leaves_its_index_alone(tmp_path: Path, tree: Path) -> None:
+    layout = tmp_path / "layout"
+    args = ("platform", "publish", "v1.2.3", "--artifacts", str(tree))
+    ref = f"oci-layout://{layout}"
+    assert run_floe(*args, "--registry", ref).exit_code == 0
+    index = layout / "index.json"
+    before = (index.stat().st_ino, index.read_bytes())
+    again = run_floe(*args, "--registry", ref)
+    assert again.exit_code == 0, again.output
+    assert (index.stat().st_ino, index.read_bytes()) == before  # not rewritten (same inode)

@@ -32,7 +32,18 @@ def _read_password(password: str | None, password_stdin: bool) -> str:
             "WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True
         )
         return password
-    return str(click.prompt("Password", hide_input=True))
+    return _prompt("Password", hide_input=True)
+
+
+def _prompt(label: str, *, hide_input: bool = False) -> str:
+    """Ask on the terminal; without one, say what to pass instead of a bare `Aborted.`."""
+    if not sys.stdin.isatty():
+        raise UsageError(
+            "login_input_missing",
+            f"{label.lower()} needed and stdin is not a terminal",
+            hint="pass -u USER and the password with --password-stdin",
+        )
+    return str(click.prompt(label, hide_input=hide_input))
 
 
 def register(cli: click.Group, platform: click.Group) -> None:
@@ -63,7 +74,7 @@ def register(cli: click.Group, platform: click.Group) -> None:
         from floe.oci.remote import ping
 
         registry = _host(host)
-        user = username or str(click.prompt("Username"))
+        user = username or _prompt("Username")
         secret = _read_password(password, password_stdin)
         if not secret:
             raise UsageError("login_password_empty", "the password is empty")

@@ -123,7 +123,11 @@ class LayoutTarget:
         unique = {key(m): m for m in manifests}
         ordered = [unique[k] for k in sorted(unique)]
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": ordered}
-        atomic_write(self.path / INDEX_FILE, canonical_json(index), fsync=False)
+        data = canonical_json(index)
+        with contextlib.suppress(OSError):
+            if (self.path / INDEX_FILE).read_bytes() == data:
+                return  # e.g. re-tagging what the tag already names: nothing to write
+        atomic_write(self.path / INDEX_FILE, data, fsync=False)
 
     def _update_index(self, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
         with self._locked():
