@@ -12,6 +12,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from lifecycle_helpers import write_tree as write_files
+
 from floe.platform.tree import (
     AccessControl,
     ArtifactMetadata,
@@ -112,11 +114,7 @@ def write_tree(tree: PlatformTree, root: Path) -> Path:
     manifest = tree.manifest.model_dump(mode="json")
     manifest["metadata"]["digest"] = content_digest(files)
     files["manifest.json"] = json.dumps(manifest).encode()
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
+    return write_files(root, files)
 
 
 def shop_project(tmp_path: Path) -> Path:

@@ -42,6 +42,16 @@ def policy(
     )
 
 
+def signed_artifact(target: Target, ref: str, version: str = "v1.2.3") -> tuple[Descriptor, Signer]:
+    """A published artifact signed in both formats by a fresh key: (manifest, signer)."""
+    from floe.signing.sign import sign_artifact
+
+    manifest = publish_artifact(target, version)
+    signer = new_signer()
+    sign_artifact(target, manifest, signer, ref)
+    return manifest, signer
+
+
 def push(target: Target, desc: Descriptor, data: bytes) -> None:
     target.push(desc, io.BytesIO(data))
 

@@ -103,14 +103,14 @@ def _replace(rel: str, data: bytes | None) -> Setup:
     return setup
 
 
+LOCK = ".floe/cache/artifacts.lock"
+SCHEMA = "models/bronze/_bronze.yml"
+
+
 def _bad_lock_digest(world: World) -> None:
     lock = world.project / LOCK
     text = re.sub(r'manifest_digest = "[^"]+"', 'manifest_digest = "sha256:zz"', lock.read_text())
     lock.write_text(text)
-
-
-LOCK = ".floe/cache/artifacts.lock"
-SCHEMA = "models/bronze/_bronze.yml"
 
 
 @dataclass(frozen=True)
@@ -195,6 +195,11 @@ CASES = [
         "verify-empty-public-key",
         ("platform", "verify", "{ref}", "--key", "{empty.txt}"),
         "signing_key_invalid",
+    ),
+    Case(
+        "verify-key-is-a-folder-json",
+        ("platform", "verify", "{ref}", "--key", "{adir}", "--format", "json"),
+        "usage_invalid",
     ),
     Case(
         "verify-bad-identity",

@@ -17,7 +17,7 @@ import pytest
 from conftest import run_floe
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from signing_helpers import PASSWORD, new_signer, publish_artifact, read_json
+from signing_helpers import PASSWORD, new_signer, publish_artifact, read_json, signed_artifact
 
 from floe.oci.layout import LayoutTarget
 from floe.oci.target import (
@@ -62,9 +62,7 @@ def sig_manifest(target: Target, digest: str) -> dict[str, Any]:
 
 def test_legacy_signature_matches_cosign_format(store: tuple[Target, str]) -> None:
     target, docker_ref = store
-    manifest = publish_artifact(target, "v1.2.3")
-    signer = new_signer()
-    sign_artifact(target, manifest, signer, docker_ref)
+    manifest, signer = signed_artifact(target, docker_ref)
 
     doc = sig_manifest(target, manifest.digest)
     assert doc["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
@@ -87,9 +85,7 @@ def test_bundle_referrer_matches_the_spec_and_pae_checks_by_hand(
     store: tuple[Target, str],
 ) -> None:
     target, docker_ref = store
-    manifest = publish_artifact(target, "v1.2.3")
-    signer = new_signer()
-    sign_artifact(target, manifest, signer, docker_ref)
+    manifest, signer = signed_artifact(target, docker_ref)
 
     [referrer] = target.referrers(manifest, SIGSTORE_BUNDLE)
     doc = read_json(target, referrer)
@@ -229,9 +225,7 @@ def test_key_bundle_parses_with_the_protobuf_spec_models(tmp_path: Path) -> None
     from sigstore_models.bundle.v1 import Bundle
 
     target = LayoutTarget(tmp_path / "layout")
-    manifest = publish_artifact(target, "v1.2.3")
-    signer = new_signer()
-    sign_artifact(target, manifest, signer, "acme")
+    manifest, signer = signed_artifact(target, "acme")
     [referrer] = target.referrers(manifest, SIGSTORE_BUNDLE)
     layer = Descriptor.from_json(read_json(target, referrer)["layers"][0])
     parsed = Bundle.from_json(target.fetch_bytes(layer))

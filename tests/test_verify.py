@@ -24,6 +24,7 @@ from signing_helpers import (
     policy,
     publish_artifact,
     read_json,
+    signed_artifact,
     tamper_file,
     write_json_manifest,
 )
@@ -80,9 +81,7 @@ def expect_gate(slug: str, *args: Any, **kwargs: Any) -> GateError:
 
 
 def test_round_trip_in_both_formats(store: Store) -> None:
-    manifest = publish_artifact(store.target, "v1.2.3")
-    signer = new_signer()
-    sign_artifact(store.target, manifest, signer, store.docker_ref)
+    manifest, signer = signed_artifact(store.target, store.docker_ref)
     report = verify_artifact(store.target, manifest, policy(signer))
     assert report.ok
     assert report.signer == signer.fingerprint
@@ -93,9 +92,7 @@ def test_round_trip_in_both_formats(store: Store) -> None:
 
 def test_each_format_alone_is_enough(tmp_path: Path) -> None:
     target = LayoutTarget(tmp_path / "layout")
-    manifest = publish_artifact(target, "v1.2.3")
-    signer = new_signer()
-    sign_artifact(target, manifest, signer, "acme")
+    manifest, signer = signed_artifact(target, "acme")
     # Only the bundle: point the .sig tag at an empty signature manifest.
     legacy = read_json(target, target.resolve(sig_tag(manifest.digest)))
     write_json_manifest(target, legacy | {"layers": []}, sig_tag(manifest.digest))
@@ -113,9 +110,7 @@ def test_wrong_key_is_untrusted(store: Store) -> None:
 
 
 def test_payload_tampered_in_storage_is_invalid(store: Store) -> None:
-    manifest = publish_artifact(store.target, "v1.2.3")
-    signer = new_signer()
-    sign_artifact(store.target, manifest, signer, store.docker_ref)
+    manifest, signer = signed_artifact(store.target, store.docker_ref)
     legacy = read_json(store.target, store.target.resolve(sig_tag(manifest.digest)))
     payload_digest = legacy["layers"][0]["digest"]
     tamper_file(store.blob_file(payload_digest), b"cosign container", b"cosign CONTAINER")
@@ -129,9 +124,7 @@ def test_payload_tampered_in_storage_is_invalid(store: Store) -> None:
 
 def test_payload_rewritten_with_consistent_digests_is_invalid(tmp_path: Path) -> None:
     target = LayoutTarget(tmp_path / "layout")
-    manifest = publish_artifact(target, "v1.2.3")
-    signer = new_signer()
-    sign_artifact(target, manifest, signer, "acme")
+    manifest, signer = signed_artifact(target, "acme")
     sig_doc = read_json(target, target.resolve(sig_tag(manifest.digest)))
     layer = sig_doc["layers"][0]
     payload = target.fetch_bytes(Descriptor.from_json(layer))
@@ -407,9 +400,7 @@ def test_forged_keyless_bundle_is_rejected_offline(
 
 def test_legacy_layer_without_signature_annotation_is_invalid(tmp_path: Path) -> None:
     target = LayoutTarget(tmp_path / "layout")
-    manifest = publish_artifact(target, "v1.2.3")
-    signer = new_signer()
-    sign_artifact(target, manifest, signer, "acme")
+    manifest, signer = signed_artifact(target, "acme")
     doc = read_json(target, target.resolve(sig_tag(manifest.digest)))
     doc["layers"][0]["annotations"].pop(ANNOTATION_COSIGN_SIGNATURE)
     write_json_manifest(target, doc, sig_tag(manifest.digest))

@@ -8,7 +8,7 @@ import click
 
 from floe import __version__
 from floe.cli import common
-from floe.errors import FloeError
+from floe.errors import FloeError, UsageError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -68,7 +68,10 @@ def run(args: list[str]) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        if common.output_format() == "json":  # a bad flag or argument, as JSON too
+            common.render_error(UsageError("usage_invalid", exc.format_message()))
+        else:
+            exc.show()
         return 2
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
