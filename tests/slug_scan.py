@@ -67,3 +67,32 @@ def error_slugs(package: Path) -> dict[str, list[str]]:
         for slug in _slugs_in(ast.parse(path.read_text(encoding="utf-8"))):
             where.setdefault(slug, []).append(path.relative_to(package.parent).as_posix())
     return dict(sorted(where.items()))
+
+
+DIRECT_EXIT_CODES = {"UsageError": 2, "TransientError": 2, "FloeError": 2, "GateError": 1}
+
+
+def _direct_codes(tree: ast.AST) -> list[tuple[str, int]]:
+    """(slug, exit code) of every `UsageError("slug", ...)`-style call with a literal slug."""
+    found: list[tuple[str, int]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        code = DIRECT_EXIT_CODES.get(_name(node.func) or "")
+        first = node.args[0]
+        if code is None or not isinstance(first, ast.Constant) or not isinstance(first.value, str):
+            continue
+        for kw in node.keywords:
+            if kw.arg == "exit_code" and isinstance(kw.value, ast.Constant):
+                code = int(kw.value.value)
+        found.append((first.value, code))
+    return found
+
+
+def direct_exit_codes(package: Path) -> dict[str, set[int]]:
+    """slug -> the exit codes of the error classes it is raised with directly."""
+    codes: dict[str, set[int]] = {}
+    for path in sorted(package.rglob("*.py")):
+        for slug, code in _direct_codes(ast.parse(path.read_text(encoding="utf-8"))):
+            codes.setdefault(slug, set()).add(code)
+    return codes

@@ -101,7 +101,9 @@ def test_missing_tag_and_missing_layout(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as info:
         layout.resolve("v1.0.0")
     assert info.value.slug == "layout_not_found"
-    assert layout.tags() == []
+    with pytest.raises(UsageError) as missing:
+        layout.tags()  # a missing layout is not an empty one
+    assert missing.value.slug == "layout_not_found" and missing.value.exit_code == 2
     _publish(layout)
     with pytest.raises(UsageError) as info:
         layout.resolve("v9.9.9")

@@ -59,6 +59,33 @@ def dir_option(help_text: str) -> Callable[[F], F]:
     )
 
 
+def signer_options(when: str = "") -> Callable[[F], F]:
+    """`--key cosign.key`, `--keyless`, `--identity-token` of every command that signs
+    (`sign`, `publish`); `when` ends each help text, e.g. " after pushing"."""
+
+    def decorate(func: F) -> F:
+        for option in (
+            click.option(
+                "--identity-token",
+                envvar="SIGSTORE_IDENTITY_TOKEN",
+                help="OIDC token for --keyless (default: ambient CI credentials, else the "
+                "browser).",
+            ),
+            click.option("--keyless", is_flag=True, help=f"Sign keyless (Fulcio/Rekor){when}."),
+            click.option(
+                "--key",
+                "key_path",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help=f"Sign with this cosign.key{when} (password: FLOE_SIGNING_PASSWORD or "
+                "a prompt).",
+            ),
+        ):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
 

@@ -118,18 +118,7 @@ def _written(key_path: Path, pub_path: Path, key: Any, fmt: str) -> None:
 
 @click.command("sign")
 @click.argument("ref")
-@click.option(
-    "--key",
-    "key_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="cosign.key to sign with (password from FLOE_SIGNING_PASSWORD or a prompt).",
-)
-@click.option("--keyless", is_flag=True, help="Sign with a Fulcio certificate (sigstore OIDC).")
-@click.option(
-    "--identity-token",
-    envvar="SIGSTORE_IDENTITY_TOKEN",
-    help="OIDC token for --keyless (default: ambient CI credentials, else the browser).",
-)
+@common.signer_options()
 @registry_flags
 @common.format_option()
 def sign_cmd(

@@ -163,18 +163,7 @@ def register(cli: click.Group, platform: click.Group) -> None:
     help="The compiled platform tree.",
 )
 @click.option("--force", is_flag=True, help="Move an existing version tag to this build.")
-@click.option(
-    "--key",
-    "key_path",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Sign with this cosign.key after pushing (password: FLOE_SIGNING_PASSWORD or prompt).",
-)
-@click.option("--keyless", is_flag=True, help="Sign keyless (Fulcio/Rekor) after pushing.")
-@click.option(
-    "--identity-token",
-    envvar="SIGSTORE_IDENTITY_TOKEN",
-    help="OIDC token for --keyless (default: ambient CI credentials).",
-)
+@common.signer_options(" after pushing")
 @click.option(
     "--attest",
     is_flag=True,
@@ -462,7 +451,7 @@ def pull(
     REF is verified before anything is written: against --key/--identity when given
     (a signature is then required), else against the artifact's own policy (first use).
     """
-    from floe.oci.pack import unpack_artifact
+    from floe.oci.pack import check_destination, unpack_artifact
     from floe.oci.progress import transfer_progress, wanted
     from floe.oci.resolve import open_target
 
@@ -499,6 +488,7 @@ def pull(
             "pulling REF needs --out DIR",
             hint="floe platform pull REF --out DIR",
         )
+    check_destination(out_dir, force)  # before any network or verification work
     target, parsed = open_target(ref, options)
     desc = _resolve(target, parsed)
     verified = _verify_download(target, parsed, desc, trust, offline, quiet)

@@ -6,8 +6,9 @@ Every registry request goes through `RegistrySession.request`, which
   unless a CA file or `insecure` says the registry speaks TLS),
 - verifies TLS against the system CAs, `ca_file`, or not at all (`insecure`),
 - answers auth challenges through `floe.oci.auth.Authenticator` (once per request),
-- retries 408/429/502/503/504, connection errors and timeouts with exponential
-  backoff + jitter, honouring `Retry-After`, all within `retry_budget_seconds`.
+- retries 408/429/502/503/504, connection resets and timeouts with exponential
+  backoff + jitter, honouring `Retry-After`, all within `retry_budget_seconds`;
+  a refused connection (nothing listening) only REFUSED_RETRIES times, within ~1 s.
 Request bodies are given as factories so a retry (or an auth round trip) re-sends
 the body from its start.
 """
@@ -33,6 +34,8 @@ from floe.oci.options import RegistryOptions
 from floe.oci.registry_errors import TransientError, error_message, transport_error
 
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
+REFUSED_RETRIES = 2  # a refused connection (nothing listening) is retried briefly, not for long
+REFUSED_DELAY = 0.25  # seconds before the first retry of a refused connection, then doubled
 USER_AGENT = "floe-oci/1"
 
 BodyFactory = Callable[[], Any]
@@ -91,6 +94,25 @@ class RetryBudget:
     def __init__(self, seconds: float) -> None:
         self.deadline = time.monotonic() + seconds
         self.attempt = 0
+        self.refusals = 0  # refused connections so far (they get REFUSED_RETRIES retries)
+
+    def wait_after(self, error: TransientError) -> bool:
+        """Sleep before retrying after `error`; False when it is not worth another try.
+
+        Resets, timeouts and 408/429/5xx may pass: they get the whole budget. A refused
+        connection means nothing listens there; it gets a short bounded retry (a
+        registry restarting) and then fails fast.
+        """
+        if not error.refused:
+            return self.wait(error.retry_after)
+        if self.refusals >= REFUSED_RETRIES:
+            return False
+        delay = min(REFUSED_DELAY * (2**self.refusals), self.remaining() - 0.05)
+        if delay <= 0:
+            return False
+        time.sleep(delay)
+        self.refusals += 1
+        return True
 
     def remaining(self) -> float:
         return max(0.0, self.deadline - time.monotonic())
@@ -207,7 +229,7 @@ class RegistrySession:
             try:
                 resp = self._send(method, path, scopes, headers, body, stream, budget)
             except TransientError as exc:
-                if retry and budget.wait(exc.retry_after):
+                if retry and budget.wait_after(exc):
                     continue
                 raise
             if resp.status_code in (401, 403):

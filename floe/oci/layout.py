@@ -60,6 +60,12 @@ class LayoutTarget:
 
     def _check_layout(self) -> None:
         marker = self.path / LAYOUT_FILE
+        if not self.path.exists():
+            raise UsageError(
+                "layout_not_found",
+                f"there is no OCI image layout at {self.path} (no such folder)",
+                hint="check the path; publish or copy into it to create it",
+            )
         if not marker.is_file():
             raise UsageError(
                 "layout_not_found",
@@ -252,8 +258,8 @@ class LayoutTarget:
         self._update_index(retag)
 
     def tags(self) -> list[str]:
-        if not (self.path / LAYOUT_FILE).exists():
-            return []
+        """The layout's tags; a missing layout is an error (a typo must not list "none")."""
+        self._check_layout()
         names = {
             str((e.get("annotations") or {}).get(ANNOTATION_REF_NAME))
             for e in self._read_index()

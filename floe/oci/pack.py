@@ -48,7 +48,9 @@ from floe.oci.target import (
     Descriptor,
     Target,
     canonical_json,
+    parse_json_object,
 )
+from floe.platform.tree_files import MANIFEST_FILE, content_digest, read_tree_files
 
 TAR_THRESHOLD = 512  # files in one top-level folder before it goes as one tar layer
 DEFAULT_MAX_BLOB = 256 * 1024 * 1024
@@ -105,34 +107,15 @@ def normalize_version(version: str) -> str:
     return bare
 
 
-MANIFEST_FILE = "manifest.json"  # = floe.platform.tree.MANIFEST_FILE (kept light: no pydantic)
-
-
-def content_digest(files: dict[str, bytes]) -> str:
-    """floe.platform.tree.content_digest without importing pydantic (publish stays fast)."""
-    lines = sorted(
-        f"{path}:sha256:{hashlib.sha256(data).hexdigest()}\n"
-        for path, data in files.items()
-        if path != MANIFEST_FILE
-    )
-    return "sha256:" + hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
-
-
 def read_tree_dir(root: Path) -> dict[str, bytes]:
-    """Every regular file under root by POSIX relative path; symlinks are refused."""
+    """The compiled tree at root (every regular file by POSIX path); symlinks are refused."""
     if not (root / MANIFEST_FILE).is_file():
         raise UsageError(
             "artifacts_missing",
             f"no compiled platform at {root}",
             hint="run `floe platform compile` first, or pass --artifacts DIR",
         )
-    files: dict[str, bytes] = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_symlink():
-            raise GateError("tree_invalid", f"{path} is a symlink; compiled trees hold files only")
-        if path.is_file():
-            files[path.relative_to(root).as_posix()] = path.read_bytes()
-    return files
+    return read_tree_files(root)
 
 
 def tree_metadata(files: dict[str, bytes], origin: str) -> dict[str, Any]:
@@ -342,14 +325,10 @@ def read_manifest(target: Target, desc: Descriptor) -> dict[str, Any]:
         raise GateError(
             "pull_too_large", f"manifest {desc.digest} is {desc.size} bytes (limit 4 MiB)"
         )
-    data = target.fetch_bytes(desc, MAX_MANIFEST_BYTES)
-    try:
-        manifest = json.loads(data)
-    except ValueError:
-        raise GateError("manifest_invalid", f"{desc.digest} is not valid JSON") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
+    manifest = parse_json_object(target.fetch_bytes(desc, MAX_MANIFEST_BYTES), desc.digest)
+    if not isinstance(manifest.get("layers"), list):
         raise GateError(
-            "manifest_invalid",
+            "artifact_manifest_invalid",
             f"{desc.digest} is not an image manifest with layers",
             hint="floe pulls artifacts pushed by floe publish, oras push or skopeo copy",
         )
@@ -389,7 +368,7 @@ def unpack_artifact(
                 f"{max_blob_size}-byte limit",
                 hint="raise the limit only for artifacts you trust",
             )
-    _check_destination(out_dir, force)
+    check_destination(out_dir, force)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
@@ -411,9 +390,18 @@ def unpack_artifact(
     return result
 
 
-def _check_destination(out_dir: Path, force: bool) -> None:
+def check_destination(out_dir: Path, force: bool) -> None:
+    """`--out` must be (or can become) a folder, empty unless `force`: checked before any
+    download, and again just before writing."""
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise UsageError("pull_out_invalid", f"{out_dir} exists and is not a folder")
+    blocker = next((p for p in out_dir.absolute().parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise UsageError(
+            "pull_out_invalid",
+            f"cannot create {out_dir}: {blocker} is a file, not a folder",
+            hint="pass a folder path for --out",
+        )
     if out_dir.is_dir() and any(out_dir.iterdir()) and not force:
         raise UsageError(
             "pull_out_exists",
@@ -553,7 +541,7 @@ def _safe_member(member: tarfile.TarInfo, title: str) -> str:
 
 
 def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result: Unpacked) -> str:
-    from floe.platform.tree import MANIFEST_FILE, parse_tree, read_tree_files
+    from floe.platform.tree import parse_tree
 
     files = read_tree_files(staging)
     tree = parse_tree(files, origin=f"artifact {result.manifest_digest}")
@@ -582,7 +570,7 @@ def _tree_digest_if_valid(staging: Path) -> str | None:
     """A non-floe artifact (e.g. pushed by oras) may still hold a valid platform tree."""
     if not (staging / MANIFEST_FILE).is_file():
         return None  # not even shaped like a tree: skip loading the tree models
-    from floe.platform.tree import parse_tree, read_tree_files
+    from floe.platform.tree import parse_tree
 
     try:
         return parse_tree(read_tree_files(staging)).manifest.metadata.digest

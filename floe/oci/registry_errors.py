@@ -10,10 +10,13 @@ from floe.errors import FloeError, UsageError
 class TransientError(UsageError):
     """A failure worth retrying (connection error, timeout, 408/429/5xx)."""
 
-    def __init__(self, slug: str, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, slug: str, message: str, retry_after: float | None = None, *, refused: bool = False
+    ) -> None:
         hint = "check that the registry is up and reachable, then try again"
         super().__init__(slug, message, hint=hint)
         self.retry_after = retry_after
+        self.refused = refused  # nothing listens: worth a short retry only, not the budget
 
 
 def error_message(resp: requests.Response) -> str:
@@ -38,7 +41,28 @@ def transport_error(host: str, exc: Exception) -> FloeError:
         )
     if isinstance(exc, requests.exceptions.Timeout | requests.exceptions.ReadTimeout):
         return TransientError("registry_unreachable", f"{host} timed out: {_root_cause(exc)}")
-    return TransientError("registry_unreachable", f"cannot reach {host}: {_root_cause(exc)}")
+    return TransientError(
+        "registry_unreachable",
+        f"cannot reach {host}: {_root_cause(exc)}",
+        refused=_refused(exc),
+    )
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether a ConnectionRefusedError is behind exc (requests -> urllib3 -> socket)."""
+    pending: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError):
+            return True
+        linked = [*current.args, getattr(current, "reason", None)]
+        linked += [current.__cause__, current.__context__]
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+    return False
 
 
 def _root_cause(exc: BaseException) -> str:

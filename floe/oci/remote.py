@@ -400,8 +400,18 @@ class RemoteTarget:
         )
         if resp.status_code == 404:
             resp.close()
-            slug = "manifest_not_found" if self._kind(desc) == "manifests" else "blob_not_found"
-            raise UsageError(slug, f"{desc.digest} not found in {self.describe()}")
+            if self._kind(desc) == "manifests":
+                raise UsageError(
+                    "reference_not_found",
+                    f"{self.describe()} has no manifest {desc.digest}",
+                    hint="check the reference with `floe platform list`",
+                )
+            # The manifest names this blob: the artifact in the store is broken (as in a layout).
+            raise GateError(
+                "blob_not_found",
+                f"{self.describe()} lacks {desc.digest}",
+                hint="the repository is incomplete; copy or publish the artifact again",
+            )
         if resp.status_code not in (200, 206):
             resp.close()
             raise self._unexpected(resp, f"GET {desc.digest}")
@@ -487,7 +497,7 @@ class RemoteTarget:
                 self._upload_once(desc, stream, budget)
                 return
             except TransientError as exc:
-                if not budget.wait(exc.retry_after):
+                if not budget.wait_after(exc):
                     raise
 
     def _upload_once(self, desc: Descriptor, stream: IO[bytes], budget: RetryBudget) -> None:
@@ -572,7 +582,7 @@ def _json_content(resp: requests.Response) -> bool:
 def _index_entries(data: bytes) -> list[Descriptor]:
     parsed = _json_or_none(data)
     if not isinstance(parsed, dict) or not isinstance(parsed.get("manifests"), list):
-        raise GateError("manifest_invalid", "the referrers index is not an OCI index")
+        raise GateError("artifact_manifest_invalid", "the referrers index is not an OCI index")
     return [Descriptor.from_json(item) for item in parsed["manifests"]]
 
 

@@ -86,19 +86,21 @@ class Descriptor:
     @classmethod
     def from_json(cls, data: Any) -> Descriptor:
         if not isinstance(data, dict):
-            raise GateError("manifest_invalid", "descriptor is not a JSON object")
+            raise GateError("artifact_manifest_invalid", "descriptor is not a JSON object")
         try:
             media_type = str(data["mediaType"])
             digest = str(data["digest"])
             size = data["size"]
         except KeyError as exc:
-            raise GateError("manifest_invalid", f"descriptor lacks {exc.args[0]!r}") from None
+            raise GateError(
+                "artifact_manifest_invalid", f"descriptor lacks {exc.args[0]!r}"
+            ) from None
         if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise GateError("manifest_invalid", f"descriptor {digest} has a bad size")
+            raise GateError("artifact_manifest_invalid", f"descriptor {digest} has a bad size")
         validate_digest(digest)
         annotations = data.get("annotations") or {}
         if not isinstance(annotations, dict):
-            raise GateError("manifest_invalid", f"descriptor {digest} has bad annotations")
+            raise GateError("artifact_manifest_invalid", f"descriptor {digest} has bad annotations")
         return cls(
             media_type=media_type,
             digest=digest,
@@ -259,11 +261,11 @@ class Target(Protocol):
 
 
 def parse_json_object(data: bytes, digest: str) -> dict[str, Any]:
-    """A manifest or index read from any Target: a JSON object, else `manifest_invalid`."""
+    """A manifest or index read from any Target: a JSON object, else `artifact_manifest_invalid`."""
     try:
         value = json.loads(data)
     except ValueError:
-        raise GateError("manifest_invalid", f"{digest} is not valid JSON") from None
+        raise GateError("artifact_manifest_invalid", f"{digest} is not valid JSON") from None
     if not isinstance(value, dict):
-        raise GateError("manifest_invalid", f"{digest} is not a JSON object")
+        raise GateError("artifact_manifest_invalid", f"{digest} is not a JSON object")
     return value

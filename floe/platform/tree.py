@@ -8,16 +8,17 @@ artifact written by an incompatible floe is rejected loudly, not half-read.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from floe.errors import GateError, UsageError
+from floe.errors import GateError
+from floe.platform.tree_files import MANIFEST_FILE as MANIFEST_FILE
+from floe.platform.tree_files import content_digest as content_digest
+from floe.platform.tree_files import read_tree_files as read_tree_files
 
-MANIFEST_FILE = "manifest.json"
 CLASSIFICATION_FILE = "policies/classification.json"
 ACCESS_CONTROL_FILE = "policies/access-control.json"
 QUALITY_GATES_FILE = "policies/quality-gates.json"
@@ -177,33 +178,6 @@ def dump_json(data: Any) -> bytes:
 
 def model_bytes(model: BaseModel) -> bytes:
     return dump_json(model.model_dump(mode="json"))
-
-
-def content_digest(files: dict[str, bytes]) -> str:
-    """sha256 over sorted lines `<path>:sha256:<hex>\\n` of every file except manifest.json."""
-    lines = sorted(
-        f"{path}:sha256:{hashlib.sha256(data).hexdigest()}\n"
-        for path, data in files.items()
-        if path != MANIFEST_FILE
-    )
-    return "sha256:" + hashlib.sha256("".join(lines).encode("utf-8")).hexdigest()
-
-
-def read_tree_files(root: Path) -> dict[str, bytes]:
-    """Every regular file under root, keyed by its POSIX relative path."""
-    if not root.is_dir():
-        raise UsageError(
-            "artifacts_missing",
-            f"no compiled platform at {root}",
-            hint="run `floe platform compile` first, or pass --artifacts DIR",
-        )
-    files: dict[str, bytes] = {}
-    for path in sorted(root.rglob("*")):
-        if path.is_symlink():
-            raise GateError("tree_invalid", f"{path} is a symlink; compiled trees hold files only")
-        if path.is_file():
-            files[path.relative_to(root).as_posix()] = path.read_bytes()
-    return files
 
 
 def parse_tree(files: dict[str, bytes], origin: str = "platform tree") -> PlatformTree:

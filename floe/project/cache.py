@@ -388,7 +388,12 @@ class CachedSource:
         raise UsageError("target_read_only", "the platform source is read-only here")
 
     def tags(self) -> list[str]:
-        return self._metadata_target().tags()
+        try:
+            return self._metadata_target().tags()
+        except UsageError as exc:
+            if exc.slug == "layout_not_found":
+                return []  # nothing cached for this repository yet
+            raise
 
     def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
         if self.authoritative:
