@@ -45,6 +45,8 @@ _SOURCE = re.compile(r"""\bsource\s*\(\s*(['"])([^'"]+)\1\s*,\s*(['"])([^'"]+)\3
 _CONFIG = re.compile(r"\{\{-?\s*config\s*\((.*?)\)\s*-?\}\}", re.DOTALL)
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
 _CLASSIFICATION_TAG = "classification:"
+_READ_CHUNK = 1 << 16
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation by os.read
 
 
 @dataclass
@@ -82,10 +84,12 @@ def read_project(root: Path, *, layers: Mapping[str, str] | None = None) -> Proj
     name = str(config.get("name") or root.name)
     model_paths = _paths(config, "model-paths", "source-paths", default="models")
     seed_paths = _paths(config, "seed-paths", "data-paths", default="seeds")
-    scan = _scan(root, model_paths, seed_paths)
-    scan.newest = max(scan.newest, config_file.stat().st_mtime)
     manifest = root / "target" / "manifest.json"
-    if manifest.is_file() and manifest.stat().st_mtime > scan.newest:
+    has_manifest = manifest.is_file()
+    # Modification times only matter against a manifest: without one, skip 10k stat calls.
+    scan = _scan(root, model_paths, seed_paths, with_mtimes=has_manifest)
+    scan.newest = max(scan.newest, config_file.stat().st_mtime)
+    if has_manifest and manifest.stat().st_mtime > scan.newest:
         from floe.project.dbt_manifest import read_manifest
 
         with paused_gc():
@@ -103,11 +107,13 @@ def _paths(config: dict[str, Any], key: str, legacy: str, *, default: str) -> li
     return [PurePosixPath(v).as_posix().rstrip("/") for v in value]
 
 
-def _scan(root: Path, model_paths: list[str], seed_paths: list[str]) -> _Scan:
+def _scan(
+    root: Path, model_paths: list[str], seed_paths: list[str], *, with_mtimes: bool = True
+) -> _Scan:
     """One walk over the model and seed folders (sorted, so results are deterministic)."""
     scan = _Scan()
     for base, is_model in [*((p, True) for p in model_paths), *((p, False) for p in seed_paths)]:
-        for rel, dirs, mtime in _walk(root, base):
+        for rel, dirs, mtime in _walk(root, base, with_mtimes):
             scan.newest = max(scan.newest, mtime)
             stem, _, suffix = rel.rpartition("/")[2].rpartition(".")
             if suffix in ("yml", "yaml"):
@@ -120,7 +126,9 @@ def _scan(root: Path, model_paths: list[str], seed_paths: list[str]) -> _Scan:
     return scan
 
 
-def _walk(root: Path, base: str) -> Iterator[tuple[str, tuple[str, ...], float]]:
+def _walk(
+    root: Path, base: str, with_mtimes: bool = True
+) -> Iterator[tuple[str, tuple[str, ...], float]]:
     top = root / base
     if not top.is_dir():
         return
@@ -136,13 +144,12 @@ def _walk(root: Path, base: str) -> Iterator[tuple[str, tuple[str, ...], float]]
                 stack.append((Path(entry.path), (*dirs, entry.name)))
             elif entry.is_file():
                 rel = "/".join((base, *dirs, entry.name))
-                yield rel, dirs, entry.stat().st_mtime
+                yield rel, dirs, entry.stat().st_mtime if with_mtimes else 0.0
 
 
 def load_schema_file(root: Path, rel: str) -> LinedYaml:
     try:
-        with open(os.path.join(root, rel), encoding="utf-8") as handle:
-            text = handle.read()
+        text = _read_utf8(os.path.join(root, rel))
     except UnicodeDecodeError:
         raise UsageError(SLUG, f"{rel}: not UTF-8", hint="save the file as UTF-8") from None
     except OSError as exc:
@@ -416,6 +423,11 @@ def _constraint_tests(item: dict[str, Any]) -> list[str]:
 def classification_of(item: dict[str, Any]) -> str | None:
     """`meta.classification` (under `config:` or not), else a `classification:<level>` tag."""
     config = item.get("config")
+    if config is None and "tags" not in item:  # the usual column: `meta:` at most
+        meta = item.get("meta")
+        if isinstance(meta, dict) and meta.get("classification") is not None:
+            return str(meta["classification"])
+        return None
     holders = (config, item) if isinstance(config, dict) else (item,)
     for holder in holders:
         meta = holder.get("meta")
@@ -460,10 +472,28 @@ def _has_freshness(item: dict[str, Any]) -> bool:
 # ---- model files ----------------------------------------------------------------------
 
 
+def _read_utf8(path: str) -> str:
+    """The file as text mode reads it (universal newlines), at a third of the cost of
+    `open()`'s file objects: a 10,000-model project reads 10,000 files."""
+    fd = os.open(path, os.O_RDONLY | _O_BINARY)
+    try:
+        data = os.read(fd, _READ_CHUNK)
+        if len(data) == _READ_CHUNK:  # a big file: read on to the end
+            parts = [data]
+            while more := os.read(fd, _READ_CHUNK):
+                parts.append(more)
+            data = b"".join(parts)
+    finally:
+        os.close(fd)
+    text = data.decode("utf-8")
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
 def _read_text(root: Path, rel: str) -> str:
     try:
-        with open(os.path.join(root, rel), encoding="utf-8") as handle:
-            return handle.read()
+        return _read_utf8(os.path.join(root, rel))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(SLUG, f"{rel}: cannot read: {exc}") from None
 

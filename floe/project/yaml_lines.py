@@ -128,8 +128,9 @@ _NUMBER: Final = 0
 _INDENT: Final = 1
 _DASH: Final = 3
 # Every line, split by one C-level pass: indent, `- ` (optional), a plain `key:` with
-# the rest of the line (optional), or else the remaining text.
-_LINES = re.compile(r"^( *)(- +|-$)?(?:([A-Za-z_+][\w.+/-]*):(?: +(.*))?$)?(.*)$", re.M)
+# the rest of the line (optional), or else the remaining text. Possessive quantifiers:
+# `(.*+)$` always matches, so backtracking could never help; it only costs time.
+_LINES = re.compile(r"^( *+)(- ++|-$)?(?:([A-Za-z_+][\w.+/-]*+):(?: ++(.*+))?$)?(.*+)$", re.M)
 
 
 class _FastParser:
@@ -159,9 +160,7 @@ class _FastParser:
             raise _GiveUp  # not one match per line: let PyYAML read it
         tokens = self.tokens
         append = tokens.append
-        number = 0
-        for indent, dash, key, rest, other in found:
-            number += 1
+        for number, (indent, dash, key, rest, other) in enumerate(found, 1):
             if key:
                 if rest and rest[-1] == " ":
                     rest = rest.rstrip(" ")
@@ -190,10 +189,11 @@ class _FastParser:
         count = len(tokens)
         lines = self.lines
         stop = _PLAIN_STOP.search
+        resolvers = _RESOLVERS
         mapping: dict[Any, Any] = {}
-        lines[id(mapping)] = tokens[self.pos][_NUMBER]
-        while self.pos < count:
-            pos = self.pos
+        pos = self.pos  # kept local; self.pos is synced around calls that move it
+        lines[id(mapping)] = tokens[pos][_NUMBER]
+        while pos < count:
             number, at, text, dash, key, rest = tokens[pos]
             if at != indent or dash:
                 if at > indent:
@@ -201,23 +201,29 @@ class _FastParser:
                 break
             if key is _UNPARSED:
                 key, rest = _split_key(text)
-            elif key[0] in _RESOLVERS:
+            elif key[0] in resolvers:
                 key = _resolve(key)
             if key in mapping:
                 raise _GiveUp
-            self.pos = pos + 1
+            pos += 1
             if rest and rest[0] not in "#|>":  # the common `key: value` on one line
-                if pos + 1 < count and tokens[pos + 1][_INDENT] > indent:
+                if pos < count and tokens[pos][1] > indent:  # [1]: the indent
                     raise _GiveUp  # a multi-line plain or quoted scalar
                 first = rest[0]
-                if first in _NOT_SIMPLE or stop(rest) is not None:
+                # `in` is much cheaper than the regex, and most values hold neither.
+                if first in _NOT_SIMPLE or (
+                    ("#" in rest or ":" in rest) and stop(rest) is not None
+                ):
                     mapping[key] = _inline(rest, number, lines)
-                elif first in _RESOLVERS:
+                elif first in resolvers:
                     mapping[key] = _resolve(rest)
                 else:
                     mapping[key] = rest
             else:
-                mapping[key] = self._value(tokens[pos], rest, indent, in_sequence=False)
+                self.pos = pos
+                mapping[key] = self._value(tokens[pos - 1], rest, indent, in_sequence=False)
+                pos = self.pos
+        self.pos = pos
         return mapping
 
     def _sequence(self, indent: int) -> list[Any]:

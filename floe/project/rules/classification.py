@@ -33,6 +33,7 @@ class _Origin:
 def check(ctx: Context) -> list[Finding]:
     policy = ctx.platform.classification
     rank = {level: index for index, level in enumerate(policy.levels)}
+    placement_rules = policy.rules
     findings: list[Finding] = []
     inherited = _propagate(ctx, rank) if policy.propagate else {}
     for model in ctx.models:
@@ -48,7 +49,7 @@ def check(ctx: Context) -> list[Finding]:
             if origin is not None and rank[origin.level] > rank.get(effective or "", -1):
                 findings.append(_dropped(ctx, model, column, origin))
                 effective, raised_by = origin.level, origin
-            if effective is not None:
+            if effective is not None and effective in placement_rules:
                 findings.extend(_placement(ctx, model, column, effective, raised_by))
     return findings
 
@@ -88,7 +89,6 @@ def _placement(
     if rule is None:
         return []
     found: list[Finding] = []
-    where = ctx.where(model, column.line)
     via = f" (inherited from {origin.node})" if origin else ""
     layer = ctx.layer_of[model.name]
     if layer is not None and layer in rule.forbidden_layers:
@@ -99,7 +99,8 @@ def _placement(
                 model,
                 f"{level} column {model.name}.{column.name}{via} is not allowed in the "
                 f"{layer} layer",
-                f"remove, hash or mask column {column.name} before the {layer} layer ({where})",
+                f"remove, hash or mask column {column.name} before the {layer} layer "
+                f"({ctx.where(model, column.line)})",
                 line=column.line,
             )
         )
@@ -112,7 +113,7 @@ def _placement(
                 f"{level} column {model.name}.{column.name}{via} is not allowed in "
                 f"namespace {model.schema}",
                 f"move model {model.name} to another schema or remove column "
-                f"{column.name} ({where})",
+                f"{column.name} ({ctx.where(model, column.line)})",
                 line=column.line,
             )
         )
@@ -123,7 +124,7 @@ def _placement(
                 "error",
                 model,
                 f"{level} column {model.name}.{column.name} has no description",
-                f"describe column {column.name} in {where}",
+                f"describe column {column.name} in {ctx.where(model, column.line)}",
                 line=column.line,
             )
         )

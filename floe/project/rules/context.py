@@ -115,7 +115,16 @@ class Context:
             layer, how = self._resolve_layer(model)
             self.layer_of[model.name] = layer
             self.layer_how[model.name] = how
+        # Test base names per model, computed once: every rule family asks for them.
+        self._model_tests: dict[str, frozenset[str]] = {}
         self._tests: dict[str, frozenset[str]] = {}
+        for model in self.models:
+            own = frozenset(map(test_base, model.tests))
+            self._model_tests[model.name] = own
+            names = set(own)
+            for column in model.columns:
+                names.update(map(test_base, column.tests))
+            self._tests[model.name] = frozenset(names)
         self._keys: dict[str, Column | str | None] = {}
         self.coverage = self._coverage()
 
@@ -148,10 +157,10 @@ class Context:
     def test_names(self, model: Model) -> frozenset[str]:
         """Base names of every test on the model or any of its columns."""
         cached = self._tests.get(model.name)
-        if cached is None:
-            names = {test_base(t) for t in model.tests}
+        if cached is None:  # a model that is not in the context's project
+            names = set(map(test_base, model.tests))
             for column in model.columns:
-                names.update(test_base(t) for t in column.tests)
+                names.update(map(test_base, column.tests))
             cached = self._tests[model.name] = frozenset(names)
         return cached
 
@@ -207,7 +216,9 @@ class Context:
 
     def _missing_pk_test(self, model: Model, required: str) -> Requirement | None:
         test = "not_null" if required == "not_null_pk" else "unique"
-        model_tests = {test_base(t) for t in model.tests}
+        model_tests = self._model_tests.get(model.name)
+        if model_tests is None:
+            model_tests = frozenset(map(test_base, model.tests))
         if required in model_tests:
             return None
         if required == "unique_pk" and model_tests & COMPOSITE_UNIQUE_TESTS:

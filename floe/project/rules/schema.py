@@ -22,7 +22,6 @@ def check(ctx: Context) -> list[Finding]:
     )
     for model in ctx.models:
         for column in model.columns:
-            where = ctx.where(model, column.line)
             if registry.require_column_descriptions and not column.description:
                 findings.append(
                     ctx.finding(
@@ -30,7 +29,8 @@ def check(ctx: Context) -> list[Finding]:
                         "error",
                         model,
                         f"column {model.name}.{column.name} has no description",
-                        f"add `description:` to column {column.name} in {where}",
+                        f"add `description:` to column {column.name} in "
+                        f"{ctx.where(model, column.line)}",
                         line=column.line,
                     )
                 )
@@ -41,7 +41,8 @@ def check(ctx: Context) -> list[Finding]:
                         "error",
                         model,
                         f"column {model.name}.{column.name} declares no data_type",
-                        f"add `data_type:` to column {column.name} in {where}",
+                        f"add `data_type:` to column {column.name} in "
+                        f"{ctx.where(model, column.line)}",
                         line=column.line,
                     )
                 )
@@ -53,7 +54,8 @@ def check(ctx: Context) -> list[Finding]:
                         model,
                         f"column name {model.name}.{column.name} does not match "
                         f"{registry.column_name_pattern}",
-                        f"rename column {column.name} in {where} (and in the model's SQL)",
+                        f"rename column {column.name} in {ctx.where(model, column.line)} "
+                        "(and in the model's SQL)",
                         line=column.line,
                     )
                 )
