@@ -9,6 +9,7 @@ is one clear error line instead of a traceback.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -39,6 +40,27 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = Tr
         if isinstance(exc, OSError):
             raise write_failed(path, exc) from None
         raise
+
+
+def replace_dir(staging: Path, out_dir: Path) -> None:
+    """Rename a finished staging folder to out_dir; an old out_dir goes only now.
+
+    The old folder is renamed aside first and put back if the swap fails, so a
+    reader sees the old tree or the new one, never a mix (staging must sit beside
+    out_dir, on the same file system).
+    """
+    if not out_dir.exists():
+        os.replace(staging, out_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    os.replace(out_dir, old / "tree")
+    try:
+        os.replace(staging, out_dir)
+    except BaseException:
+        os.replace(old / "tree", out_dir)
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_failed(path: Path, exc: OSError) -> UsageError:

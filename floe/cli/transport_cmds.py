@@ -193,12 +193,13 @@ def publish(
 ) -> None:
     """Push the compiled platform as VERSION (e.g. v1.2.3) to an OCI registry."""
     from floe.oci.copy import StaticTarget
-    from floe.oci.pack import pack_tree, read_tree_dir, tree_metadata
+    from floe.oci.pack import normalize_version, pack_tree, read_tree_dir, tree_metadata
     from floe.oci.resolve import configured_registry, parse_repository, target_for
 
+    normalize_version(version)  # a bad VERSION is reported before any file is read
     files = read_tree_dir(artifacts)
     metadata = tree_metadata(files, str(artifacts))
-    packed = pack_tree(files, version)
+    packed = pack_tree(files, version, metadata=metadata)
     repo = parse_repository(configured_registry(registry, metadata["registry"]))
     provenance = _provenance_source(attest, source, key_path, keyless, files)
     signer = _load_signer(key_path, keyless)  # before pushing: a bad password publishes nothing

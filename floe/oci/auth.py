@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,19 +79,12 @@ def load_docker_config(path: Path) -> dict[str, Any]:
 
 
 def write_docker_config(path: Path, data: dict[str, Any]) -> None:
-    """Temp file then rename, mode 0600 (it holds secrets)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".json", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent="\t")
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Temp file then rename, mode 0600 (it holds secrets), like docker and ORAS."""
+    from floe.files import atomic_write
+
+    with contextlib.suppress(OSError):  # an unwritable folder is reported by atomic_write
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    atomic_write(path, (json.dumps(data, indent="\t") + "\n").encode("utf-8"), mode=0o600)
 
 
 def _host_of(key: str) -> str:

@@ -30,6 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 from floe.errors import FloeError, GateError, UsageError
+from floe.files import replace_dir
 from floe.oci.target import (
     ANNOTATION_CONTENT_DIGEST,
     ANNOTATION_CREATED,
@@ -142,10 +143,19 @@ def tree_metadata(files: dict[str, bytes], origin: str) -> dict[str, Any]:
 
 
 def pack_tree(
-    files: dict[str, bytes], version: str, *, tar_threshold: int = TAR_THRESHOLD
+    files: dict[str, bytes],
+    version: str,
+    *,
+    tar_threshold: int = TAR_THRESHOLD,
+    metadata: dict[str, Any] | None = None,
 ) -> Packed:
-    """Pack a compiled platform tree into a floe artifact (checks integrity and version)."""
-    metadata = tree_metadata(files, "platform tree")
+    """Pack a compiled platform tree into a floe artifact (checks integrity and version).
+
+    `metadata` is `tree_metadata(files, ...)` when the caller already has it, so the
+    content digest of the tree is computed once.
+    """
+    if metadata is None:
+        metadata = tree_metadata(files, "platform tree")
     bare = normalize_version(version)
     if bare != metadata["version"]:
         raise UsageError(
@@ -158,7 +168,7 @@ def pack_tree(
         ANNOTATION_VERSION: bare,
         ANNOTATION_CREATED: str(metadata["created"]),
         ANNOTATION_TITLE: str(metadata["name"]),
-        ANNOTATION_CONTENT_DIGEST: content_digest(files),
+        ANNOTATION_CONTENT_DIGEST: str(metadata["digest"]),  # checked by tree_metadata
     }
     return pack_files(
         files,
@@ -383,7 +393,7 @@ def unpack_artifact(
             result.content_digest = _verify_floe_tree(target, config, staging, result)
         else:
             result.content_digest = _tree_digest_if_valid(staging)
-        _move_into_place(staging, out_dir)
+        replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -576,19 +586,3 @@ def _tree_digest_if_valid(staging: Path) -> str | None:
         return parse_tree(read_tree_files(staging)).manifest.metadata.digest
     except FloeError:
         return None
-
-
-def _move_into_place(staging: Path, out_dir: Path) -> None:
-    """Rename the verified staging folder to out_dir, replacing an old one only now."""
-    if out_dir.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-        os.replace(out_dir, old / "tree")
-        try:
-            os.replace(staging, out_dir)
-        except BaseException:
-            os.replace(old / "tree", out_dir)
-            raise
-        finally:
-            shutil.rmtree(old, ignore_errors=True)
-        return
-    os.replace(staging, out_dir)

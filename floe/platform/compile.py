@@ -22,6 +22,7 @@ from typing import NoReturn
 from pydantic import BaseModel
 
 from floe.errors import UsageError
+from floe.files import replace_dir
 from floe.platform import tree
 from floe.platform.manifest import (
     LoadedManifest,
@@ -248,7 +249,6 @@ def write_tree_atomically(out_dir: Path, files: dict[str, bytes]) -> None:
 def _swap_in(out_dir: Path, files: dict[str, bytes]) -> None:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.new-", dir=out_dir.parent))
-    old: Path | None = None
     try:
         for rel, data in sorted(files.items()):
             target = staging / rel
@@ -258,18 +258,10 @@ def _swap_in(out_dir: Path, files: dict[str, bytes]) -> None:
                 handle.flush()
                 os.fsync(handle.fileno())
         os.chmod(staging, 0o755)
-        if out_dir.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "tree")
-        os.replace(staging, out_dir)
+        replace_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        if old is not None and (old / "tree").exists() and not out_dir.exists():
-            os.replace(old / "tree", out_dir)  # put the previous tree back
         raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 def compile_platform(
