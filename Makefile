@@ -55,6 +55,7 @@ lint: dev
 
 typecheck: dev
 	$(VENV)/bin/mypy --strict floe
+	$(VENV)/bin/lint-imports
 
 test: system-deps dev lint typecheck
 	$(VENV)/bin/pytest -n 2 --dist loadfile

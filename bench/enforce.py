@@ -31,9 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from floe.platform.compile import compile_platform  # noqa: E402
-from floe.platform.tree import PlatformTree, load_tree  # noqa: E402
-from floe.project.dbt_reader import read_project  # noqa: E402
-from floe.project.rules.engine import evaluate  # noqa: E402
+from floe.rules.dbt_reader import read_project  # noqa: E402
+from floe.rules.engine import evaluate  # noqa: E402
+from floe.tree.model import PlatformTree, load_tree  # noqa: E402
 
 LAYERS = ("bronze", "silver", "gold")
 PER_FILE = 50

@@ -74,7 +74,7 @@ def run_child(cmd: list[str], cwd: Path | None = None) -> tuple[float, float, st
 
 
 _PRELOAD = {
-    "floe": ("floe.oci.remote", "floe.oci.copy", "floe.oci.pack", "floe.platform.tree"),
+    "floe": ("floe.oci.remote", "floe.oci.copy", "floe.artifact.pack", "floe.tree.model"),
     "oras": ("oras.client",),
     "requests": ("requests",),
 }
@@ -109,8 +109,8 @@ def _remote(ref: str) -> tuple[Any, str]:
 
 def _floe_push(folder: str, ref: str, tar_threshold: str, layout: str = "nested") -> None:
     """Per-file layers, or (threshold below the file count) the folder as one tar layer."""
+    from floe.artifact.pack import pack_files
     from floe.oci.copy import StaticTarget, copy_graph
-    from floe.oci.pack import pack_files
 
     root = Path(folder)
     prefix = "" if layout == "flat" else f"{root.name}/"
@@ -128,7 +128,7 @@ def _floe_push(folder: str, ref: str, tar_threshold: str, layout: str = "nested"
 
 
 def _floe_pull(ref: str, out: str) -> None:
-    from floe.oci.pack import unpack_artifact
+    from floe.artifact.pack import unpack_artifact
 
     target, tag = _remote(ref)
     desc = target.resolve(tag)
@@ -233,9 +233,9 @@ def folder_bytes(folder: Path) -> int:
 
 def skopeo_layout(folder: Path, layout: Path, tar_threshold: int) -> None:
     """An OCI layout of the payload (untimed) for skopeo to copy from."""
+    from floe.artifact.pack import pack_files
     from floe.oci.copy import StaticTarget, copy_graph
     from floe.oci.layout import LayoutTarget
-    from floe.oci.pack import pack_files
 
     files = {p.relative_to(folder).as_posix(): p for p in sorted(folder.rglob("*")) if p.is_file()}
     packed = pack_files(

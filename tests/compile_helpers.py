@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from floe.platform import tree as t
+from floe.tree import model as t
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO_ROOT / "demo"

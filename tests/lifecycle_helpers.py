@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from floe.platform import tree as t
+from floe.tree import model as t
 
 FLOE_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "floe"
 
@@ -19,7 +19,7 @@ def make_tree(
     security: dict[str, Any] | None = None,
     min_coverage: float = 80,
 ) -> dict[str, bytes]:
-    """A complete compiled platform tree, in memory (the shapes of floe/platform/tree.py)."""
+    """A complete compiled platform tree, in memory (the shapes of floe/tree/model.py)."""
     files: dict[str, bytes] = {
         t.CLASSIFICATION_FILE: t.model_bytes(
             t.Classification(levels=["public", "internal", "confidential", "pii", "phi"])
@@ -97,10 +97,10 @@ def install_state(
 
     For tests of readers (`load_verified_platform`, `floe compile`); returns the tree folder.
     """
-    from floe.platform.tree import parse_tree
     from floe.project.cache import ProjectPaths, install_dir, locked_files, new_temp_dir
     from floe.project.floe_yaml import PlatformSpec, write_floe_yaml
     from floe.project.lockfile import Lock, LockedPlatform, write_lock
+    from floe.tree.model import parse_tree
 
     tree = parse_tree(files)
     version = "v" + tree.manifest.metadata.version
@@ -132,8 +132,8 @@ def publish(
     options: Any = None,
 ) -> str:
     """Publish a tree as floe publish does (pack + graph copy [+ sign]); returns its digest."""
+    from floe.artifact.pack import pack_tree
     from floe.oci.copy import StaticTarget, copy_graph
-    from floe.oci.pack import pack_tree
     from floe.oci.resolve import open_target
 
     version = "v" + t.parse_tree(files).manifest.metadata.version

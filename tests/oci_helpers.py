@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from floe.platform import tree as t
+from floe.tree import model as t
 
 
 def tree_files(version: str = "1.2.3", name: str = "acme", note: str = "") -> dict[str, bytes]:

@@ -14,7 +14,10 @@ from typing import Any
 
 from lifecycle_helpers import write_tree as write_files
 
-from floe.platform.tree import (
+from floe.rules.dbt_reader import read_project
+from floe.rules.engine import EnforcementResult, evaluate
+from floe.rules.model import Finding
+from floe.tree.model import (
     AccessControl,
     ArtifactMetadata,
     Classification,
@@ -30,9 +33,6 @@ from floe.platform.tree import (
     content_digest,
     model_bytes,
 )
-from floe.project.dbt_reader import read_project
-from floe.project.model import Finding
-from floe.project.rules.engine import EnforcementResult, evaluate
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "projects"
 

@@ -18,8 +18,8 @@ from floe.oci.target import (
     Target,
     canonical_json,
 )
-from floe.platform.tree import TrustedIdentity, TrustPolicy
 from floe.signing.keys import Signer, public_key_pem
+from floe.tree.model import TrustedIdentity, TrustPolicy
 
 PASSWORD = "correct horse battery staple"
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import REPO_ROOT
 from manifest_helpers import MINIMAL, compile_in, compile_json, tree_bytes, write_manifest
 
-from floe.platform import tree
+from floe.tree import model as tree
 
 TRANSCRIPT = """\
 [1/4] Validating manifest.yaml

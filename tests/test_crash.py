@@ -15,9 +15,9 @@ from conftest import run_floe
 from lifecycle_helpers import FLOE_BIN, make_signer, make_tree, publish
 
 from floe.errors import FloeError
-from floe.platform.tree import read_tree_files
 from floe.project.lifecycle import load_verified_platform
 from floe.project.lockfile import read_lock
+from floe.tree.model import read_tree_files
 
 pytestmark = [pytest.mark.registry, pytest.mark.slow]
 

@@ -12,8 +12,8 @@ import yaml
 from rules_helpers import FIXTURES, edit, line_of, shop_project
 
 from floe.errors import UsageError
-from floe.project import yaml_lines
-from floe.project.dbt_reader import read_project
+from floe.rules import yaml_lines
+from floe.rules.dbt_reader import read_project
 
 
 def _project(tmp_path: Path, files: dict[str, str]) -> Path:
@@ -255,7 +255,7 @@ def test_real_dbt_manifest_reads_like_the_files(tmp_path: Path) -> None:
 
     from rules_helpers import make_tree
 
-    from floe.project.rules.engine import evaluate
+    from floe.rules.engine import evaluate
 
     root = shop_project(tmp_path)
     # No packages in the test env: swap the dbt_utils test for a meta freshness marker.

@@ -14,7 +14,7 @@ from compile_helpers import DEMO_DIR, REPO_ROOT, copy_demo
 from conftest import run_floe
 from lifecycle_helpers import install_state
 
-from floe.platform.tree import read_tree_files
+from floe.tree.model import read_tree_files
 
 
 @pytest.fixture(scope="module")

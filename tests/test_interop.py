@@ -13,8 +13,8 @@ import pytest
 from conftest import run_floe
 from oci_helpers import read_dir, tree_files, write_tree
 
+from floe.artifact.pack import pack_tree
 from floe.oci.copy import StaticTarget, copy_graph
-from floe.oci.pack import pack_tree
 from floe.oci.remote import RemoteTarget
 
 pytestmark = [pytest.mark.registry, pytest.mark.interop]

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from oci_helpers import tree_files
 
+from floe.artifact.pack import pack_tree
 from floe.errors import FloeError, GateError, UsageError
 from floe.oci.copy import StaticTarget, copy_graph
 from floe.oci.layout import LayoutTarget
-from floe.oci.pack import pack_tree
 from floe.oci.target import (
     EMPTY_DIGEST,
     EMPTY_JSON,

@@ -11,7 +11,7 @@ from manifest_helpers import MINIMAL, compile_in, write_manifest
 
 from floe.errors import UsageError
 from floe.platform.manifest import load_manifest
-from floe.platform.yaml_loader import load_yaml_with_positions, parse_yaml_with_positions
+from floe.yaml_loader import load_yaml_with_positions, parse_yaml_with_positions
 
 
 def _fails(tmp_path: Path, text: str, slug: str = "manifest_invalid") -> str:

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from oci_helpers import read_dir, tree_files
 
+from floe.artifact.pack import check_title, pack_files, pack_tree, unpack_artifact
 from floe.errors import FloeError, GateError, UsageError
 from floe.oci.copy import StaticTarget, copy_graph
 from floe.oci.layout import LayoutTarget
-from floe.oci.pack import check_title, pack_files, pack_tree, unpack_artifact
 from floe.oci.target import (
     ANNOTATION_CONTENT_DIGEST,
     ANNOTATION_ORAS_UNPACK,
@@ -274,8 +274,8 @@ def test_existing_out_needs_force(tmp_path: Path) -> None:
 def test_light_content_digest_equals_the_tree_contract(tmp_path: Path) -> None:
     from oci_helpers import write_tree
 
-    from floe.oci.pack import content_digest, read_tree_dir, tree_metadata
-    from floe.platform import tree
+    from floe.artifact.pack import content_digest, read_tree_dir, tree_metadata
+    from floe.tree import model as tree
 
     files = tree_files()
     assert content_digest is tree.content_digest  # one implementation, light enough for both

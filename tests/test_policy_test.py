@@ -11,7 +11,7 @@ from conftest import REPO_ROOT, run_floe
 from rules_helpers import make_tree, write_tree
 
 from floe.platform.policy_test import BUILTIN_CHECKS, run_policy_tests
-from floe.platform.tree import (
+from floe.tree.model import (
     AccessControl,
     Classification,
     ClassificationRule,

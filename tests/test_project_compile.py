@@ -159,7 +159,7 @@ def test_compile_from_the_project_directory(project: Path) -> None:
 
 def test_coverage_line_marks_the_gate() -> None:
     from floe.project.compile import coverage_line
-    from floe.project.rules.engine import CoverageStats, EnforcementResult
+    from floe.rules.engine import CoverageStats, EnforcementResult
 
     def line(percent: float, blocking: bool) -> str:
         stats = CoverageStats(2, 1, 10, int(percent / 10), percent)

@@ -10,7 +10,7 @@ import pytest
 from conftest import run_floe
 from oci_helpers import read_dir, tree_files, write_tree
 
-from floe.platform import tree as t
+from floe.tree import model as t
 
 pytestmark = pytest.mark.registry
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import jsonschema
 
 from floe.project import report
-from floe.project.model import Finding
-from floe.project.rules.engine import CheckSummary, CoverageStats, EnforcementResult
+from floe.rules.engine import CheckSummary, CoverageStats, EnforcementResult
+from floe.rules.model import Finding
 
 SARIF_SCHEMA = Path(__file__).parent / "fixtures" / "sarif-2.1.0.json"
 
@@ -177,10 +177,10 @@ def test_table_groups_findings_by_model() -> None:
 def test_every_rule_id_has_a_sarif_summary() -> None:
     import re
 
-    import floe.project.rules as rules
+    import floe.rules as rules
 
     source = "".join(p.read_text() for p in Path(rules.__file__).parent.glob("*.py"))
     families = "naming|layer|quality|classification|access|namespace|schema"
     used = set(re.findall(rf'"((?:{families})\.[a-z_]+)"', source))
-    assert used, "no rule ids found in floe/project/rules"
+    assert used, "no rule ids found in floe/rules"
     assert used <= set(report.RULE_SUMMARIES), sorted(used - set(report.RULE_SUMMARIES))

@@ -16,9 +16,9 @@ from rules_helpers import (
     where,
 )
 
-from floe.platform.tree import Classification, ClassificationRule
-from floe.project.model import Column, Model, Project
-from floe.project.rules.engine import evaluate
+from floe.rules.engine import evaluate
+from floe.rules.model import Column, Model, Project
+from floe.tree.model import Classification, ClassificationRule
 
 GOLD = "models/gold/schema.yml"
 SILVER = "models/silver/schema.yml"
@@ -112,7 +112,7 @@ def test_seed_classification_flows_into_models() -> None:
             )
         },
     )
-    from floe.project.model import Seed
+    from floe.rules.model import Seed
 
     project.seeds["raw"] = Seed("raw", "s.yml", 2, (Column("email", classification="pii"),))
     (finding,) = only(evaluate(project, seed_tree), "classification.propagation")

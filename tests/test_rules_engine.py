@@ -7,9 +7,9 @@ from pathlib import Path
 
 from rules_helpers import FIXTURES, edit, enforce, make_tree, shop_project
 
-from floe.platform.tree import QualityGates
-from floe.project.dbt_reader import read_project
-from floe.project.rules.engine import CHECKS, RULE_IDS, evaluate
+from floe.rules.dbt_reader import read_project
+from floe.rules.engine import CHECKS, RULE_IDS, evaluate
+from floe.tree.model import QualityGates
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "rules.md"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rules_helpers import FIXTURES, edit, enforce, line_of, make_tree, only, shop_project
 
-from floe.platform.tree import LayerConstraint, LayerConstraints
+from floe.tree.model import LayerConstraint, LayerConstraints
 
 SILVER = "models/silver/schema.yml"
 GOLD = "models/gold/schema.yml"

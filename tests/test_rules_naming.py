@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rules_helpers import FIXTURES, enforce, make_tree, only, shop_project
 
-from floe.platform.tree import NamingRules
+from floe.tree.model import NamingRules
 
 
 def _rename(root: Path, old: str, new: str) -> None:

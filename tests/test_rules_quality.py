@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rules_helpers import FIXTURES, edit, enforce, line_of, make_tree, only, shop_project
 
-from floe.platform.tree import QualityGates
+from floe.tree.model import QualityGates
 
 
 def test_coverage_is_reported_on_a_passing_project() -> None:

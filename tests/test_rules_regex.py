@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from floe.project.rules.regex_safety import UnsafeRegex, check_regex, compile_safe, is_safe
+from floe.rules.regex_safety import UnsafeRegex, check_regex, compile_safe, is_safe
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rules_helpers import FIXTURES, edit, enforce, line_of, make_tree, only, shop_project
 
-from floe.platform.tree import SchemaRegistry
+from floe.tree.model import SchemaRegistry
 
 BRONZE = "models/bronze/schema.yml"
 

@@ -15,11 +15,11 @@ import pytest
 from conftest import FloeResult, run_floe
 from lifecycle_helpers import make_signer, make_tree, publish
 
-from floe.platform.tree import TrustPolicy
 from floe.project.lifecycle import load_verified_platform
 from floe.project.lockfile import LockedPlatform, read_lock
-from floe.project.trust import lock_anchors
 from floe.signing.keys import Signer, public_key_pem
+from floe.tree.model import TrustPolicy
+from floe.trust.decision import lock_anchors
 
 pytestmark = pytest.mark.registry
 
@@ -282,7 +282,7 @@ def test_verify_reference_for_downloads_outside_a_project(
     from floe.errors import GateError
     from floe.oci.resolve import open_target
     from floe.project.lifecycle import verify_reference
-    from floe.project.trust import FIRST_USE, PINNED
+    from floe.trust.decision import FIRST_USE, PINNED
 
     ours, ours_pub = make_signer(tmp_path / "keys")
     attacker, _ = make_signer(tmp_path / "attacker")

@@ -38,10 +38,10 @@ from floe.oci.target import (
     Target,
     canonical_json,
 )
-from floe.platform.tree import TrustedIdentity, TrustPolicy
 from floe.signing import merge_policies, sign_artifact, verify_artifact
 from floe.signing.keyless import CertIdentity, certificate_identity, identity_matches
 from floe.signing.sign import push_bundle
+from floe.tree.model import TrustedIdentity, TrustPolicy
 
 
 class Store:

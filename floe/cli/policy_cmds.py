@@ -34,7 +34,7 @@ def register(cli: click.Group, platform: click.Group) -> None:
 def test_command(artifacts: Path, manifest_dir: Path | None, fmt: str) -> None:
     """Run the platform's policy tests against the compiled tree (exit 1 on a failure)."""
     from floe.platform.policy_test import find_tests_dir, run_policy_tests
-    from floe.platform.tree import load_tree
+    from floe.tree.model import load_tree
 
     tree = load_tree(artifacts)
     cwd = Path.cwd()

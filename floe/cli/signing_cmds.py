@@ -202,8 +202,8 @@ def verify_cmd(
     fmt: str,
 ) -> None:
     """Check every signature on REF; exit 1 unless a trusted one covers its digest."""
-    from floe.platform.tree import TrustPolicy
     from floe.signing.verify import check_artifact
+    from floe.tree.model import TrustPolicy
 
     policy = TrustPolicy(
         require_signed_artifacts=True,

@@ -192,8 +192,8 @@ def publish(
     fmt: str,
 ) -> None:
     """Push the compiled platform as VERSION (e.g. v1.2.3) to an OCI registry."""
+    from floe.artifact.pack import normalize_version, pack_tree, read_tree_dir, tree_metadata
     from floe.oci.copy import StaticTarget
-    from floe.oci.pack import normalize_version, pack_tree, read_tree_dir, tree_metadata
     from floe.oci.resolve import configured_registry, parse_repository, target_for
 
     normalize_version(version)  # a bad VERSION is reported before any file is read
@@ -452,7 +452,7 @@ def pull(
     REF is verified before anything is written: against --key/--identity when given
     (a signature is then required), else against the artifact's own policy (first use).
     """
-    from floe.oci.pack import check_destination, unpack_artifact
+    from floe.artifact.pack import check_destination, unpack_artifact
     from floe.oci.progress import transfer_progress, wanted
     from floe.oci.resolve import open_target
 
@@ -572,7 +572,7 @@ def _trust_origin(decision: Any) -> str:
     not-required (--no-require-signed let an unsigned artifact through)."""
     if decision is None:
         return "not-required"
-    from floe.project.trust import PINNED
+    from floe.trust.decision import PINNED
 
     return "pinned" if decision.origin == PINNED else str(decision.origin)
 
@@ -645,8 +645,8 @@ def inspect(ref: str, options: RegistryOptions, fmt: str) -> None:
 
 
 def _inspect_info(target: Target, ref: Reference, desc: Descriptor) -> dict[str, Any]:
+    from floe.artifact.pack import read_manifest
     from floe.oci.copy import LEGACY_SUFFIXES
-    from floe.oci.pack import read_manifest
     from floe.oci.target import ANNOTATION_TITLE, Descriptor
 
     manifest = read_manifest(target, desc)

@@ -59,7 +59,7 @@ def _configured_registry(explicit: str | None) -> tuple[str, str] | None:
     floe_yaml = Path("floe.yaml")
     if floe_yaml.is_file():
         from floe.errors import UsageError
-        from floe.platform.yaml_loader import load_yaml_with_positions
+        from floe.yaml_loader import load_yaml_with_positions
 
         try:
             data = load_yaml_with_positions(floe_yaml, slug="floe_yaml_invalid").data

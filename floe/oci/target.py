@@ -39,7 +39,7 @@ FLOE_CONFIG = "application/vnd.floe.platform.config.v1+json"
 FLOE_POLICY = "application/vnd.floe.policy.v1+json"
 FLOE_CATALOG = "application/vnd.floe.catalog.v1+json"
 FLOE_ARCHITECTURE = "application/vnd.floe.architecture.v1+json"
-FLOE_TAR_GZIP = "application/vnd.floe.platform.tree.v1.tar+gzip"
+FLOE_TAR_GZIP = "application/vnd.floe.tree.model.v1.tar+gzip"
 
 SIGSTORE_BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 COSIGN_SIMPLESIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from floe.errors import UsageError
-from floe.platform import tree
+from floe.tree import model as tree
 
 SOURCE_DATE_EPOCH = "SOURCE_DATE_EPOCH"
 

@@ -1,4 +1,4 @@
-"""`floe platform compile`: source manifest -> the compiled tree of floe/platform/tree.py.
+"""`floe platform compile`: source manifest -> the compiled tree of floe/tree/model.py.
 
 Deterministic: the output depends only on the input bytes. `created` comes from
 `metadata.created`, else SOURCE_DATE_EPOCH, else 1970-01-01T00:00:00Z (never the
@@ -23,7 +23,6 @@ from pydantic import BaseModel
 
 from floe.errors import UsageError
 from floe.files import replace_dir
-from floe.platform import tree
 from floe.platform.manifest import (
     LoadedManifest,
     ResolvedPlugin,
@@ -32,6 +31,7 @@ from floe.platform.manifest import (
     resolve_plugins,
 )
 from floe.platform.secrets import find_secrets
+from floe.tree import model as tree
 
 Reporter = Callable[[str], None]
 EPOCH = "1970-01-01T00:00:00Z"

@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 from floe.errors import UsageError
-from floe.platform.yaml_loader import (
+from floe.yaml_loader import (
     Mark,
     YamlDocument,
     YamlPath,
@@ -675,6 +675,6 @@ def _model_at(path: YamlPath) -> type[BaseModel]:
 
 def manifest_schema_bytes() -> bytes:
     """The exported schema: sorted keys, 2-space indent, UTF-8, final newline."""
-    from floe.platform.tree import dump_json
+    from floe.tree.model import dump_json
 
     return dump_json(manifest_json_schema())

@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from floe.errors import UsageError
-from floe.platform.tree import PlatformTree
-from floe.project.model import Column, Model, Project
-from floe.project.rules.context import DEFAULT_PREFIXES, is_known_test
-from floe.project.rules.engine import RULE_IDS, EnforcementResult, evaluate
-from floe.project.rules.regex_safety import UnsafeRegex, check_regex
-from floe.project.yaml_lines import LinedYaml, load_yaml
+from floe.rules.context import DEFAULT_PREFIXES, is_known_test
+from floe.rules.engine import RULE_IDS, EnforcementResult, evaluate
+from floe.rules.model import Column, Model, Project
+from floe.rules.regex_safety import UnsafeRegex, check_regex
+from floe.rules.yaml_lines import LinedYaml, load_yaml
+from floe.tree.model import PlatformTree
 
 SLUG = "policy_test_invalid"
 KNOWN_PRIVILEGES = frozenset(

@@ -22,11 +22,11 @@ from floe import __version__
 from floe.project import report
 
 if TYPE_CHECKING:
-    from floe.platform.tree import PlatformTree, QualityGates
     from floe.project.lifecycle import LoadedPlatform
-    from floe.project.model import Project
     from floe.project.profiles import Profile
-    from floe.project.rules.engine import EnforcementResult
+    from floe.rules.engine import EnforcementResult
+    from floe.rules.model import Project
+    from floe.tree.model import PlatformTree, QualityGates
 
 DEFAULT_OUT = Path("target/floe")
 Echo = Callable[[str], None]
@@ -128,7 +128,7 @@ def _print_validation(
 
 def platform_layers(tree: PlatformTree) -> dict[str, str]:
     """The platform's layers and their name prefixes, so the reader infers layers its way."""
-    from floe.project.rules.context import DEFAULT_PREFIXES
+    from floe.rules.context import DEFAULT_PREFIXES
 
     rules = tree.naming_rules
     layers = dict(rules.prefixes) or dict(DEFAULT_PREFIXES[rules.pattern])
@@ -145,10 +145,10 @@ def compile_project(
     console: Any = None,
 ) -> CompileOutcome:
     """Run the whole compile; echo (and console for the table) only in text mode."""
-    from floe.project.dbt_reader import read_project
     from floe.project.lifecycle import load_verified_platform
     from floe.project.profiles import build_profile, read_profile_name, write_profile
-    from floe.project.rules.engine import evaluate
+    from floe.rules.dbt_reader import read_project
+    from floe.rules.engine import evaluate
 
     say: Echo = echo or (lambda _text: None)
     say("[1/4] Loading platform artifacts")

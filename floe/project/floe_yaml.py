@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from floe.errors import UsageError
 from floe.files import atomic_write
-from floe.platform.tree import TrustedIdentity
+from floe.tree.model import TrustedIdentity
 
 FLOE_YAML = "floe.yaml"
 

@@ -7,7 +7,7 @@
               --force downloads and verifies everything again
     load      no network: re-verify every cached file against the lock, parse the tree
 
-Trust: `floe.project.trust.verify_platform` is the one check of every path: floe.yaml's
+Trust: `floe.trust.decision.verify_platform` is the one check of every path: floe.yaml's
 anchors, else the signers the lock recorded, else trust on first use (loudly warned and
 recorded); never the artifact's own list of keys.
 
@@ -27,13 +27,6 @@ from typing import TYPE_CHECKING
 
 from floe.errors import FloeError, GateError, UsageError
 from floe.files import read_text
-from floe.platform.tree import (
-    PlatformManifest,
-    PlatformTree,
-    TrustedIdentity,
-    TrustPolicy,
-    parse_tree,
-)
 from floe.project.cache import (
     FORCE_HINT,
     CachedSource,
@@ -62,7 +55,14 @@ from floe.project.floe_yaml import (
     write_floe_yaml,
 )
 from floe.project.lockfile import Lock, LockedPlatform, read_lock, write_lock
-from floe.project.trust import Decision, verify_platform
+from floe.tree.model import (
+    PlatformManifest,
+    PlatformTree,
+    TrustedIdentity,
+    TrustPolicy,
+    parse_tree,
+)
+from floe.trust.decision import Decision, verify_platform
 
 if TYPE_CHECKING:
     from semver import Version
@@ -267,7 +267,7 @@ def _read_platform_manifest(src: Target, desc: Descriptor) -> tuple[PlatformMani
     """The artifact's manifest.json (its config blob) and the artifact's content size."""
     from pydantic import ValidationError
 
-    from floe.oci.pack import read_manifest
+    from floe.artifact.pack import read_manifest
     from floe.oci.target import FLOE_CONFIG, Descriptor
 
     manifest = read_manifest(src, desc)
@@ -516,9 +516,9 @@ def _materialize(
 
     Returns the files and whether the version folder was (re)written.
     """
+    from floe.artifact.pack import unpack_artifact
     from floe.oci.layout import LayoutTarget
-    from floe.oci.pack import unpack_artifact
-    from floe.platform.tree import read_tree_files
+    from floe.tree.model import read_tree_files
 
     work = new_temp_dir(paths.platform_dir)
     try:
@@ -860,7 +860,7 @@ def verify_reference(
     applies as on first use (with the warning), and nothing is recorded anywhere.
     Call it before writing anything.
     """
-    from floe.oci.pack import read_manifest
+    from floe.artifact.pack import read_manifest
     from floe.oci.target import FLOE_CONFIG
 
     policy = project_policy(None, keys, Path.cwd(), identities)

@@ -8,7 +8,7 @@ has no null).
 
 `signers` records every key (fingerprint and PEM) or keyless identity whose valid
 signature was accepted. It is the project's trust anchor when floe.yaml names none:
-every later pull must be signed by one of them (floe.project.trust).
+every later pull must be signed by one of them (floe.trust.decision).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import tomli_w
 
 from floe.errors import UsageError
 from floe.files import atomic_write
+from floe.trust.signers import LockedSigner as LockedSigner
 
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
@@ -35,29 +36,6 @@ class LockedFile:
     path: str  # POSIX path relative to the platform tree
     digest: str  # sha256:<hex> of the file's bytes
     size: int
-
-
-@dataclass(frozen=True)
-class LockedSigner:
-    """A signer the project accepted: a key (fingerprint + PEM) or a keyless identity."""
-
-    fingerprint: str | None = None  # sha256:<hex> of the key's PKIX DER
-    public_key: str | None = None  # the PEM, so continuity never depends on the artifact
-    issuer: str | None = None
-    subject: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.fingerprint or f"{self.issuer}={self.subject}"
-
-    def to_toml(self) -> dict[str, str]:
-        out = {
-            "fingerprint": self.fingerprint,
-            "public_key": self.public_key,
-            "issuer": self.issuer,
-            "subject": self.subject,
-        }
-        return {k: v for k, v in sorted(out.items()) if v is not None}
 
 
 @dataclass(frozen=True)

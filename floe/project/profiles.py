@@ -28,7 +28,7 @@ import yaml
 
 from floe.errors import UsageError
 from floe.files import atomic_write
-from floe.platform.tree import PlatformTree
+from floe.tree.model import PlatformTree
 
 TARGET_NAME = "floe"
 PROFILES_FILE = "profiles.yml"

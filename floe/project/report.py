@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from floe import __version__
 from floe.files import atomic_write
-from floe.project.model import Finding
+from floe.rules.model import Finding
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from floe.project.rules.engine import CheckSummary, EnforcementResult
+    from floe.rules.engine import CheckSummary, EnforcementResult
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"

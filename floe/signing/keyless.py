@@ -14,7 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from floe.errors import GateError, UsageError
-from floe.platform.tree import TrustedIdentity
+from floe.signing.trust_policy import TrustedIdentity
 
 OID_ISSUER_V1 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.1")
 OID_ISSUER_V2 = x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8")

@@ -3,7 +3,7 @@
 The platform's `security:` block travels inside the artifact being checked, so it can
 never be a source of trust: an attacker able to push could list their own key in it
 and sign with that key. Trust anchors come from outside the artifact (floe.yaml,
-`--key`, or the signers a project's lock recorded: see floe.project.trust). The
+`--key`, or the signers a project's lock recorded: see floe.trust.decision). The
 platform's block may only narrow them:
 
 - `require_signed_artifacts` is true if either side says so (false -> true only).
@@ -19,8 +19,8 @@ platform's block may only narrow them:
 from __future__ import annotations
 
 from floe.errors import GateError, UsageError
-from floe.platform.tree import TrustedIdentity, TrustPolicy
 from floe.signing.keys import PublicKey, fingerprint, load_public_key
+from floe.signing.trust_policy import TrustedIdentity, TrustPolicy
 
 
 def trusted_keys(policy: TrustPolicy) -> dict[str, PublicKey]:

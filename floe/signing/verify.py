@@ -21,11 +21,11 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
-from floe.platform.tree import TrustPolicy
 from floe.signing import bundle as bundle_format
 from floe.signing import dsse, keyless, simplesigning
 from floe.signing.keys import PublicKey, key_hint, verify_bytes
 from floe.signing.policy import has_anchors, trusted_keys
+from floe.signing.trust_policy import TrustPolicy
 
 LEGACY = "legacy"
 BUNDLE = "bundle"

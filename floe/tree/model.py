@@ -15,9 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from floe.errors import GateError
-from floe.platform.tree_files import MANIFEST_FILE as MANIFEST_FILE
-from floe.platform.tree_files import content_digest as content_digest
-from floe.platform.tree_files import read_tree_files as read_tree_files
+from floe.signing.trust_policy import TrustedIdentity as TrustedIdentity
+from floe.signing.trust_policy import TrustPolicy as TrustPolicy
+from floe.tree.files import MANIFEST_FILE as MANIFEST_FILE
+from floe.tree.files import content_digest as content_digest
+from floe.tree.files import read_tree_files as read_tree_files
 
 CLASSIFICATION_FILE = "policies/classification.json"
 ACCESS_CONTROL_FILE = "policies/access-control.json"
@@ -61,18 +63,6 @@ class PluginDetail(_Strict):
     type: str
     version: str
     config: dict[str, Any] = Field(default_factory=dict)
-
-
-class TrustedIdentity(_Strict):
-    issuer: str
-    subject: str | None = None
-    subject_regex: str | None = None
-
-
-class TrustPolicy(_Strict):
-    require_signed_artifacts: bool = False
-    trusted_keys: list[str] = Field(default_factory=list)  # PEM public keys, inlined at compile
-    trusted_identities: list[TrustedIdentity] = Field(default_factory=list)
 
 
 class PlatformManifest(_Strict):

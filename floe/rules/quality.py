@@ -7,8 +7,8 @@ models with a test when no column is declared); it is always reported.
 
 from __future__ import annotations
 
-from floe.project.model import Finding, Model, Severity
-from floe.project.rules.context import Context
+from floe.rules.context import Context
+from floe.rules.model import Finding, Model, Severity
 
 _EXAMPLES = 3  # untested columns named in the coverage hint
 

@@ -51,7 +51,7 @@ from floe.oci.target import (
     canonical_json,
     parse_json_object,
 )
-from floe.platform.tree_files import MANIFEST_FILE, content_digest, read_tree_files
+from floe.tree.files import MANIFEST_FILE, content_digest, read_tree_files
 
 TAR_THRESHOLD = 512  # files in one top-level folder before it goes as one tar layer
 DEFAULT_MAX_BLOB = 256 * 1024 * 1024
@@ -123,7 +123,7 @@ def tree_metadata(files: dict[str, bytes], origin: str) -> dict[str, Any]:
     """manifest.json's metadata, after checking the tree still matches its content digest.
 
     The compiler validated the schema; publishing re-checks integrity (cheap, no pydantic),
-    and every pull re-validates everything with floe.platform.tree.parse_tree.
+    and every pull re-validates everything with floe.tree.model.parse_tree.
     """
     try:
         manifest = json.loads(files[MANIFEST_FILE])
@@ -551,7 +551,7 @@ def _safe_member(member: tarfile.TarInfo, title: str) -> str:
 
 
 def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result: Unpacked) -> str:
-    from floe.platform.tree import parse_tree
+    from floe.tree.model import parse_tree
 
     files = read_tree_files(staging)
     tree = parse_tree(files, origin=f"artifact {result.manifest_digest}")
@@ -580,7 +580,7 @@ def _tree_digest_if_valid(staging: Path) -> str | None:
     """A non-floe artifact (e.g. pushed by oras) may still hold a valid platform tree."""
     if not (staging / MANIFEST_FILE).is_file():
         return None  # not even shaped like a tree: skip loading the tree models
-    from floe.platform.tree import parse_tree
+    from floe.tree.model import parse_tree
 
     try:
         return parse_tree(read_tree_files(staging)).manifest.metadata.digest

@@ -12,9 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from floe.platform.tree import PlatformTree
-from floe.project.model import Finding, Project, paused_gc
-from floe.project.rules import (
+from floe.rules import (
     access,
     classification,
     layers,
@@ -23,7 +21,9 @@ from floe.project.rules import (
     quality,
     schema,
 )
-from floe.project.rules.context import Context, CoverageStats
+from floe.rules.context import Context, CoverageStats
+from floe.rules.model import Finding, Project, paused_gc
+from floe.tree.model import PlatformTree
 
 __all__ = ["CHECKS", "RULE_IDS", "CheckSummary", "CoverageStats", "EnforcementResult", "evaluate"]
 

@@ -10,8 +10,8 @@ must also be one of them (`access.namespace_grant`).
 
 from __future__ import annotations
 
-from floe.project.model import Finding, Model
-from floe.project.rules.context import Context
+from floe.rules.context import Context
+from floe.rules.model import Finding, Model
 
 _IMPLIED_BY = {
     "select": {"read"},

@@ -24,8 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from floe.errors import UsageError
-from floe.project.model import Column, Model, Project, Seed, Source, paused_gc
-from floe.project.yaml_lines import LinedYaml, load_yaml
+from floe.rules.model import Column, Model, Project, Seed, Source, paused_gc
+from floe.rules.yaml_lines import LinedYaml, load_yaml
 
 SLUG = "project_invalid"
 DEFAULT_LAYER_PREFIXES: dict[str, str] = {
@@ -90,7 +90,7 @@ def read_project(root: Path, *, layers: Mapping[str, str] | None = None) -> Proj
     scan = _scan(root, model_paths, seed_paths, with_mtimes=has_manifest)
     scan.newest = max(scan.newest, config_file.stat().st_mtime)
     if has_manifest and manifest.stat().st_mtime > scan.newest:
-        from floe.project.dbt_manifest import read_manifest
+        from floe.rules.dbt_manifest import read_manifest
 
         with paused_gc():
             return read_manifest(root, manifest, name, scan.yml, known)

@@ -8,8 +8,8 @@ recency test), `documentation` (model and every column described), or any test n
 
 from __future__ import annotations
 
-from floe.project.model import Finding
-from floe.project.rules.context import Context
+from floe.rules.context import Context
+from floe.rules.model import Finding
 
 
 def check(ctx: Context) -> list[Finding]:

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from floe.platform.tree import PlatformTree
-from floe.project.model import Column, Finding, Model, Project, Severity
-from floe.project.rules.regex_safety import UnsafeRegex, compile_safe
+from floe.rules.model import Column, Finding, Model, Project, Severity
+from floe.rules.regex_safety import UnsafeRegex, compile_safe
+from floe.tree.model import PlatformTree
 
 # Prefixes used when the platform names a pattern but no prefixes of its own.
 DEFAULT_PREFIXES: dict[str, dict[str, str]] = {

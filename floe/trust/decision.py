@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from floe.errors import GateError
-from floe.platform.tree import TrustedIdentity, TrustPolicy
-from floe.project.lockfile import LockedPlatform, LockedSigner
+from floe.signing.trust_policy import TrustedIdentity, TrustPolicy
+from floe.trust.signers import LockedSigner, LockedTrust
 
 if TYPE_CHECKING:
     from floe.oci.target import Descriptor, Target
@@ -68,7 +68,7 @@ class Decision:
         return f"! Trusting signer {names} on first use; pin it: floe init {pin}"
 
 
-def lock_anchors(locked: LockedPlatform | None, platform: TrustPolicy) -> TrustPolicy | None:
+def lock_anchors(locked: LockedTrust | None, platform: TrustPolicy) -> TrustPolicy | None:
     """The signers the lock recorded, as anchors; None when the lock recorded no signer.
 
     A lock written before `signers` existed names only a fingerprint: the artifact's
@@ -112,7 +112,7 @@ def verify_platform(
     desc: Descriptor,
     platform: TrustPolicy,
     project: TrustPolicy,
-    locked: LockedPlatform | None,
+    locked: LockedTrust | None,
     *,
     reference: str | None = None,
     offline: bool = False,
@@ -150,7 +150,7 @@ def _verify_anchored(
     target: Target,
     desc: Descriptor,
     offline: bool,
-    locked: LockedPlatform | None = None,
+    locked: LockedTrust | None = None,
 ) -> Decision:
     from floe.signing.policy import narrow
     from floe.signing.verify import check_artifact
@@ -172,7 +172,7 @@ def _verify_anchored(
     raise _rejection(origin, wide, locked)
 
 
-def _rejection(origin: str, report: VerificationReport, locked: LockedPlatform | None) -> GateError:
+def _rejection(origin: str, report: VerificationReport, locked: LockedTrust | None) -> GateError:
     error = report.failure()
     if origin != LOCKED or locked is None:
         return error

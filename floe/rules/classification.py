@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from floe.project.model import Column, Finding, Model
-from floe.project.rules.context import Context
+from floe.rules.context import Context
+from floe.rules.model import Column, Finding, Model
 
 _ALWAYS_PROPAGATE = ("pii", "phi")
 

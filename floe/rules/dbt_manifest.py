@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from floe.errors import UsageError
-from floe.project.dbt_reader import (
+from floe.rules.dbt_reader import (
     SLUG,
     classification_of,
     grants_of,
@@ -24,7 +24,7 @@ from floe.project.dbt_reader import (
     schema_sources,
     str_or_none,
 )
-from floe.project.model import Column, Model, Project, Seed, Source
+from floe.rules.model import Column, Model, Project, Seed, Source
 
 
 def read_manifest(

@@ -1,6 +1,6 @@
 """A compiled tree's files and content digest, without pydantic (publish stays fast).
 
-floe.platform.tree (the contract, with the JSON models) and floe.oci.pack both use these.
+floe.tree.model (the contract, with the JSON models) and floe.artifact.pack both use these.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from floe.project.model import Finding, Model, Severity
-from floe.project.rules.context import Context
+from floe.rules.context import Context
+from floe.rules.model import Finding, Model, Severity
 
 _SEVERITY: dict[str, Severity] = {"strict": "error", "warn": "warning"}
 
