@@ -12,7 +12,7 @@ SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv dev system-deps lint typecheck test test-fast compile-demo bench clean schema
+.PHONY: help venv dev system-deps lint typecheck test test-fast test-floor compile-demo bench clean schema
 
 help:
 	@echo "make compile-demo   run the Customer 360 demo end to end"
@@ -60,8 +60,16 @@ typecheck: dev
 test: system-deps dev lint typecheck
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
+# Unit tests only (no registry, dbt, interop or slow tests): well under a minute.
 test-fast: dev
-	$(VENV)/bin/pytest -x -q -m "not slow"
+	$(VENV)/bin/pytest -x -q -n 2 -m "not slow and not registry and not dbt and not interop"
+
+# The declared dependency floors really work (cryptography 43 for deterministic ECDSA).
+FLOOR_PINS := cryptography==43.0.0
+test-floor: system-deps
+	$(PYTHON) -m venv .venv-floor
+	.venv-floor/bin/pip install -q -e '.[dev]' $(FLOOR_PINS)
+	.venv-floor/bin/pytest -q -p no:cacheprovider tests/test_keys.py tests/test_signing.py
 
 schema: venv
 	$(FLOE) schema export --out docs/manifest.schema.json

@@ -70,3 +70,22 @@ def _isolated_home(
     ):
         monkeypatch.delenv(var, raising=False)
     yield
+
+
+REGISTRY_FIXTURES = frozenset(
+    {
+        "registry",
+        "registry_factory",
+        "basic_auth_registry",
+        "tls_registry",
+        "token_registry",
+        "fault_proxy",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts a registry is marked `registry` (so `make test-fast` skips it)."""
+    for item in items:
+        if REGISTRY_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.registry)

@@ -7,7 +7,19 @@ import re
 from pathlib import Path
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)+$")
-ERROR_CALLS = {"UsageError", "GateError", "FloeError", "TransientError", "fail"}
+ERROR_CALLS = {
+    "UsageError",
+    "GateError",
+    "FloeError",
+    "TransientError",
+    "fail",
+    "NotFound",
+    "Conflict",
+    "Integrity",
+    "Transient",
+    "Denied",
+    "Usage",
+}
 SLUG_NAMES = {"SLUG", "slug"}
 
 

@@ -73,3 +73,44 @@ def test_each_slug_is_raised_with_one_exit_code_that_the_doc_names() -> None:
         if slug in documented and {int(documented[slug])} != found
     }
     assert wrong == {}, "docs/errors.md names another exit code than the code raises"
+
+
+def test_the_slug_registry_is_the_doc() -> None:
+    """floe.errors.SLUGS (slug -> kind, exit code, doc line) and docs/errors.md agree."""
+    from floe.errors import SLUGS
+
+    documented = _documented()
+    assert sorted(set(SLUGS) ^ set(documented)) == [], "registry and docs/errors.md differ"
+    wrong = {
+        s: (i.exit_code, documented[s])
+        for s, i in SLUGS.items()
+        if str(i.exit_code) != documented[s]
+    }
+    assert wrong == {}
+    assert all(info.doc for info in SLUGS.values())
+
+
+def test_every_raised_slug_is_registered() -> None:
+    from floe.errors import SLUGS
+
+    raised = error_slugs(ROOT / "floe")
+    assert sorted(set(raised) - set(SLUGS)) == [], "add these slugs to floe.errors.SLUGS"
+
+
+def test_kinds_come_from_the_registry_and_survive_pickling() -> None:
+    import pickle
+
+    from floe.errors import Conflict, Denied, GateError, Integrity, NotFound, Transient, UsageError
+
+    missing_blob = GateError("blob_not_found", "gone", hint="pull again")
+    assert isinstance(missing_blob, NotFound) and isinstance(missing_blob, GateError)
+    assert missing_blob.exit_code == 1 and missing_blob.kind == "not_found"
+    assert isinstance(UsageError("reference_not_found", "x"), NotFound)
+    assert isinstance(GateError("publish_tag_exists", "x"), Conflict)
+    assert isinstance(GateError("pull_digest_mismatch", "x"), Integrity)
+    assert isinstance(UsageError("registry_unreachable", "x"), Transient)
+    assert isinstance(GateError("signature_untrusted", "x"), Denied)
+    assert not isinstance(GateError("pull_digest_mismatch", "x"), NotFound)
+    again = pickle.loads(pickle.dumps(missing_blob))
+    assert isinstance(again, NotFound) and isinstance(again, GateError)
+    assert (again.slug, again.message, again.hint) == ("blob_not_found", "gone", "pull again")

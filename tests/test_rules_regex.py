@@ -43,3 +43,14 @@ def test_reasons_are_specific() -> None:
         check_regex("(unclosed")
     with pytest.raises(UnsafeRegex, match="limit is 256"):
         check_regex("x" * 257)
+
+
+def test_without_cpythons_parser_the_fallback_is_conservative(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from floe.rules import regex_safety
+
+    monkeypatch.setattr(regex_safety, "HAVE_PARSER", False)
+    assert regex_safety.is_safe("^[a-z][a-z0-9_]*$")
+    for unsafe in ("(a+)+$", "(_[a-z]+)*", r"(a)\1", "(?P<x>a)(?P=x)", "(ab){2,}", "[a-"):
+        assert not regex_safety.is_safe(unsafe), unsafe

@@ -20,9 +20,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from re import _constants as C  # type: ignore[attr-defined]
-from re import _parser as P  # type: ignore[attr-defined]
 from typing import Any
+
+# The analysis walks CPython's own parse tree (`re._parser`, 3.11+). It is private, so it is
+# used only where it has the shape this module knows; elsewhere a conservative textual check
+# stands in (`_conservative_check`): no backreferences, no quantified group at all.
+try:
+    from re import _constants as C  # type: ignore[attr-defined]
+    from re import _parser as P  # type: ignore[attr-defined]
+
+    HAVE_PARSER = all(hasattr(C, name) for name in ("MAX_REPEAT", "SUBPATTERN", "BRANCH"))
+except ImportError:  # pragma: no cover - a Python without re._parser
+    HAVE_PARSER = False
 
 MAX_PATTERN_LENGTH = 256
 _ALL = frozenset(range(128))
@@ -65,6 +74,9 @@ def check_regex(pattern: str) -> None:
     """Raise UnsafeRegex (with a one-line reason) unless the pattern is safe to run."""
     if len(pattern) > MAX_PATTERN_LENGTH:
         raise UnsafeRegex(f"pattern is {len(pattern)} characters; the limit is 256")
+    if not HAVE_PARSER:
+        _conservative_check(pattern)
+        return
     try:
         parsed = P.parse(pattern)
     except re.error as exc:
@@ -262,3 +274,19 @@ def _trailing_repeat_chars(items: list[tuple[Any, Any]]) -> list[_Chars]:
         if not _nullable_item(op, av):
             break
     return found
+
+
+_QUANTIFIED_GROUP = re.compile(r"\)(?:[*+?]|\{\d*,?\d*\})")
+_BACKREFERENCE = re.compile(r"\\[1-9]|\(\?P=")
+
+
+def _conservative_check(pattern: str) -> None:
+    """Without CPython's parser: refuse every shape that could backtrack badly."""
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise UnsafeRegex(f"invalid regex: {exc}") from None
+    if _BACKREFERENCE.search(pattern):
+        raise UnsafeRegex("backreferences are not allowed")
+    if _QUANTIFIED_GROUP.search(pattern):
+        raise UnsafeRegex("a repeated group can backtrack catastrophically; repeat characters only")
