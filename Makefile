@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl postgresql
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv dev system-deps lint typecheck test test-fast test-floor compile-demo bench clean schema
+.PHONY: help venv dev system-deps lint typecheck test test-fast test-floor compile-demo demo-postgres bench clean schema
 
 help:
 	@echo "make compile-demo   run the Customer 360 demo end to end"
@@ -79,6 +79,10 @@ schema: venv
 
 compile-demo: dev
 	./demo/run-demo.sh
+
+# The same loop on a local PostgreSQL it starts and stops, ending with the grant check.
+demo-postgres: system-deps dev
+	./demo/run-demo-postgres.sh
 
 bench: system-deps dev
 	$(PY) bench/transfer.py

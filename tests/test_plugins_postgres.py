@@ -205,4 +205,5 @@ def test_customer_360_on_postgres_grants_applied_verified_and_drift_caught(
     }
     assert record["warehouse"]["status"] == "drift"
     assert "REVOKE DELETE ON gold.gold_customer_360 FROM analyst" in drifted.stdout
+    assert "REVOKE CREATE ON SCHEMA gold FROM analyst" in drifted.stdout
     assert "Warehouse drift: 3 findings" in drifted.stderr

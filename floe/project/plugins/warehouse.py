@@ -253,12 +253,13 @@ def _public(where: str, privilege: str) -> WarehouseFinding:
 
 
 def _extra(where: str, role: str, privilege: str) -> WarehouseFinding:
+    target = where if "." in where else f"SCHEMA {where}"
     return WarehouseFinding(
         "warehouse.grant_extra",
         where,
         f"role {role} holds {privilege.upper()} on {where}, which the platform does not "
         f"allow there (granted outside floe?); revoke it: REVOKE {privilege.upper()} ON "
-        f"{where} FROM {role}",
+        f"{target} FROM {role}",
     )
 
 
