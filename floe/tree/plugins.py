@@ -35,7 +35,7 @@ KNOWN: dict[tuple[str, str], PluginSpec] = {
         "dagster",
         ("dagster", "dagster-dbt"),
         "dagster",
-        "orchestrator packages",
+        "packages resolved; floe generates no orchestration code yet",
     ),
     ("catalog", "polaris"): PluginSpec(
         "catalog", "polaris", (), None, "recorded metadata; floe does not act on it"
