@@ -35,7 +35,7 @@ KNOWN: dict[tuple[str, str], PluginSpec] = {
         "dagster",
         ("dagster", "dagster-dbt"),
         "dagster",
-        "packages resolved; floe generates no orchestration code yet",
+        "packages resolved; no orchestration code generated yet",
     ),
     ("catalog", "polaris"): PluginSpec(
         "catalog", "polaris", (), None, "recorded metadata; floe does not act on it"
