@@ -35,7 +35,7 @@ KNOWN: dict[tuple[str, str], PluginSpec] = {
         "dagster",
         ("dagster", "dagster-dbt"),
         "dagster",
-        "packages resolved; no orchestration code generated yet",
+        "resolved only; nothing generated yet",
     ),
     ("catalog", "polaris"): PluginSpec(
         "catalog", "polaris", (), None, "recorded metadata; floe does not act on it"
