@@ -7,12 +7,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLOE := $(VENV)/bin/floe
 DBT_PINS := dbt-core==1.10.23 dbt-duckdb==1.10.1
-SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl
-SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl
+# Server-warehouse plugin tests: dbt-postgres against a real PostgreSQL (Debian package).
+PLUGIN_PINS := dbt-postgres==1.11.0
+SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl pg_ctlcluster
+SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl postgresql
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv dev system-deps lint typecheck test test-fast test-floor compile-demo bench clean schema
+.PHONY: help venv dev system-deps lint typecheck test test-fast test-floor compile-demo demo-postgres bench clean schema
 
 help:
 	@echo "make compile-demo   run the Customer 360 demo end to end"
@@ -28,6 +30,7 @@ $(VENV)/.base: pyproject.toml
 $(VENV)/.dev: $(VENV)/.base
 	$(PY) -m pip install -q -e '.[dev,sigstore]'
 	$(PY) -m pip install -q --only-binary=:all: $(DBT_PINS)
+	$(PY) -m pip install -q --only-binary=:all: $(PLUGIN_PINS)
 	touch $@
 
 venv: $(VENV)/.base
@@ -76,6 +79,10 @@ schema: venv
 
 compile-demo: dev
 	./demo/run-demo.sh
+
+# The same loop on a local PostgreSQL it starts and stops, ending with the grant check.
+demo-postgres: system-deps dev
+	./demo/run-demo-postgres.sh
 
 bench: system-deps dev
 	$(PY) bench/transfer.py

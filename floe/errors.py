@@ -342,6 +342,11 @@ _REGISTRY = (
     _slug(
         "compute_unsupported", USAGE, 2, "The platform's compute plugin has no dbt profile support"
     ),
+    _slug("plugin_not_installed", NOT_FOUND, 2, "A plugin's package is not installed"),
+    _slug("plugin_version_unsupported", USAGE, 2, "The installed adapter is outside the range"),
+    _slug("warehouse_unreachable", TRANSIENT, 2, "The warehouse did not accept a connection"),
+    _slug("warehouse_error", USAGE, 2, "dbt's manifest after the build is unreadable"),
+    _slug("warehouse_grant_failed", DENIED, 1, "PostgreSQL refused a grant or catalog read"),
     _slug("dbt_missing", USAGE, 2, "floe run without dbt-core / dbt-duckdb installed"),
 )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-pytest_plugins = ["registry_fixtures"]
+pytest_plugins = ["registry_fixtures", "postgres_fixtures"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

@@ -18,10 +18,10 @@ TRANSCRIPT = """\
   ✓ Schema validation passed
   ✓ Plugin references valid
 
-[2/4] Resolving plugin charts
-  ✓ floe-orchestrator-dagster@1.0.0
-  ✓ floe-catalog-polaris@1.0.0
-  ✓ floe-compute-duckdb@1.0.0
+[2/4] Recording plugins (resolved against the environment by `floe compile`)
+  orchestrator: dagster -> dagster, dagster-dbt any version (resolved only; nothing generated yet)
+  catalog: polaris (recorded metadata; floe does not act on it)
+  compute: duckdb -> dbt-duckdb any version (dbt adapter; floe writes its profile)
 
 [3/4] Building governance policies
   ✓ classification.json
@@ -175,11 +175,12 @@ def test_json_output_lists_files_and_digests(tmp_path: Path) -> None:
         assert entry["digest"] == "sha256:" + hashlib.sha256(raw).hexdigest()
         assert entry["size"] == len(raw)
     assert data["content_digest"] == tree.content_digest(tree_bytes(out))
-    assert [p["chart"] for p in data["plugins"]] == [
-        "floe-orchestrator-dagster@1.0.0",
-        "floe-catalog-polaris@1.0.0",
-        "floe-compute-duckdb@1.0.0",
+    assert [(p["slot"], p["type"], p["version"]) for p in data["plugins"]] == [
+        ("orchestrator", "dagster", ""),
+        ("catalog", "polaris", ""),
+        ("compute", "duckdb", ""),
     ]
+    assert "recorded metadata" in data["plugins"][1]["line"]
 
 
 def _with_compute_config(config: str) -> str:

@@ -58,8 +58,9 @@ def test_minimal_manifest_is_valid(tmp_path: Path) -> None:
         ("type: duckdb", "type: duckd", "manifest.yaml:10:11: plugins.compute.type: unknown"),
         (
             "type: dagster",
-            "type: dagster\n    version: 9.9.9",
-            "manifest.yaml:13:14: plugins.orchestrator.version: dagster has no version '9.9.9'",
+            "type: dagster\n    version: '>>9'",
+            "manifest.yaml:13:14: plugins.orchestrator.version: '>>9' is not a version range "
+            "like '>=1.10,<2'",
         ),
         ("type: polaris", "type: 42", "manifest.yaml:14:11: plugins.catalog.type: Input should"),
         # data_architecture

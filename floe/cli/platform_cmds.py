@@ -41,7 +41,7 @@ def compile_cmd(manifest: Path | None, out_dir: Path, fmt: str) -> None:
                 "created": result.manifest.metadata.created,
                 "content_digest": result.content_digest,
                 "plugins": [
-                    {"slot": p.slot, "type": p.type, "version": p.version, "chart": p.chart}
+                    {"slot": p.slot, "type": p.type, "version": p.version, "line": p.line}
                     for p in result.plugins
                 ],
                 "files": [

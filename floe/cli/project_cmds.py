@@ -119,7 +119,7 @@ def run_cmd(
     """
     from floe.project import report
     from floe.project.compile import platform_record
-    from floe.project.run import RUN_FILE, require_dbt, run_dbt, run_record
+    from floe.project.run import RUN_FILE, require_dbt, run_dbt, run_record, target_path
 
     outcome = _compile(project_dir, out, profiles_dir, text=True)
     _verdict(outcome)
@@ -130,17 +130,40 @@ def run_cmd(
         click.echo("dbt was not started: fix the blocking findings first", err=True)
         raise click.exceptions.Exit(1)
     require_dbt()
+    from floe.project.plugins.warehouse import before_build
+
+    before_build(outcome.platform.tree)
     profiles = outcome.profile_path.parent
     click.echo(f"Running dbt build (target: floe, profiles: {_shown(profiles)})")
     dbt = run_dbt(root, profiles, dbt_args, click.echo)
     record = run_record(
         platform_record(outcome.platform, root), outcome.project.name, dbt, str(profiles)
     )
+    warehouse = None
+    if dbt.exit_code == 0:
+        from floe.project.plugins.warehouse import after_build
+
+        warehouse = after_build(outcome.platform.tree, target_path(root))
+    if warehouse is not None:
+        record["warehouse"] = warehouse.to_json()
     report.write_text(record_path, report.dumps_json(record))
     status = "succeeded" if dbt.exit_code == 0 else f"failed (exit {dbt.exit_code})"
     click.echo(f"dbt build {status}; run recorded in {_shown(record_path)}")
     if dbt.exit_code:
         raise click.exceptions.Exit(dbt.exit_code)
+    if warehouse is not None:
+        _render_warehouse(warehouse)
+
+
+def _render_warehouse(warehouse: Any) -> None:
+    click.echo(f"Warehouse: {len(warehouse.applied)} grant statements applied")
+    for finding in warehouse.findings:
+        click.echo(f"  error[{finding.rule}] {finding.relation}: {finding.message}")
+    if not warehouse.ok:
+        n = len(warehouse.findings)
+        click.echo(f"Warehouse drift: {n} finding{'s' if n != 1 else ''}", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo("Warehouse verified: grants, schemas, classified columns and column types")
 
 
 def register(cli: click.Group, platform: click.Group) -> None:

@@ -297,9 +297,9 @@ def build_tree(
     plugins = resolve_plugins(loaded)
     report("  ✓ Plugin references valid")
     report("")
-    report("[2/4] Resolving plugin charts")
+    report("[2/4] Recording plugins (resolved against the environment by `floe compile`)")
     for plugin in plugins:
-        report(f"  ✓ {plugin.chart}")
+        report(f"  {plugin.line}")
     report("")
     report("[3/4] Building governance policies")
     models: dict[str, BaseModel] = {}

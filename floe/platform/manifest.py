@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from floe.errors import UsageError
+from floe.tree.plugins import known_types
 from floe.yaml_loader import (
     Mark,
     YamlDocument,
@@ -45,13 +46,6 @@ SEMVER_RE = re.compile(
     r"(?:\+([0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*))?$"
 )
 NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-
-# Known plugins per slot; the first version listed is the default.
-KNOWN_PLUGINS: dict[str, dict[str, tuple[str, ...]]] = {
-    "compute": {"duckdb": ("1.0.0",)},
-    "orchestrator": {"dagster": ("1.0.0",)},
-    "catalog": {"polaris": ("1.0.0",)},
-}
 
 DEFAULT_PREFIXES: dict[str, dict[str, str]] = {
     "medallion": {"bronze": "bronze_", "silver": "silver_", "gold": "gold_"},
@@ -149,7 +143,11 @@ def parse_rfc3339(value: str) -> datetime:
 
 class PluginRef(_Source):
     type: str = Field(description="Plugin type, e.g. duckdb, dagster, polaris.")
-    version: str | None = Field(None, description="Plugin version; default: the newest known.")
+    version: str | None = Field(
+        None,
+        description="PEP 440 range of the plugin's package the platform requires "
+        "(e.g. '>=1.10,<2' for dbt-duckdb); default: any installed version.",
+    )
     config: dict[str, JsonValue] = Field(
         default_factory=dict,
         description="Plugin settings. Secrets are refused: use ${env:NAME} references.",
@@ -580,13 +578,24 @@ class ResolvedPlugin:
     config: dict[str, Any]
 
     @property
-    def chart(self) -> str:
-        return f"floe-{self.slot}-{self.type}@{self.version}"
+    def line(self) -> str:
+        from floe.tree.plugins import describe
+
+        return describe(self.slot, self.type, self.version)
 
 
 # Config keys whose type a plugin relies on (other keys pass through to the plugin).
 CONFIG_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "duckdb": {"path": (str,), "threads": (int,), "extensions": (list,), "settings": (dict,)},
+    "postgres": {
+        "host": (str,),
+        "port": (int, str),
+        "user": (str,),
+        "dbname": (str,),
+        "schema": (str,),
+        "threads": (int,),
+        "create_roles": (bool,),
+    },
 }
 
 
@@ -614,24 +623,36 @@ def resolve_plugins(loaded: LoadedManifest) -> list[ResolvedPlugin]:
         ref: PluginRef | None = getattr(loaded.model.plugins, slot)
         if ref is None:
             continue
-        known = KNOWN_PLUGINS[slot]
+        known = known_types(slot)
         if ref.type not in known:
-            close = difflib.get_close_matches(ref.type, list(known), n=1)
+            close = difflib.get_close_matches(ref.type, known, n=1)
             guess = f"; did you mean {close[0]!r}?" if close else ""
             loaded.source_map.fail(
                 ("plugins", slot, "type"),
-                f"unknown {slot} plugin {ref.type!r}{guess} known: {', '.join(sorted(known))}",
+                f"unknown {slot} plugin {ref.type!r}{guess} known: {', '.join(known)}",
             )
-        versions = known[ref.type]
-        version = ref.version.removeprefix("v") if ref.version else versions[0]
-        if version not in versions:
-            loaded.source_map.fail(
-                ("plugins", slot, "version"),
-                f"{ref.type} has no version {ref.version!r}; available: {', '.join(versions)}",
-            )
+        version = _version_range(loaded, slot, ref.version)
         _check_config_types(loaded, slot, ref)
         resolved.append(ResolvedPlugin(slot, ref.type, version, dict(ref.config)))
     return resolved
+
+
+def _version_range(loaded: LoadedManifest, slot: str, raw: str | None) -> str:
+    """The normalised PEP 440 range ('' = any); a bare version means exactly that one."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    if not raw:
+        return ""
+    text = raw.strip()
+    if text[:1].isdigit():
+        text = "==" + text
+    try:
+        return str(SpecifierSet(text))
+    except InvalidSpecifier:
+        loaded.source_map.fail(
+            ("plugins", slot, "version"),
+            f"{raw!r} is not a version range like '>=1.10,<2'",
+        )
 
 
 def from_sections_schema() -> dict[str, Any]:

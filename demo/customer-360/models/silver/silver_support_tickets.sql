@@ -8,6 +8,8 @@ select
     category,
     satisfaction_score,
     closed_at is not null as is_resolved,
-    round(date_diff('minute', opened_at, closed_at) / 60.0, 1) as resolution_hours,
+    -- Portable SQL: the same model builds on DuckDB and on PostgreSQL.
+    round(cast(extract(epoch from (closed_at - opened_at)) / 3600.0 as numeric), 1)
+        as resolution_hours,
     _loaded_at
 from {{ ref('bronze_support_tickets') }}
