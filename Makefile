@@ -14,7 +14,7 @@ SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl postgresql
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv dev system-deps lint typecheck test test-fast test-floor compile-demo demo-postgres bench clean schema
+.PHONY: help venv dev dagster-venv system-deps lint typecheck test test-fast test-floor compile-demo demo-postgres bench clean schema
 
 help:
 	@echo "make compile-demo   run the Customer 360 demo end to end"
@@ -32,6 +32,16 @@ $(VENV)/.dev: $(VENV)/.base
 	$(PY) -m pip install -q --only-binary=:all: $(DBT_PINS)
 	$(PY) -m pip install -q --only-binary=:all: $(PLUGIN_PINS)
 	touch $@
+
+# Dagster in its own environment: its pins never touch floe's (tests load the code location
+# floe writes with Dagster's own loader, as a deployment would).
+DAGSTER_PINS := dagster==1.13.27 dagster-dbt==0.29.27
+.venv-dagster/.done: pyproject.toml
+	$(PYTHON) -m venv .venv-dagster
+	.venv-dagster/bin/pip install -q --only-binary=:all: $(DAGSTER_PINS) $(DBT_PINS)
+	touch $@
+
+dagster-venv: .venv-dagster/.done
 
 venv: $(VENV)/.base
 
@@ -60,7 +70,7 @@ typecheck: dev
 	$(VENV)/bin/mypy --strict floe
 	$(VENV)/bin/lint-imports
 
-test: system-deps dev lint typecheck
+test: system-deps dev dagster-venv lint typecheck
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 # Unit tests only (no registry, dbt, interop or slow tests): well under a minute.
