@@ -159,7 +159,7 @@ DBT = str(_BESIDE) if _BESIDE.is_file() else (shutil.which("dbt") or "dbt")
 
 
 @dbt_assets(manifest=MANIFEST, name="floe_dbt_assets")
-def floe_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):  # type: ignore[no-untyped-def]  # noqa: E501
+def floe_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):
     if BLOCKING:
         raise Failure(
             description=f"floe gate: {len(BLOCKING)} blocking finding(s); dbt was not started",
@@ -168,7 +168,7 @@ def floe_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource):  # typ
     yield from dbt.cli(["build"], context=context).stream()
 
 
-def _gate_check(model: str):  # type: ignore[no-untyped-def]
+def _gate_check(model: str):
     findings = [f for f in GATE["findings"] if f["model"] == model]
 
     @asset_check(
