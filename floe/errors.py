@@ -49,6 +49,8 @@ _REGISTRY = (
         2,
         "A flag or argument is invalid (shown as JSON only with --format ...",
     ),
+    _slug("internal_error", INTEGRITY, 1, "floe failed unexpectedly (a bug)"),
+    _slug("input_too_deep", USAGE, 2, "An input was nested too deeply to process"),
     _slug(
         "io_error", USAGE, 2, "A file or folder was not what floe expected (missing, a folder ..."
     ),

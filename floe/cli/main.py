@@ -76,7 +76,31 @@ def run(args: list[str]) -> int:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         return 130
+    except RecursionError:
+        return _internal(UsageError("input_too_deep", "input nested too deeply to process"))
+    except Exception as exc:  # the last net: never a traceback for the user
+        return _internal(exc)
     return code if isinstance(code, int) and not isinstance(code, bool) else 0
+
+
+def _internal(exc: BaseException) -> int:
+    """An unexpected failure: one line with `internal_error` (traceback with FLOE_DEBUG=1)."""
+    import os
+    import traceback
+
+    if isinstance(exc, FloeError):
+        common.render_error(exc)
+        return exc.exit_code
+    if os.environ.get("FLOE_DEBUG"):
+        traceback.print_exception(exc)
+    error = UsageError(
+        "internal_error",
+        f"floe failed unexpectedly ({type(exc).__name__})",
+        hint="this is a bug in floe: re-run with FLOE_DEBUG=1 and report the trace",
+        exit_code=1,
+    )
+    common.render_error(error)
+    return error.exit_code
 
 
 def main() -> None:
