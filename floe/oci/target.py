@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, runtime_checkable
 
-from floe.errors import GateError, UsageError
+from floe.errors import FloeError, GateError, UsageError
 
 # Media types (DESIGN.md "The artifact on the wire").
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -260,12 +260,112 @@ class Target(Protocol):
         ...
 
 
+MAX_JSON_DEPTH = 64  # OCI documents nest 4 deep; anything far deeper is hostile
+MAX_DESCRIPTORS = 10_000  # layers of a manifest or manifests of an index
+MAX_ANNOTATIONS = 1_024
+MAX_ANNOTATION_BYTES = 64 * 1024  # one key or value
+_DESCRIPTOR_LISTS = ("layers", "manifests")
+
+
+def json_depth(data: bytes) -> int:
+    """The deepest nesting of arrays and objects, in one linear pass (strings skipped)."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 def parse_json_object(data: bytes, digest: str) -> dict[str, Any]:
-    """A manifest or index read from any Target: a JSON object, else `artifact_manifest_invalid`."""
+    """A manifest or index read from any Target, parsed once and shape-checked.
+
+    Every field floe reads has the type floe expects afterwards (descriptors are objects
+    with a valid digest and size, annotations map strings to strings, counts capped), so
+    no caller meets an `int` where it expects a descriptor. Else `artifact_manifest_invalid`.
+    """
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise GateError(
+            "artifact_manifest_invalid", f"{digest} nests deeper than {MAX_JSON_DEPTH} levels"
+        )
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise GateError("artifact_manifest_invalid", f"{digest} is not valid JSON") from None
     if not isinstance(value, dict):
         raise GateError("artifact_manifest_invalid", f"{digest} is not a JSON object")
+    check_document(value, digest)
     return value
+
+
+def _invalid(digest: str, why: str) -> GateError:
+    return GateError("artifact_manifest_invalid", f"{digest}: {why}")
+
+
+def check_document(doc: dict[str, Any], digest: str) -> None:
+    """Raise unless the fields floe reads of a manifest/index have their OCI types."""
+    for key in ("mediaType", "artifactType"):
+        if key in doc and not isinstance(doc[key], str):
+            raise _invalid(digest, f"{key} is not a string")
+    if "schemaVersion" in doc and (
+        not isinstance(doc["schemaVersion"], int) or isinstance(doc["schemaVersion"], bool)
+    ):
+        raise _invalid(digest, "schemaVersion is not a number")
+    for key in ("config", "subject"):
+        if key in doc:
+            _check_descriptor(doc[key], digest, key)
+    for key in _DESCRIPTOR_LISTS:
+        if key in doc:
+            items = doc[key]
+            if not isinstance(items, list):
+                raise _invalid(digest, f"{key} is not a list")
+            if len(items) > MAX_DESCRIPTORS:
+                raise _invalid(digest, f"{key} has {len(items)} entries (limit {MAX_DESCRIPTORS})")
+            for index, item in enumerate(items):
+                _check_descriptor(item, digest, f"{key}[{index}]")
+    if "annotations" in doc:
+        _check_annotations(doc["annotations"], digest, "annotations")
+
+
+def _check_descriptor(item: Any, digest: str, where: str) -> None:
+    if not isinstance(item, dict):
+        raise _invalid(digest, f"{where} is not a descriptor object")
+    if not isinstance(item.get("mediaType"), str):
+        raise _invalid(digest, f"{where}.mediaType is missing or not a string")
+    if "artifactType" in item and not isinstance(item["artifactType"], str):
+        raise _invalid(digest, f"{where}.artifactType is not a string")
+    size = item.get("size")
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0 or size >= 2**63:
+        raise _invalid(digest, f"{where}.size is not a byte count")
+    if not isinstance(item.get("digest"), str):
+        raise _invalid(digest, f"{where}.digest is missing or not a string")
+    try:
+        validate_digest(item["digest"])
+    except FloeError:
+        raise _invalid(digest, f"{where}.digest is not sha256:<64 hex>") from None
+    if "annotations" in item:
+        _check_annotations(item["annotations"], digest, f"{where}.annotations")
+
+
+def _check_annotations(value: Any, digest: str, where: str) -> None:
+    if not isinstance(value, dict):
+        raise _invalid(digest, f"{where} is not an object")
+    if len(value) > MAX_ANNOTATIONS:
+        raise _invalid(digest, f"{where} has {len(value)} entries (limit {MAX_ANNOTATIONS})")
+    for key, text in value.items():
+        if not isinstance(text, str):
+            raise _invalid(digest, f"{where}[{key!r}] is not a string")
+        if len(key) > MAX_ANNOTATION_BYTES or len(text) > MAX_ANNOTATION_BYTES:
+            raise _invalid(digest, f"{where} has an entry over {MAX_ANNOTATION_BYTES} bytes")
