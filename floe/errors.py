@@ -229,6 +229,7 @@ _REGISTRY = (
         "A blob or manifest does not match its digest, or a tag resolved to ...",
     ),
     _slug("pull_too_large", INTEGRITY, 1, "A manifest (over 4 MiB) or blob is over the size cap"),
+    _slug("pull_layer_invalid", INTEGRITY, 1, "A tar+gzip layer is malformed or hostile"),
     _slug(
         "pull_unsafe_path",
         INTEGRITY,

@@ -304,3 +304,65 @@ def test_progress_bar_counts_every_byte(tmp_path: Path) -> None:
         copy_graph(StaticTarget(packed.blobs()), LayoutTarget(tmp_path / "r"), packed.descriptor,
                    tag="t", on_progress=spy)  # fmt: skip
     assert sum(n for event, n in seen if event == "advance") == 2_000_002
+
+
+def _unpack_layer(tmp_path: Path, blob: bytes, cap: int = 256 * 1024 * 1024) -> GateError:
+    layer = _titled("d", blob, **{ANNOTATION_ORAS_UNPACK: "true"})
+    layout = LayoutTarget(tmp_path / "reg")
+    desc = _store(layout, _plain_manifest([layer]), [b"{}", blob])
+    with pytest.raises(GateError) as info:
+        unpack_artifact(
+            layout, desc, tmp_path / "work" / "out", require_floe=False, max_blob_size=cap
+        )
+    assert list((tmp_path / "work").iterdir()) == []  # nothing landed, no leftovers
+    return info.value
+
+
+def _pax_tar(records: bytes, name: str = "d/f") -> bytes:
+    """A hand-made tar whose pax header carries `records` (tarfile would not write it)."""
+    info = tarfile.TarInfo("d/././@PaxHeader")
+    info.type = tarfile.XHDTYPE
+    info.size = len(records)
+    raw = io.BytesIO()
+    raw.write(info.tobuf(format=tarfile.USTAR_FORMAT))
+    raw.write(records + bytes(-len(records) % 512))
+    file_info = tarfile.TarInfo(name)
+    raw.write(file_info.tobuf(format=tarfile.USTAR_FORMAT))
+    raw.write(bytes(1024))
+    return gzip.compress(raw.getvalue(), mtime=0)
+
+
+def test_hostile_tar_layers_are_refused_before_parsing(tmp_path: Path) -> None:
+    """CVE-2024-6232-sized pax headers, gzip bombs of trailing zeros, junk and truncation."""
+    huge_pax = b"%d comment=%s\n" % (256 * 1024 + 20, b"x" * (256 * 1024))
+    assert _unpack_layer(tmp_path / "a", _pax_tar(huge_pax)).slug == "pull_layer_invalid"
+    tar = _tar([_member("d/ok.txt", data=b"fine")])
+    zeros_after = gzip.compress(gzip.decompress(tar) + bytes(8 * 1024 * 1024), mtime=0)
+    bomb = _unpack_layer(tmp_path / "b", zeros_after)
+    assert bomb.slug in ("pull_too_large", "pull_layer_invalid"), bomb.one_line()
+    junk_after = gzip.compress(gzip.decompress(tar) + b"\1" * 10, mtime=0)
+    assert _unpack_layer(tmp_path / "c", junk_after).slug == "pull_layer_invalid"
+    assert _unpack_layer(tmp_path / "d", b"not gzip at all").slug == "pull_layer_invalid"
+    assert _unpack_layer(tmp_path / "e", tar[: len(tar) // 2]).slug == "pull_layer_invalid"
+    not_tar = gzip.compress(b"hello world" * 100, mtime=0)
+    assert _unpack_layer(tmp_path / "f", not_tar).slug == "pull_layer_invalid"
+    inflated = gzip.compress(gzip.decompress(_tar([_member("d/z", data=bytes(6_000_000))])))
+    assert _unpack_layer(tmp_path / "g", inflated, cap=1_000_000).slug == "pull_too_large"
+
+
+def test_too_many_tar_members_are_refused(tmp_path: Path) -> None:
+    from floe.oci import tarsafe
+
+    members = [_member(f"d/f{i}", data=b"") for i in range(tarsafe.MAX_MEMBERS + 1)]
+    error = _unpack_layer(tmp_path, _tar(members))
+    assert error.slug == "pull_layer_invalid" and "entries" in error.message
+
+
+def test_pax_path_and_long_names_round_trip(tmp_path: Path) -> None:
+    long_name = "d/" + "n" * 150 + "/file.json"
+    blob = _tar([_member(long_name, data=b"{}")])
+    layer = _titled("d", blob, **{ANNOTATION_ORAS_UNPACK: "true"})
+    layout = LayoutTarget(tmp_path / "reg")
+    desc = _store(layout, _plain_manifest([layer]), [b"{}", blob])
+    unpack_artifact(layout, desc, tmp_path / "out", require_floe=False)
+    assert (tmp_path / "out" / long_name).read_bytes() == b"{}"

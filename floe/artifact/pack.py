@@ -482,54 +482,33 @@ def _exclusive(path: Path) -> Any:
         yield out
 
 
-class _HashingReader:
-    """Hashes the uncompressed tar as tarfile reads it (for io.deis.oras.content.digest)."""
-
-    def __init__(self, raw: gzip.GzipFile) -> None:
-        self.raw = raw
-        self.hash = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self.raw.read(size)
-        self.hash.update(data)
-        return data
-
-
 def _extract_tar(
     target: Target, layer: Descriptor, staging: Path, title: str, cap: int
 ) -> list[str]:
-    """Stream-extract a tar+gzip layer; only regular files and folders under `title/`."""
+    """Stream-extract a tar+gzip layer (floe.oci.tarsafe: every header bounded first)."""
+    from floe.oci.tarsafe import members, open_layer
+
     written: list[str] = []
-    total = 0
     with target.fetch(layer) as stream:
-        unzipped = gzip.GzipFile(fileobj=stream, mode="rb")
-        hashing = _HashingReader(unzipped)
-        with tarfile.open(fileobj=hashing, mode="r|") as tar:  # type: ignore[call-overload]
-            for member in tar:
-                name = _safe_member(member, title)
-                dest = staging.joinpath(*name.split("/"))
-                if member.isdir():
-                    dest.mkdir(parents=True, exist_ok=True)
-                    continue
-                total += member.size
-                if total > cap:
-                    raise GateError(
-                        "pull_too_large",
-                        f"{title}: unpacked size exceeds the {cap}-byte limit",
-                        hint="raise the limit only for artifacts you trust",
-                    )
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                source = tar.extractfile(member)
-                assert source is not None  # regular file (checked in _safe_member)
-                with _exclusive(dest) as out:
-                    shutil.copyfileobj(source, out, CHUNK)
-                written.append(name)
-        while hashing.read(CHUNK):  # the tar's trailing padding counts towards its digest
-            pass
+        source = open_layer(stream, title, cap)
+        for member, data in members(source, title):
+            name = _safe_member(member, title)
+            dest = staging.joinpath(*name.split("/"))
+            if member.kind == "dir":
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with _exclusive(dest) as out:
+                left = member.size
+                while left:
+                    chunk = data.exactly(min(left, CHUNK))
+                    out.write(chunk)
+                    left -= len(chunk)
+            written.append(name)
         while stream.read(CHUNK):  # drain: the layer digest is checked at end of stream
             pass
     expected = layer.annotations.get(ANNOTATION_ORAS_DIGEST)
-    if expected and expected != "sha256:" + hashing.hash.hexdigest():
+    if expected and expected != "sha256:" + source.hash.hexdigest():
         raise GateError(
             "pull_digest_mismatch",
             f"{title}: unpacked tar does not match {ANNOTATION_ORAS_DIGEST}",
@@ -538,12 +517,12 @@ def _extract_tar(
     return written
 
 
-def _safe_member(member: tarfile.TarInfo, title: str) -> str:
-    name = member.name.rstrip("/") if member.isdir() else member.name
-    if member.issym() or member.islnk():
+def _safe_member(member: Any, title: str) -> str:
+    if member.kind == "link":
         raise _unsafe(member.name, "links are not allowed in artifacts")
-    if not (member.isfile() or member.isdir()):
+    if member.kind not in ("file", "dir"):
         raise _unsafe(member.name, "only regular files and folders are allowed")
+    name = str(member.name)
     check_title(name)
     if name != title and not name.startswith(title + "/"):
         raise _unsafe(member.name, f"tar entries must be inside {title}/")
