@@ -35,6 +35,10 @@ else:  # libyaml's parser when PyYAML was built with it (same nodes, marks and e
     _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+# Limits (docs/security.md): YAML people write is small and shallow.
+MAX_YAML_BYTES = 16 * 1024 * 1024
+MAX_YAML_DEPTH = 64
+MAX_YAML_NODES = 200_000  # counted with every alias expanded (billion laughs)
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
@@ -110,6 +114,8 @@ class _Walker:
         self.seen: set[int] = set()  # aliases: walk a shared node once (no alias bombs)
 
     def walk(self, node: yaml.Node, path: YamlPath) -> None:
+        if len(path) > MAX_YAML_DEPTH:
+            self.doc.fail(path[:MAX_YAML_DEPTH], f"nested deeper than {MAX_YAML_DEPTH} levels")
         self.doc.values.setdefault(path, _mark(node))
         if id(node) in self.seen:
             return
@@ -146,6 +152,31 @@ class _Walker:
         return value if isinstance(value, str | int) else str(value)
 
 
+def expanded_size(root: yaml.Node) -> int:
+    """Nodes in the document with every alias expanded, computed once per node (linear)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done or not children:
+            sizes[id(node)] = min(1 + sum(sizes[id(c)] for c in children), MAX_YAML_NODES + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
 def _syntax_error(doc: YamlDocument, text: str, exc: yaml.YAMLError) -> NoReturn:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if mark is None:
@@ -174,10 +205,14 @@ def parse_yaml_with_positions(
     try:
         node = loader.get_single_node()
         if node is not None:
+            if expanded_size(node) > MAX_YAML_NODES:
+                doc.fail((), f"more than {MAX_YAML_NODES} values once aliases are expanded")
             _Walker(loader, doc).walk(node, ())
             doc.data = loader.construct_document(node)
     except yaml.YAMLError as exc:
         _syntax_error(doc, text, exc)
+    except RecursionError:
+        doc.fail((), f"nested deeper than {MAX_YAML_DEPTH} levels")
     finally:
         loader.dispose()
     if require_mapping and not isinstance(doc.data, dict):
@@ -201,6 +236,8 @@ def load_yaml_with_positions(
         raise UsageError(slug, f"{name}: file not found", hint="check the path") from None
     except OSError as exc:
         raise UsageError(slug, f"{name}: cannot read: {exc.strerror}") from None
+    if len(raw) > MAX_YAML_BYTES:
+        raise UsageError(slug, f"{name}: {len(raw)} bytes, over the {MAX_YAML_BYTES}-byte limit")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
