@@ -200,7 +200,7 @@ def _with_compute_config(config: str) -> str:
         ("      auth: ghp_" + "a1B2" * 9 + "\n", "looks like a GitHub token"),
         ("      hook: xoxb-1234567890-abcdefghij\n", "looks like a Slack token"),
         (
-            "      bearer: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3\n",
+            "      session: eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3\n",
             "looks like a JSON Web Token",
         ),
         (

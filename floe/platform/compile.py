@@ -28,9 +28,9 @@ from floe.platform.manifest import (
     ResolvedPlugin,
     load_manifest,
     parse_rfc3339,
+    refuse_secrets,
     resolve_plugins,
 )
-from floe.platform.secrets import find_secrets
 from floe.tree import model as tree
 
 Reporter = Callable[[str], None]
@@ -68,24 +68,8 @@ def _fraction(moment: datetime) -> str:
 
 
 def check_secrets(loaded: LoadedManifest) -> None:
-    findings = find_secrets(loaded.raw)
-    if not findings:
-        return
-    smap = loaded.source_map
-
-    def position(path: tuple[str | int, ...]) -> tuple[str, int, int]:
-        where = smap.locate(path)
-        return where.file, where.mark.line, where.mark.column
-
-    first = min(findings, key=lambda f: position(f.path))
-    words = [str(p) for p in first.path if isinstance(p, str) and p not in ("plugins", "config")]
-    env_name = "_".join(words[-2:]).upper().replace("-", "_")
-    smap.fail(
-        first.path,
-        f"{first.reason}; secrets must not be compiled into platform artifacts",
-        slug="compile_secret_detected",
-        hint=f"reference it from the environment instead, e.g. ${{env:{env_name}}}",
-    )
+    """The secret check (load_manifest already ran it before schema validation)."""
+    refuse_secrets(loaded.raw, loaded.source_map)
 
 
 def _trusted_key_pem(loaded: LoadedManifest, index: int, entry: str) -> str:

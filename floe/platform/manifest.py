@@ -551,6 +551,29 @@ def _raise_validation(exc: ValidationError, smap: SourceMap) -> NoReturn:
     )
 
 
+def refuse_secrets(raw: dict[str, Any], smap: SourceMap) -> None:
+    """`compile_secret_detected` at the first credential, naming its place, never its value."""
+    from floe.platform.secrets import find_secrets
+
+    findings = find_secrets(raw)
+    if not findings:
+        return
+
+    def position(path: tuple[str | int, ...]) -> tuple[str, int, int]:
+        where = smap.locate(path)
+        return where.file, where.mark.line, where.mark.column
+
+    first = min(findings, key=lambda f: position(f.path))
+    words = [str(p) for p in first.path if isinstance(p, str) and p not in ("plugins", "config")]
+    env_name = "_".join(words[-2:]).upper().replace("-", "_")
+    smap.fail(
+        first.path,
+        f"{first.reason}; secrets must not be compiled into platform artifacts",
+        slug="compile_secret_detected",
+        hint=f"reference it from the environment instead, e.g. ${{env:{env_name}}}",
+    )
+
+
 def load_manifest(path: Path) -> LoadedManifest:
     """Read, inline `from:` sections and validate a source manifest (UsageError on any problem)."""
     if not path.is_file():
@@ -563,6 +586,7 @@ def load_manifest(path: Path) -> LoadedManifest:
     smap = SourceMap(doc)
     data: dict[str, Any] = doc.data
     _inline_from_sections(data, path.parent, smap)
+    refuse_secrets(data, smap)  # before validation: its messages may quote values
     try:
         model = SourceManifest.model_validate(data)
     except ValidationError as exc:
