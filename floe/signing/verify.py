@@ -21,9 +21,9 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
+from floe.signing import algorithms, dsse, keyless, simplesigning
 from floe.signing import bundle as bundle_format
-from floe.signing import dsse, keyless, simplesigning
-from floe.signing.keys import PublicKey, key_hint, verify_bytes
+from floe.signing.keys import PublicKey, key_hint
 from floe.signing.policy import has_anchors, trusted_keys
 from floe.signing.trust_policy import TrustPolicy
 
@@ -32,11 +32,20 @@ BUNDLE = "bundle"
 ATTESTATION = "attestation"
 
 # When nothing passes, the most telling failure names the error.
-_SEVERITY = ("signature_subject_mismatch", "signature_invalid", "signature_untrusted")
+_SEVERITY = (
+    "signature_subject_mismatch",
+    "signature_algorithm_mismatch",
+    "signature_invalid",
+    "signature_untrusted",
+)
 _HINTS = {
     "signature_missing": "sign it: floe platform sign REF --key cosign.key",
     "signature_subject_mismatch": (
         "the signature was made for another artifact (copied?); re-sign this digest"
+    ),
+    "signature_algorithm_mismatch": (
+        "sign with cosign's hash for the key: P-256/SHA-256, P-384/SHA-384, P-521/SHA-512, "
+        "RSA PKCS#1 v1.5/SHA-256 (floe platform sign does)"
     ),
     "signature_invalid": "the signature or its payload was altered; re-sign the artifact",
     "signature_untrusted": (
@@ -196,9 +205,9 @@ def _check_legacy_layer(
         return check.fail("signature_invalid", "signature annotation is not base64")
     except FloeError as exc:
         return check.fail("signature_invalid", f"payload: {exc.message}")
-    signer = _find_key(keys, signature, payload)
+    signer, mismatch = _find_key(keys, signature, payload)
     if signer is None:
-        return _unverified(check, claimed_key, keys)
+        return _unverified(check, claimed_key, keys, mismatch)
     check.signer, check.valid, check.trusted = signer, True, True
     try:
         _, claimed = simplesigning.payload_claims(payload)
@@ -255,13 +264,14 @@ def _check_bundle(
     hinted = next((fp for fp, key in keys.items() if key_hint(key) == parsed.hint), None)
     check.signer = hinted
     message = dsse.pae(envelope.payload_type, envelope.payload)
-    signer = None
+    signer, mismatch = None, None
     for signature in envelope.signatures:
-        signer = signer or _find_key(keys, signature, message)
+        found, why = _find_key(keys, signature, message)
+        signer, mismatch = signer or found, mismatch or why
     if signer is None:
         if hinted is None:
             check.signer = f"hint:{parsed.hint}" if parsed.hint else None
-        return _unverified(check, hinted, keys)
+        return _unverified(check, hinted, keys, mismatch)
     check.signer, check.valid, check.trusted = signer, True, True
     return _check_statement(check, envelope, manifest)
 
@@ -313,16 +323,29 @@ def _check_statement(
 # ---- shared -----------------------------------------------------------------------
 
 
-def _find_key(keys: dict[str, PublicKey], signature: bytes, message: bytes) -> str | None:
+def _find_key(
+    keys: dict[str, PublicKey], signature: bytes, message: bytes
+) -> tuple[str | None, str | None]:
+    """(fingerprint of the trusted key that verifies, None) or (None, why a trusted key
+    verifies it only with another hash than cosign's for that key type)."""
+    mismatch = None
     for fp, key in keys.items():
-        if verify_bytes(key, signature, message):
-            return fp
-    return None
+        verdict = algorithms.check(key, signature, message)
+        if verdict.valid:
+            return fp, None
+        if verdict.mismatch and mismatch is None:
+            mismatch = f"{verdict.mismatch} (key {fp})"
+    return None, mismatch
 
 
 def _unverified(
-    check: SignatureCheck, claimed_key: str | None, keys: dict[str, PublicKey]
+    check: SignatureCheck,
+    claimed_key: str | None,
+    keys: dict[str, PublicKey],
+    mismatch: str | None = None,
 ) -> SignatureCheck:
+    if mismatch is not None:
+        return check.fail("signature_algorithm_mismatch", mismatch)
     if claimed_key is not None and claimed_key in keys:
         return check.fail(
             "signature_invalid", f"signature does not verify with trusted key {claimed_key}"
