@@ -7,12 +7,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 FLOE := $(VENV)/bin/floe
 DBT_PINS := dbt-core==1.10.23 dbt-duckdb==1.10.1
-SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl
-SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl
+SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl node npm
+SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl nodejs npm
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv dev system-deps lint typecheck test test-fast compile-demo bench clean schema
+.PHONY: help venv dev system-deps js-deps lint typecheck test test-fast compile-demo bench clean schema
 
 help:
 	@echo "make compile-demo   run the Customer 360 demo end to end"
@@ -49,6 +49,15 @@ system-deps:
 	  fi; \
 	fi
 
+# Independent verifiers for the suite (sigstore-js, @noble/curves), pinned by tests/js's
+# lockfile; `npm ci` installs exactly what the lockfile names.
+JS_DEPS := tests/js/node_modules/.floe-installed
+$(JS_DEPS): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
+
+js-deps: system-deps $(JS_DEPS)
+
 lint: dev
 	$(VENV)/bin/ruff check floe tests bench
 	$(VENV)/bin/ruff format --check floe tests bench
@@ -57,7 +66,7 @@ typecheck: dev
 	$(VENV)/bin/mypy --strict floe
 	$(VENV)/bin/lint-imports
 
-test: system-deps dev lint typecheck
+test: system-deps js-deps dev lint typecheck
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 test-fast: dev

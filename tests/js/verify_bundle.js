@@ -1,0 +1,45 @@
+// Verify a sigstore bundle with sigstore-js and a public key alone (no Fulcio, no
+// Rekor, no timestamps: the bundle names the key by its hint), then check that the
+// signed in-toto statement's subject is the expected digest.
+//
+// usage: node verify_bundle.js BUNDLE.json PUBLIC.pem sha256:<hex>
+// prints one JSON line {"ok": true, ...} or {"ok": false, "error": "..."}; exit 0 / 1.
+'use strict';
+const fs = require('fs');
+const crypto = require('crypto');
+const { bundleFromJSON } = require('@sigstore/bundle');
+const { Verifier, toSignedEntity } = require('@sigstore/verify');
+
+function main([bundlePath, keyPath, digest]) {
+  const bundle = bundleFromJSON(JSON.parse(fs.readFileSync(bundlePath, 'utf8')));
+  const publicKey = crypto.createPublicKey(fs.readFileSync(keyPath));
+  const hint = bundle.verificationMaterial.content.publicKey.hint;
+  const trust = {
+    certificateAuthorities: [],
+    timestampAuthorities: [],
+    tlogs: [],
+    ctlogs: [],
+    publicKey: (wanted) => {
+      if (wanted !== hint) throw new Error(`unknown key hint ${wanted}`);
+      return { publicKey, validFor: () => true };
+    },
+  };
+  const verifier = new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 });
+  verifier.verify(toSignedEntity(bundle));
+  const envelope = bundle.content.dsseEnvelope;
+  if (envelope.payloadType !== 'application/vnd.in-toto+json') {
+    throw new Error(`payload type ${envelope.payloadType}`);
+  }
+  const statement = JSON.parse(envelope.payload.toString('utf8'));
+  const [algo, hex] = digest.split(':');
+  const subjects = statement.subject.map((s) => `${algo}:${s.digest[algo]}`);
+  if (!subjects.includes(digest)) throw new Error(`subject ${subjects} is not ${digest}`);
+  return { ok: true, hint, predicateType: statement.predicateType, subjects };
+}
+
+try {
+  console.log(JSON.stringify(main(process.argv.slice(2))));
+} catch (err) {
+  console.log(JSON.stringify({ ok: false, error: String(err && err.message ? err.message : err) }));
+  process.exit(1);
+}
