@@ -65,7 +65,7 @@ def test_the_readme_lists_every_vector() -> None:
 @pytest.mark.parametrize("name", sorted(OUTCOMES))
 def test_import_matches_cosign(name: str, tmp_path: Path) -> None:
     """`floe platform import-key FILE` accepts exactly what cosign accepts."""
-    table, refusal = OUTCOMES[name]
+    _, refusal = OUTCOMES[name]
     result = run_floe(
         "platform",
         "import-key",
