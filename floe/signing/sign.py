@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
 
-from floe.errors import FloeError
 from floe.oci.reference import Reference
 from floe.oci.target import (
     ANNOTATION_COSIGN_SIGNATURE,
@@ -25,7 +23,7 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
-from floe.signing import bundle, dsse, simplesigning
+from floe.signing import bundle, dsse, lookup, simplesigning, wire
 from floe.signing.keys import Signer
 
 
@@ -97,16 +95,13 @@ def push_legacy_signature(
 
 def existing_signature_layers(target: Target, tag: str) -> list[Descriptor]:
     """Every layer of the current `.sig` manifest, kept as-is (other signers' layers too)."""
-    try:
-        current = target.resolve(tag)
-    except FloeError as exc:
-        if exc.slug.endswith("not_found"):
-            return []
-        raise
-    import json
-
-    doc: Any = json.loads(target.fetch_bytes(current))
-    return [Descriptor.from_json(item) for item in doc.get("layers") or []]
+    current = lookup.resolve_if_present(target, tag)
+    if current is None:
+        return []
+    what = "signature manifest"
+    doc = wire.load_object(target.fetch_bytes(current), what)
+    items = wire.objects(wire.array(doc, "layers", what, required=False), what)
+    return [Descriptor.from_json(item) for item in items]
 
 
 def _same_signature(layer: Descriptor, new: Descriptor, fingerprint: str) -> bool:

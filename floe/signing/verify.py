@@ -21,7 +21,7 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
-from floe.signing import algorithms, dsse, keyless, simplesigning
+from floe.signing import algorithms, dsse, keyless, lookup, simplesigning
 from floe.signing import bundle as bundle_format
 from floe.signing.keys import PublicKey, key_hint
 from floe.signing.policy import has_anchors, trusted_keys
@@ -173,12 +173,9 @@ def _legacy_checks(
     target: Target, manifest: Descriptor, keys: dict[str, PublicKey]
 ) -> list[SignatureCheck]:
     tag = simplesigning.signature_tag(manifest.digest)
-    try:
-        sig_manifest = target.resolve(tag)
-    except FloeError as exc:
-        if exc.slug.endswith("not_found"):
-            return []
-        raise
+    sig_manifest = lookup.resolve_if_present(target, tag)
+    if sig_manifest is None:
+        return []
     source = sig_manifest.digest
     try:
         layers = simplesigning.parse_layers(target.fetch_bytes(sig_manifest))
@@ -227,7 +224,7 @@ def _bundle_checks(
     offline: bool,
 ) -> list[SignatureCheck]:
     checks = []
-    for referrer in target.referrers(manifest, SIGSTORE_BUNDLE):
+    for referrer in bundle_referrers(target, manifest):
         predicate = referrer.annotations.get(bundle_format.ANNOTATION_BUNDLE_PREDICATE)
         # An attestation (e.g. provenance) is listed but never counts as a signature.
         kind = BUNDLE if predicate in (None, dsse.COSIGN_SIGN_PREDICATE) else ATTESTATION
@@ -238,6 +235,40 @@ def _bundle_checks(
         except GateError as exc:
             checks.append(check.fail("signature_invalid", exc.message))
     return checks
+
+
+def bundle_referrers(target: Target, manifest: Descriptor) -> list[Descriptor]:
+    """Every sigstore-bundle referrer of `manifest`.
+
+    An index entry without `artifactType` (skopeo 1.9 rewrites referrer indexes that
+    way when mirroring) is resolved by reading the referrer manifest, as cosign does;
+    its annotations then come from the manifest too.
+    """
+    found = []
+    for referrer in target.referrers(manifest, None):
+        if referrer.artifact_type == SIGSTORE_BUNDLE:
+            found.append(referrer)
+        elif referrer.artifact_type is None:
+            resolved = _resolve_untyped(target, referrer)
+            if resolved is not None:
+                found.append(resolved)
+    return found
+
+
+def _resolve_untyped(target: Target, referrer: Descriptor) -> Descriptor | None:
+    try:
+        doc = bundle_format.parse_referrer(target.fetch_bytes(referrer))
+    except FloeError:
+        return None  # unreadable: not shown as a bundle (nothing claims it is one)
+    if doc.artifact_type != SIGSTORE_BUNDLE:
+        return None
+    return Descriptor(
+        referrer.media_type,
+        referrer.digest,
+        referrer.size,
+        annotations=dict(doc.annotations),
+        artifact_type=SIGSTORE_BUNDLE,
+    )
 
 
 def _fetch_bundle(target: Target, referrer: Descriptor, manifest: Descriptor) -> bytes:
