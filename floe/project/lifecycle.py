@@ -7,7 +7,7 @@
               --force downloads and verifies everything again
     load      no network: re-verify every cached file against the lock, parse the tree
 
-Trust: `floe.trust.decision.verify_platform` is the one check of every path: floe.yaml's
+Trust: `floe.trust.decision.decide` is the one check of every path: floe.yaml's
 anchors, else the signers the lock recorded, else trust on first use (loudly warned and
 recorded); never the artifact's own list of keys.
 
@@ -62,7 +62,7 @@ from floe.tree.model import (
     TrustPolicy,
     parse_tree,
 )
-from floe.trust.decision import Decision, verify_platform
+from floe.trust.decision import Decision, TrustRequest, decide
 
 if TYPE_CHECKING:
     from semver import Version
@@ -319,9 +319,7 @@ def _verify(
     from floe.signing.verify import ATTESTATION
 
     platform, size = _read_platform_manifest(src, desc)
-    decision = verify_platform(
-        src, desc, platform.security, policy, locked, reference=ref, offline=offline
-    )
+    decision = decide(src, desc, TrustRequest(policy, platform.security, locked, ref, not offline))
     report = decision.report
     if report.ok:
         say("  ✓ Verifying signature")
@@ -868,7 +866,7 @@ def verify_reference(
     platform = (
         _read_platform_manifest(src, desc)[0].security if config == FLOE_CONFIG else TrustPolicy()
     )
-    decision = verify_platform(src, desc, platform, policy, None, offline=offline)
+    decision = decide(src, desc, TrustRequest(policy, platform, sigstore_network=not offline))
     if decision.report.ok:
         say("  ✓ Verifying signature")
         warning = decision.warning()

@@ -54,6 +54,16 @@ _HINTS = {
 }
 
 
+class SignatureRejected(GateError):
+    """No trusted signature covers the artifact; `report` says what each one was."""
+
+    def __init__(
+        self, slug: str, message: str, report: VerificationReport, hint: str | None = None
+    ) -> None:
+        super().__init__(slug, message, hint=hint, details=report.to_json())
+        self.report = report
+
+
 @dataclass
 class SignatureCheck:
     """One signature found on the artifact and what verification made of it."""
@@ -109,7 +119,7 @@ class VerificationReport:
         passed = self.passed_by
         return passed.signer if passed else None
 
-    def failure(self) -> GateError:
+    def failure(self) -> SignatureRejected:
         """The error to raise when no signature passed."""
         candidates = [s for s in self.signatures if s.format != ATTESTATION]
         if not candidates:
@@ -125,7 +135,7 @@ class VerificationReport:
                 f"no trusted signature covers {self.manifest_digest} "
                 f"({len(candidates)} found; {worst.format}: {worst.reason})"
             )
-        return GateError(slug, message, hint=_HINTS.get(slug), details=self.to_json())
+        return SignatureRejected(slug, message, self, hint=_HINTS.get(slug))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,29 +150,29 @@ def verify_artifact(
     target: Target,
     manifest: Descriptor,
     policy: TrustPolicy,
-    docker_reference: str | None = None,
-    offline: bool = False,
+    *,
+    sigstore_network: bool = True,
 ) -> VerificationReport:
     """Check every signature on `manifest`; raise unless one trusted valid signature covers it.
 
     Raises only when the policy asks for signatures (`require_signed_artifacts`, or any
     trusted key or identity); otherwise returns the report for the caller to show.
-    `docker_reference` is informational (cosign does not bind it either).
+    `sigstore_network`: keyless checks may refresh sigstore's trusted root online.
     """
-    report = check_artifact(target, manifest, policy, offline=offline)
+    report = check_artifact(target, manifest, policy, sigstore_network=sigstore_network)
     if not report.ok and (policy.require_signed_artifacts or has_anchors(policy)):
         raise report.failure()
     return report
 
 
 def check_artifact(
-    target: Target, manifest: Descriptor, policy: TrustPolicy, offline: bool = False
+    target: Target, manifest: Descriptor, policy: TrustPolicy, *, sigstore_network: bool = True
 ) -> VerificationReport:
     """Check every signature on `manifest` against `policy`; never raises for a bad one."""
     keys = trusted_keys(policy)
     report = VerificationReport(manifest.digest)
     report.signatures += _legacy_checks(target, manifest, keys)
-    report.signatures += _bundle_checks(target, manifest, keys, policy, offline)
+    report.signatures += _bundle_checks(target, manifest, keys, policy, sigstore_network)
     return report
 
 
@@ -221,7 +231,7 @@ def _bundle_checks(
     manifest: Descriptor,
     keys: dict[str, PublicKey],
     policy: TrustPolicy,
-    offline: bool,
+    sigstore_network: bool,
 ) -> list[SignatureCheck]:
     checks = []
     for referrer in bundle_referrers(target, manifest):
@@ -231,7 +241,7 @@ def _bundle_checks(
         check = SignatureCheck(kind, referrer.digest, predicate_type=predicate)
         try:
             raw = _fetch_bundle(target, referrer, manifest)
-            checks.append(_check_bundle(check, raw, manifest, keys, policy, offline))
+            checks.append(_check_bundle(check, raw, manifest, keys, policy, sigstore_network))
         except GateError as exc:
             checks.append(check.fail("signature_invalid", exc.message))
     return checks
@@ -284,11 +294,11 @@ def _check_bundle(
     manifest: Descriptor,
     keys: dict[str, PublicKey],
     policy: TrustPolicy,
-    offline: bool,
+    sigstore_network: bool,
 ) -> SignatureCheck:
     parsed = bundle_format.parse_bundle(raw)
     if parsed.certificate is not None:
-        return _check_keyless(check, parsed, manifest, policy, offline)
+        return _check_keyless(check, parsed, manifest, policy, sigstore_network)
     envelope = parsed.envelope
     if envelope is None:
         return check.fail("signature_invalid", "bundle has no DSSE envelope")
@@ -312,7 +322,7 @@ def _check_keyless(
     parsed: bundle_format.ParsedBundle,
     manifest: Descriptor,
     policy: TrustPolicy,
-    offline: bool,
+    sigstore_network: bool,
 ) -> SignatureCheck:
     assert parsed.certificate is not None
     check.signer = str(keyless.certificate_identity(parsed.certificate))
@@ -320,7 +330,7 @@ def _check_keyless(
         return check.fail("signature_untrusted", "keyless signature; no trusted identities")
     try:
         payload_type, payload = keyless.verify_bundle(
-            parsed.raw, list(policy.trusted_identities), offline
+            parsed.raw, list(policy.trusted_identities), sigstore_network=sigstore_network
         )
     except GateError as exc:
         return check.fail(exc.slug, exc.message)
