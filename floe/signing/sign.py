@@ -23,7 +23,7 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
-from floe.signing import bundle, dsse, lookup, simplesigning, wire
+from floe.signing import bundle, cosign_layout, dsse, lookup, simplesigning, wire
 from floe.signing.keys import Signer
 
 
@@ -32,6 +32,7 @@ def sign_artifact(
 ) -> list[Descriptor]:
     """Sign `manifest` with `signer`; returns the pushed [.sig manifest, bundle referrer]."""
     legacy = push_legacy_signature(target, manifest, signer, docker_reference)
+    cosign_layout.mark_signed(target, manifest, legacy)
     statement = dsse.statement(docker_reference, manifest.digest, dsse.COSIGN_SIGN_PREDICATE, {})
     referrer = attach_dsse_bundle(target, manifest, signer, statement, dsse.COSIGN_SIGN_PREDICATE)
     return [legacy, referrer]
@@ -122,11 +123,19 @@ def push_bytes(target: Target, desc: Descriptor, data: bytes) -> None:
         target.push(desc, io.BytesIO(data))
 
 
-def docker_reference_for(ref: Reference) -> str:
-    """What the simple-signing payload names: `HOST/REPO` (cosign's `ref.Context().Name()`),
-    or the layout path for an OCI image layout."""
+def docker_reference_for(
+    ref: Reference, signing_identity: str | None = None, ref_name: str | None = None
+) -> str:
+    """What a signature names: `HOST/REPO` (cosign's `ref.Context().Name()`).
+
+    `signing_identity` (`--signing-identity`) wins; an OCI layout is never named by
+    its path but by its entry's full `org.opencontainers.image.ref.name` (`ref_name`)
+    or `localhost/<folder name>` (see floe.signing.cosign_layout).
+    """
+    if signing_identity:
+        return cosign_layout.signing_identity(signing_identity)
     if ref.is_layout:
-        return ref.path
+        return cosign_layout.layout_identity(ref.path, ref_name)
     return f"{ref.host}/{ref.repository}"
 
 

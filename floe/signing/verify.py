@@ -21,7 +21,7 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
-from floe.signing import algorithms, dsse, keyless, lookup, simplesigning
+from floe.signing import algorithms, cosign_layout, dsse, keyless, lookup, simplesigning
 from floe.signing import bundle as bundle_format
 from floe.signing.keys import PublicKey, key_hint
 from floe.signing.policy import has_anchors, trusted_keys
@@ -183,7 +183,9 @@ def _legacy_checks(
     target: Target, manifest: Descriptor, keys: dict[str, PublicKey]
 ) -> list[SignatureCheck]:
     tag = simplesigning.signature_tag(manifest.digest)
-    sig_manifest = lookup.resolve_if_present(target, tag)
+    sig_manifest = lookup.resolve_if_present(target, tag) or cosign_layout.cosign_sigs(
+        target, manifest
+    )
     if sig_manifest is None:
         return []
     source = sig_manifest.digest
