@@ -97,9 +97,7 @@ def parse_referrer(manifest_bytes: bytes) -> ReferrerManifest:
     """A referrer manifest: `artifactType` (else the config's media type, as OCI says)."""
     what = "bundle manifest"
     doc = wire.load_object(manifest_bytes, what)
-    layers = tuple(
-        _descriptor(item, what) for item in wire.objects(wire.array(doc, "layers", what), what)
-    )
+    layers = tuple(wire.descriptors(doc, "layers", what))
     subject = wire.obj(doc, "subject", what, required=False)
     config = wire.obj(doc, "config", what, required=False)
     artifact_type = wire.string(doc, "artifactType", what, required=False) or (
@@ -113,13 +111,6 @@ def parse_referrer(manifest_bytes: bytes) -> ReferrerManifest:
         wire.string(subject, "digest", what, required=False) or None,
         wire.annotation_map(doc, what),
     )
-
-
-def _descriptor(item: dict[str, Any], what: str) -> Descriptor:
-    try:
-        return Descriptor.from_json(item)
-    except GateError as exc:
-        raise wire.invalid(what, exc.message) from None
 
 
 def referrer_manifest(

@@ -101,8 +101,7 @@ def existing_signature_layers(target: Target, tag: str) -> list[Descriptor]:
         return []
     what = "signature manifest"
     doc = wire.load_object(target.fetch_bytes(current), what)
-    items = wire.objects(wire.array(doc, "layers", what, required=False), what)
-    return [Descriptor.from_json(item) for item in items]
+    return wire.descriptors(doc, "layers", what)
 
 
 def _same_signature(layer: Descriptor, new: Descriptor, fingerprint: str) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from floe.errors import GateError
 from floe.oci.target import (
     ANNOTATION_COSIGN_SIGNATURE,
     COSIGN_SIMPLESIGNING,
@@ -85,12 +84,7 @@ def parse_layers(manifest_bytes: bytes) -> list[Descriptor]:
     """The simple-signing layers of a `.sig` manifest (other layers are ignored)."""
     what = "signature manifest"
     doc = wire.load_object(manifest_bytes, what)
-    layers = []
-    for item in wire.objects(wire.array(doc, "layers", what, required=False), what):
-        try:
-            layers.append(Descriptor.from_json(item))
-        except GateError as exc:
-            raise wire.invalid(what, exc.message) from None
+    layers = wire.descriptors(doc, "layers", what)
     return [layer for layer in layers if layer.media_type == COSIGN_SIMPLESIGNING]
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from floe.errors import GateError
+from floe.errors import FloeError, GateError
+from floe.oci.target import Descriptor
 
 SLUG = "signature_invalid"
 MAX_DOCUMENT_BYTES = 4 << 20  # a bundle or signature manifest; real ones are a few KiB
@@ -104,3 +105,15 @@ def objects(items: list[Any], what: str) -> list[dict[str, Any]]:
     if not all(isinstance(item, dict) for item in items):
         raise invalid(what, "every item must be an object")
     return items
+
+
+def descriptor(item: dict[str, Any], what: str) -> Descriptor:
+    """An OCI descriptor from a hostile document: any flaw is `signature_invalid` (exit 1)."""
+    try:
+        return Descriptor.from_json(item)
+    except FloeError as exc:  # a bad digest is a UsageError there; here it is the artifact's
+        raise invalid(what, exc.message) from None
+
+
+def descriptors(doc: dict[str, Any], key: str, what: str) -> list[Descriptor]:
+    return [descriptor(item, what) for item in objects(array(doc, key, what, required=False), what)]
