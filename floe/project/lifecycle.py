@@ -62,6 +62,7 @@ from floe.tree.model import (
     TrustPolicy,
     parse_tree,
 )
+from floe.trust.cached import check_cached
 from floe.trust.decision import Decision, TrustRequest, decide
 
 if TYPE_CHECKING:
@@ -153,6 +154,7 @@ def load_verified_platform(project_dir: Path) -> LoadedPlatform:
             f"the lock says {locked.content_digest}",
             hint=FORCE_HINT,
         )
+    check_cached(paths.oci_dir, locked.manifest_digest, locked, tree.manifest.security)
     return LoadedPlatform(
         tree=tree,
         tree_dir=tree_dir,
