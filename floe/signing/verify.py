@@ -27,6 +27,7 @@ from floe.signing.keys import PublicKey, key_hint
 from floe.signing.policy import has_anchors, trusted_keys
 from floe.signing.trust_policy import TrustPolicy
 
+MAX_REFERRERS = 64
 LEGACY = "legacy"
 BUNDLE = "bundle"
 ATTESTATION = "attestation"
@@ -257,7 +258,8 @@ def bundle_referrers(target: Target, manifest: Descriptor) -> list[Descriptor]:
     its annotations then come from the manifest too.
     """
     found = []
-    for referrer in target.referrers(manifest, None):
+    # Bounded: a registry may list endless referrers; the first MAX_REFERRERS are read.
+    for referrer in target.referrers(manifest, None)[:MAX_REFERRERS]:
         if referrer.artifact_type == SIGSTORE_BUNDLE:
             found.append(referrer)
         elif referrer.artifact_type is None:
