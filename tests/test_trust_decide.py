@@ -136,3 +136,14 @@ def test_cli_verify_passes_with_the_right_hash(tmp_path: Path) -> None:
     result = run_floe("platform", "verify", f"oci-layout://{layout}:v1.0.0", "--key", str(pub))
     assert result.exit_code == 0, result.output
     assert f"Verified: {manifest.digest}" in result.output
+
+
+@pytest.mark.parametrize("kind", ["p224", "not-pem"])
+def test_a_bad_key_in_the_platforms_own_policy_is_exit_1(kind: str, tmp_path: Path) -> None:
+    target = LayoutTarget(tmp_path / "l")
+    manifest = publish_artifact(target, "v1.0.0")
+    key = ec.generate_private_key(ec.SECP224R1())
+    listed = public_key_pem(key.public_key()).decode() if kind == "p224" else "garbage"
+    with pytest.raises(GateError) as info:
+        decide(target, manifest, TrustRequest(platform=TrustPolicy(trusted_keys=[listed])))
+    assert info.value.slug == "tree_invalid" and info.value.exit_code == 1

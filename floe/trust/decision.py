@@ -139,6 +139,7 @@ def decide(target: Target, subject: Descriptor, request: TrustRequest) -> Decisi
     from floe.signing.verify import verify_artifact
 
     network = request.sigstore_network
+    _check_platform_keys(request.platform)
     project = request.project
     if request.require_signature:
         project = project.model_copy(update={"require_signed_artifacts": True})
@@ -162,6 +163,22 @@ def decide(target: Target, subject: Descriptor, request: TrustRequest) -> Decisi
             raise report.failure()
         return Decision(UNVERIFIED, report, ())
     return Decision(FIRST_USE, report, accepted_signers(report, declared))
+
+
+def _check_platform_keys(platform: TrustPolicy) -> None:
+    """The artifact's own key list is artifact content: a bad key there is `tree_invalid`
+    (exit 1, the artifact is bad), not a usage error of the person pulling it."""
+    from floe.errors import GateError, UsageError
+    from floe.signing.policy import trusted_keys
+
+    try:
+        trusted_keys(platform)
+    except UsageError as exc:
+        raise GateError(
+            "tree_invalid",
+            f"the platform's security.trusted_keys: {exc.message}",
+            hint="the platform team must list keys cosign accepts and republish",
+        ) from None
 
 
 def _verify_anchored(
