@@ -242,3 +242,45 @@ def test_mutated_signature_documents_end_in_a_slug(originals: Originals, kind: s
         assert "accepted" not in outcomes, outcomes
     else:  # the fuzzer reached past the JSON parser into the checks
         assert len(outcomes) >= 2, outcomes
+
+
+# ---- the same documents through the CLI, from an OCI layout ---------------------------
+
+
+def _layout_with(o: Originals, root: Path, kind: str, mutated: bytes) -> None:
+    """A layout holding the artifact and one (mutated) signature document, written as
+    files: a hostile layout need not have been written by floe."""
+    hostile = serve(o, kind, mutated)
+    blobs = root / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    for digest, data in hostile._blobs.items():
+        (blobs / digest.split(":")[1]).write_bytes(data)
+    target = LayoutTarget(root)
+    target.tag(o.manifest, "v1.0.0")
+    for tag, desc in hostile._tags.items():
+        target.tag(desc, tag)
+    for referrer in hostile._referrers:
+        target.annotate(referrer, {})
+
+
+@pytest.mark.parametrize("kind", ["bundle", "sig_manifest"])
+def test_cli_verify_of_mutated_documents_exits_1_with_a_slug(
+    originals: Originals, kind: str, tmp_path: Path
+) -> None:
+    from conftest import run_floe
+
+    pub = tmp_path / "cosign.pub"
+    pub.write_text(pem(originals.signer))
+    rng = random.Random(f"{SEED}-cli-{kind}")
+    source = originals.bundle if kind == "bundle" else originals.sig_manifest
+    for case in range(60):
+        root = tmp_path / f"{kind}-{case}"
+        _layout_with(originals, root, kind, mutate(source, rng))
+        ref = f"oci-layout://{root}@{originals.manifest.digest}"
+        result = run_floe("platform", "verify", ref, "--key", str(pub), "--format", "json")
+        assert "Traceback" not in result.output and "internal_error" not in result.output, case
+        assert result.exit_code in (0, 1), (case, result.output)
+        if result.exit_code == 1:
+            event = json.loads(result.stdout)["event"]
+            assert event in DOCUMENTED, (case, event)

@@ -300,12 +300,14 @@ class LayoutTarget:
             if not self.exists(desc):
                 continue
             manifest = parse_json_object(self.fetch_bytes(desc), desc.digest)
-            if (manifest.get("subject") or {}).get("digest") != subject.digest:
+            named = manifest.get("subject")
+            if not isinstance(named, dict) or named.get("digest") != subject.digest:
                 continue
             kind = _artifact_type(manifest)
             if artifact_type and kind != artifact_type:
                 continue
-            annotations = manifest.get("annotations") or {}
+            annotations = manifest.get("annotations")
+            annotations = annotations if isinstance(annotations, dict) else {}
             found[desc.digest] = Descriptor(
                 desc.media_type,
                 desc.digest,
@@ -348,5 +350,8 @@ def _media_type_of(data: bytes, digest: str) -> str:
 
 
 def _artifact_type(manifest: dict[str, Any]) -> str | None:
-    kind = manifest.get("artifactType") or (manifest.get("config") or {}).get("mediaType")
+    config = manifest.get("config")
+    kind = manifest.get("artifactType") or (
+        config.get("mediaType") if isinstance(config, dict) else None
+    )
     return str(kind) if kind else None

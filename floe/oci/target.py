@@ -264,7 +264,7 @@ def parse_json_object(data: bytes, digest: str) -> dict[str, Any]:
     """A manifest or index read from any Target: a JSON object, else `artifact_manifest_invalid`."""
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: hostile, absurdly deep JSON
         raise GateError("artifact_manifest_invalid", f"{digest} is not valid JSON") from None
     if not isinstance(value, dict):
         raise GateError("artifact_manifest_invalid", f"{digest} is not a JSON object")
