@@ -188,3 +188,30 @@ def test_ed25519_verifies_pure_and_ph() -> None:
         assert algorithms.check(key.public_key(), signature, b"m").valid
         assert not algorithms.check(key.public_key(), signature, b"n").valid
     assert not algorithms.check(key.public_key(), base64.b64decode("AAAA"), b"m").valid
+
+
+@pytest.mark.parametrize("name", ["validecp384.key", "validecp521.key", "ed25519key.key"])
+def test_cli_sign_and_verify_with_imported_cosign_vectors(name: str, tmp_path: Path) -> None:
+    """import-key, platform sign, platform verify: cosign's P-384/P-521/Ed25519 vectors."""
+    from signing_helpers import publish_artifact
+
+    from floe.oci.layout import LayoutTarget
+
+    env = {"COSIGN_PASSWORD": PASSWORD}
+    prefix = str(tmp_path / "k")
+    imported = run_floe(
+        "platform", "import-key", str(VECTORS / name), "--output-key-prefix", prefix,
+        cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert imported.exit_code == 0, imported.output
+    publish_artifact(LayoutTarget(tmp_path / "layout"), "v1.0.0")
+    ref = f"oci-layout://{tmp_path / 'layout'}:v1.0.0"
+    signed = run_floe("platform", "sign", ref, "--key", f"{prefix}.key", cwd=tmp_path, env=env)
+    assert signed.exit_code == 0, signed.output
+    verified = run_floe("platform", "verify", ref, "--key", f"{prefix}.pub", cwd=tmp_path)
+    assert verified.exit_code == 0, verified.output
+    assert verified.output.count("✓") == 2  # the .sig layer and the bundle
+    other = keys.public_key_pem(ec.generate_private_key(ec.SECP384R1()).public_key())
+    (tmp_path / "other.pub").write_bytes(other)
+    refused = run_floe("platform", "verify", ref, "--key", str(tmp_path / "other.pub"))
+    assert refused.exit_code == 1 and "signature_untrusted" in refused.output
