@@ -9,12 +9,12 @@ FLOE := $(VENV)/bin/floe
 DBT_PINS := dbt-core==1.10.23 dbt-duckdb==1.10.1
 # Server-warehouse plugin tests: dbt-postgres against a real PostgreSQL (Debian package).
 PLUGIN_PINS := dbt-postgres==1.11.0
-SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl pg_ctlcluster
-SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl postgresql
+SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl pg_ctlcluster node npm
+SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl postgresql nodejs npm
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv dev dagster-venv system-deps lint typecheck test test-fast test-floor compile-demo demo-postgres bench clean schema
+.PHONY: help venv dev dagster-venv js-deps system-deps lint typecheck test test-fast test-floor compile-demo demo-postgres bench clean schema
 
 help:
 	@echo "make compile-demo   run the Customer 360 demo end to end"
@@ -62,6 +62,15 @@ system-deps:
 	  fi; \
 	fi
 
+# Independent verifiers for the suite (sigstore-js, @noble/curves), pinned by tests/js's
+# lockfile; `npm ci` installs exactly what the lockfile names.
+JS_DEPS := tests/js/node_modules/.floe-installed
+$(JS_DEPS): tests/js/package.json tests/js/package-lock.json
+	npm ci --prefix tests/js --no-audit --no-fund --loglevel=error
+	touch $@
+
+js-deps: system-deps $(JS_DEPS)
+
 lint: dev
 	$(VENV)/bin/ruff check floe tests bench
 	$(VENV)/bin/ruff format --check floe tests bench
@@ -70,7 +79,7 @@ typecheck: dev
 	$(VENV)/bin/mypy --strict floe
 	$(VENV)/bin/lint-imports
 
-test: system-deps dev dagster-venv lint typecheck
+test: system-deps js-deps dev dagster-venv lint typecheck
 	$(VENV)/bin/pytest -n 2 --dist loadfile
 
 # Unit tests only (no registry, dbt, interop or slow tests): well under a minute.

@@ -351,6 +351,18 @@ _REGISTRY = (
     _slug("warehouse_error", USAGE, 2, "dbt's manifest after the build is unreadable"),
     _slug("warehouse_grant_failed", DENIED, 1, "PostgreSQL refused a grant or catalog read"),
     _slug("dbt_missing", USAGE, 2, "floe run without dbt-core / dbt-duckdb installed"),
+    _slug(
+        "signing_identity_invalid",
+        USAGE,
+        2,
+        "--signing-identity is not a registry-style HOST/REPOSITORY",
+    ),
+    _slug(
+        "signature_algorithm_mismatch",
+        INTEGRITY,
+        1,
+        "A trusted key verifies the signature only with another hash than ...",
+    ),
 )
 
 SLUGS: dict[str, SlugInfo] = {info.slug: info for info in _REGISTRY}

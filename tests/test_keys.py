@@ -238,10 +238,11 @@ def test_import_key_wrong_password_is_exit_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: ec.generate_private_key(ec.SECP384R1()),
+        lambda: ec.generate_private_key(ec.SECP224R1()),
+        lambda: ec.generate_private_key(ec.SECP256K1()),
         lambda: rsa.generate_private_key(public_exponent=65537, key_size=1024),
     ],
-    ids=["ec-p384", "rsa-1024"],
+    ids=["ec-p224", "ec-secp256k1", "rsa-1024"],
 )
 def test_import_refuses_weak_or_unsupported_keys(tmp_path: Path, make: object) -> None:
     key = make()  # type: ignore[operator]

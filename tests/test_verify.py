@@ -378,7 +378,7 @@ def test_keyless_needs_sigstore_installed(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setitem(sys.modules, "sigstore", None)  # import sigstore -> ImportError
     trust = TrustPolicy(trusted_identities=[TrustedIdentity(issuer=ISSUER, subject=SUBJECT)])
     with pytest.raises(UsageError) as info:
-        verify_artifact(target, manifest, trust, offline=True)
+        verify_artifact(target, manifest, trust, sigstore_network=False)
     assert info.value.slug == "sigstore_missing"
     assert "floe[sigstore]" in (info.value.hint or "")
 
@@ -394,7 +394,7 @@ def test_forged_keyless_bundle_is_rejected_offline(
     manifest = publish_artifact(target, "v1.2.3")
     push_bundle(target, manifest, keyless_bundle(manifest.digest), None)
     trust = TrustPolicy(trusted_identities=[TrustedIdentity(issuer=ISSUER, subject=SUBJECT)])
-    error = expect_gate("signature_invalid", target, manifest, trust, offline=True)
+    error = expect_gate("signature_invalid", target, manifest, trust, sigstore_network=False)
     assert error.details["signatures"][0]["signer"] == f"{ISSUER}={SUBJECT}"
 
 

@@ -202,8 +202,9 @@ def verify_cmd(
     fmt: str,
 ) -> None:
     """Check every signature on REF; exit 1 unless a trusted one covers its digest."""
-    from floe.signing.verify import check_artifact
+    from floe.signing.verify import SignatureRejected
     from floe.tree.model import TrustPolicy
+    from floe.trust.decision import TrustRequest, decide
 
     policy = TrustPolicy(
         require_signed_artifacts=True,
@@ -211,11 +212,14 @@ def verify_cmd(
         trusted_identities=_identities(identities, identity_regexes),
     )
     target, parsed, manifest = _resolve(ref, options)
-    report = check_artifact(target, manifest, policy, offline=offline)
+    try:
+        report = decide(target, manifest, TrustRequest(policy, sigstore_network=not offline)).report
+    except SignatureRejected as exc:
+        if fmt == "text":
+            _print_report(str(parsed), exc.report)
+        raise
     if fmt == "text":
         _print_report(str(parsed), report)
-    if not report.ok:
-        raise report.failure()
     if fmt == "json":
         common.emit_json(
             {"event": "signature_verified", "reference": str(parsed)} | report.to_json()

@@ -257,6 +257,27 @@ class LayoutTarget:
 
         self._update_index(retag)
 
+    def entries(self) -> list[Descriptor]:
+        """Every index.json entry with its annotations (ref names, cosign's `kind`)."""
+        return [_index_descriptor(e) for e in self._read_index() if _well_formed(e)]
+
+    def annotate(self, desc: Descriptor, annotations: dict[str, str]) -> None:
+        """Merge `annotations` into the index.json entries for `desc` (adding one if none)."""
+        if not self.exists(desc):
+            raise UsageError("reference_not_found", f"{desc.digest} is not in the layout")
+
+        def merge(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            mine = [e for e in entries if e.get("digest") == desc.digest] or [desc.to_json()]
+            for entry in mine:
+                current = entry.get("annotations")
+                entry["annotations"] = {
+                    **(current if isinstance(current, dict) else {}),
+                    **annotations,
+                }
+            return [*(e for e in entries if e.get("digest") != desc.digest), *mine]
+
+        self._update_index(merge)
+
     def tags(self) -> list[str]:
         """The layout's tags; a missing layout is an error (a typo must not list "none")."""
         self._check_layout()
@@ -279,12 +300,14 @@ class LayoutTarget:
             if not self.exists(desc):
                 continue
             manifest = parse_json_object(self.fetch_bytes(desc), desc.digest)
-            if (manifest.get("subject") or {}).get("digest") != subject.digest:
+            named = manifest.get("subject")
+            if not isinstance(named, dict) or named.get("digest") != subject.digest:
                 continue
             kind = _artifact_type(manifest)
             if artifact_type and kind != artifact_type:
                 continue
-            annotations = manifest.get("annotations") or {}
+            annotations = manifest.get("annotations")
+            annotations = annotations if isinstance(annotations, dict) else {}
             found[desc.digest] = Descriptor(
                 desc.media_type,
                 desc.digest,
@@ -306,6 +329,14 @@ class LayoutTarget:
         return [Descriptor.from_json(m) for m in index.get("manifests") or []]
 
 
+def _well_formed(entry: dict[str, Any]) -> bool:
+    try:
+        _index_descriptor(entry)
+    except GateError:
+        return False
+    return True
+
+
 def _index_descriptor(entry: dict[str, Any]) -> Descriptor:
     return Descriptor.from_json(entry)
 
@@ -319,5 +350,8 @@ def _media_type_of(data: bytes, digest: str) -> str:
 
 
 def _artifact_type(manifest: dict[str, Any]) -> str | None:
-    kind = manifest.get("artifactType") or (manifest.get("config") or {}).get("mediaType")
+    config = manifest.get("config")
+    kind = manifest.get("artifactType") or (
+        config.get("mediaType") if isinstance(config, dict) else None
+    )
     return str(kind) if kind else None

@@ -7,7 +7,7 @@
               --force downloads and verifies everything again
     load      no network: re-verify every cached file against the lock, parse the tree
 
-Trust: `floe.trust.decision.verify_platform` is the one check of every path: floe.yaml's
+Trust: `floe.trust.decision.decide` is the one check of every path: floe.yaml's
 anchors, else the signers the lock recorded, else trust on first use (loudly warned and
 recorded); never the artifact's own list of keys.
 
@@ -62,7 +62,8 @@ from floe.tree.model import (
     TrustPolicy,
     parse_tree,
 )
-from floe.trust.decision import Decision, verify_platform
+from floe.trust.cached import check_cached
+from floe.trust.decision import Decision, TrustRequest, decide
 
 if TYPE_CHECKING:
     from semver import Version
@@ -153,6 +154,7 @@ def load_verified_platform(project_dir: Path) -> LoadedPlatform:
             f"the lock says {locked.content_digest}",
             hint=FORCE_HINT,
         )
+    check_cached(paths.oci_dir, locked.manifest_digest, locked, tree.manifest.security)
     return LoadedPlatform(
         tree=tree,
         tree_dir=tree_dir,
@@ -319,9 +321,7 @@ def _verify(
     from floe.signing.verify import ATTESTATION
 
     platform, size = _read_platform_manifest(src, desc)
-    decision = verify_platform(
-        src, desc, platform.security, policy, locked, reference=ref, offline=offline
-    )
+    decision = decide(src, desc, TrustRequest(policy, platform.security, locked, ref, not offline))
     report = decision.report
     if report.ok:
         say("  ✓ Verifying signature")
@@ -868,7 +868,7 @@ def verify_reference(
     platform = (
         _read_platform_manifest(src, desc)[0].security if config == FLOE_CONFIG else TrustPolicy()
     )
-    decision = verify_platform(src, desc, platform, policy, None, offline=offline)
+    decision = decide(src, desc, TrustRequest(policy, platform, sigstore_network=not offline))
     if decision.report.ok:
         say("  ✓ Verifying signature")
         warning = decision.warning()

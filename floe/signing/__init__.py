@@ -1,4 +1,6 @@
-"""Signing and trust: cosign-compatible keys and signatures, keyless via sigstore.
+"""Signing mechanisms: cosign-compatible keys and signatures, keyless via sigstore.
+
+The trust decision itself (whom to believe) is `floe.trust.decide`.
 
 Public API (others call these): `load_signer`, `sign_artifact`, `verify_artifact`,
 `merge_policies`, `attach_provenance`, `build_statement`, `docker_reference_for`.

@@ -8,7 +8,6 @@ signed manifest, and `dev.sigstore.bundle.*` annotations.
 from __future__ import annotations
 
 import base64
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +21,7 @@ from floe.oci.target import (
     Descriptor,
     canonical_json,
 )
+from floe.signing import wire
 from floe.signing.dsse import Envelope
 
 ANNOTATION_BUNDLE_CONTENT = "dev.sigstore.bundle.content"
@@ -54,30 +54,63 @@ class ParsedBundle:
 
 
 def parse_bundle(raw: bytes) -> ParsedBundle:
-    try:
-        doc = json.loads(raw)
-        media_type = doc.get("mediaType", "")
-        material = doc["verificationMaterial"]
-    except (ValueError, KeyError, AttributeError) as exc:
-        raise GateError("signature_invalid", f"malformed sigstore bundle ({exc})") from None
-    if not str(media_type).startswith("application/vnd.dev.sigstore.bundle"):
-        raise GateError("signature_invalid", f"not a sigstore bundle ({media_type!r})")
+    what = "sigstore bundle"
+    doc = wire.load_object(raw, what)
+    media_type = wire.string(doc, "mediaType", what, required=False)
+    if not media_type.startswith("application/vnd.dev.sigstore.bundle"):
+        raise GateError("signature_invalid", f"not a sigstore bundle ({media_type[:80]!r})")
+    material = wire.obj(doc, "verificationMaterial", what)
     envelope = Envelope.from_json(doc["dsseEnvelope"]) if "dsseEnvelope" in doc else None
-    hint = (material.get("publicKey") or {}).get("hint")
+    public_key = wire.obj(material, "publicKey", what, required=False)
+    hint = wire.string(public_key, "hint", what, required=False) or None
     return ParsedBundle(raw, envelope, hint, _leaf_certificate(material))
 
 
 def _leaf_certificate(material: dict[str, Any]) -> bytes | None:
-    cert = material.get("certificate")
+    what = "bundle certificate"
+    cert: Any = material.get("certificate")
     if cert is None:
-        chain = (material.get("x509CertificateChain") or {}).get("certificates") or []
-        cert = chain[0] if chain else None
+        chain = wire.obj(material, "x509CertificateChain", what, required=False)
+        certificates = wire.objects(wire.array(chain, "certificates", what, required=False), what)
+        cert = certificates[0] if certificates else None
     if cert is None:
         return None
+    if not isinstance(cert, dict):
+        raise wire.invalid(what, "'certificate' must be an object")
     try:
-        return base64.b64decode(cert["rawBytes"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise GateError("signature_invalid", f"malformed bundle certificate ({exc})") from None
+        return base64.b64decode(wire.string(cert, "rawBytes", what), validate=True)
+    except ValueError as exc:
+        raise wire.invalid(what, f"rawBytes is not base64 ({exc})") from None
+
+
+@dataclass(frozen=True)
+class ReferrerManifest:
+    """What floe reads of a referrer manifest (typed, from hostile bytes)."""
+
+    artifact_type: str | None
+    layers: tuple[Descriptor, ...]
+    subject_digest: str | None
+    annotations: dict[str, str]
+
+
+def parse_referrer(manifest_bytes: bytes) -> ReferrerManifest:
+    """A referrer manifest: `artifactType` (else the config's media type, as OCI says)."""
+    what = "bundle manifest"
+    doc = wire.load_object(manifest_bytes, what)
+    layers = tuple(wire.descriptors(doc, "layers", what))
+    subject = wire.obj(doc, "subject", what, required=False)
+    config = wire.obj(doc, "config", what, required=False)
+    artifact_type = wire.string(doc, "artifactType", what, required=False) or (
+        wire.string(config, "mediaType", what, required=False) or None
+    )
+    if artifact_type == OCI_EMPTY:
+        artifact_type = None
+    return ReferrerManifest(
+        artifact_type,
+        layers,
+        wire.string(subject, "digest", what, required=False) or None,
+        wire.annotation_map(doc, what),
+    )
 
 
 def referrer_manifest(
@@ -106,13 +139,8 @@ def bundle_layer(raw: bytes) -> Descriptor:
 
 def bundle_layer_of(manifest_bytes: bytes, subject: Descriptor) -> tuple[Descriptor, str | None]:
     """The bundle layer of a referrer manifest and its subject digest."""
-    try:
-        doc = json.loads(manifest_bytes)
-        layers = [Descriptor.from_json(item) for item in doc.get("layers") or []]
-        subject_digest = (doc.get("subject") or {}).get("digest")
-    except (ValueError, AttributeError) as exc:
-        raise GateError("signature_invalid", f"malformed bundle manifest ({exc})") from None
-    bundles = [layer for layer in layers if layer.media_type == SIGSTORE_BUNDLE]
+    parsed = parse_referrer(manifest_bytes)
+    bundles = [layer for layer in parsed.layers if layer.media_type == SIGSTORE_BUNDLE]
     if not bundles:
         raise GateError("signature_invalid", f"referrer of {subject.digest} carries no bundle")
-    return bundles[0], subject_digest
+    return bundles[0], parsed.subject_digest

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from floe.errors import GateError
+from floe.signing import wire
 
 INTOTO_PAYLOAD_TYPE = "application/vnd.in-toto+json"
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
@@ -38,12 +38,16 @@ class Envelope:
 
     @classmethod
     def from_json(cls, data: Any) -> Envelope:
+        what = "DSSE envelope"
+        if not isinstance(data, dict):
+            raise wire.invalid(what, "not an object")
         try:
-            payload = _b64decode(data["payload"])
-            payload_type = str(data["payloadType"])
-            signatures = tuple(_b64decode(item["sig"]) for item in data["signatures"])
-        except (KeyError, TypeError, ValueError, binascii.Error) as exc:
-            raise GateError("signature_invalid", f"malformed DSSE envelope ({exc})") from None
+            payload = _b64decode(wire.string(data, "payload", what))
+            payload_type = wire.string(data, "payloadType", what)
+            items = wire.objects(wire.array(data, "signatures", what), what)
+            signatures = tuple(_b64decode(wire.string(item, "sig", what)) for item in items)
+        except (ValueError, binascii.Error) as exc:
+            raise wire.invalid(what, f"bad base64 ({exc})") from None
         return cls(payload_type, payload, signatures)
 
 
@@ -71,15 +75,15 @@ def statement(subject_name: str, digest: str, predicate_type: str, predicate: An
 
 def statement_digests(payload: bytes) -> tuple[str, list[str]]:
     """(predicateType, ["sha256:<hex>", ...]) of an in-toto statement; raises on bad JSON."""
-    try:
-        doc = json.loads(payload)
-        if doc.get("_type") not in (STATEMENT_TYPE, "https://in-toto.io/Statement/v0.1"):
-            raise ValueError(f"unexpected statement type {doc.get('_type')!r}")
-        digests = [
-            f"{algo}:{value}"
-            for subject in doc["subject"]
-            for algo, value in dict(subject["digest"]).items()
-        ]
-        return str(doc["predicateType"]), digests
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise GateError("signature_invalid", f"malformed in-toto statement ({exc})") from None
+    what = "in-toto statement"
+    doc = wire.load_object(payload, what)
+    kind = doc.get("_type")
+    if kind not in (STATEMENT_TYPE, "https://in-toto.io/Statement/v0.1"):
+        raise wire.invalid(what, f"unexpected statement type {str(kind)[:80]!r}")
+    digests = []
+    for subject in wire.objects(wire.array(doc, "subject", what), what):
+        for algo, value in wire.obj(subject, "digest", what).items():
+            if not isinstance(value, str):
+                raise wire.invalid(what, "subject digests must be strings")
+            digests.append(f"{algo}:{value}")
+    return wire.string(doc, "predicateType", what), digests

@@ -104,11 +104,11 @@ class _IdentityPolicy:
 
 
 def verify_bundle(
-    raw_bundle: bytes, trusted: list[TrustedIdentity], offline: bool
+    raw_bundle: bytes, trusted: list[TrustedIdentity], *, sigstore_network: bool
 ) -> tuple[str, bytes]:
     """Verify a keyless DSSE bundle (certificate chain, SCT, Rekor inclusion, identity).
 
-    Returns (payload type, payload). `offline` uses the cached trusted root and the
+    Returns (payload type, payload). Without `sigstore_network`: the cached trusted root and the
     inclusion proof in the bundle; raises GateError `signature_invalid` or
     `signature_untrusted` on failure.
     """
@@ -120,7 +120,7 @@ def verify_bundle(
 
     try:
         bundle = Bundle.from_json(raw_bundle)
-        verifier = Verifier.production(offline=offline)
+        verifier = Verifier.production(offline=not sigstore_network)
     except (SigstoreError, ValueError) as exc:
         raise GateError("signature_invalid", f"cannot verify keyless bundle: {exc}") from None
     try:

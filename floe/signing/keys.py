@@ -19,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from floe.errors import UsageError
 from floe.files import atomic_write
+from floe.signing import algorithms
+from floe.signing.algorithms import PrivateKey as PrivateKey
+from floe.signing.algorithms import PublicKey as PublicKey
 
 SIGSTORE_PEM_LABEL = "ENCRYPTED SIGSTORE PRIVATE KEY"
 COSIGN_PEM_LABEL = "ENCRYPTED COSIGN PRIVATE KEY"
@@ -39,10 +42,9 @@ ACCEPTED_SCRYPT_PARAMS = {(32768, 8, 1), (65536, 8, 1), (131072, 8, 1)}
 SALT_SIZE = 32
 NONCE_SIZE = 24
 BOX_KEY_SIZE = 32
-MIN_RSA_BITS = 2048
-
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
-PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+MIN_RSA_BITS = algorithms.MIN_RSA_BITS
+# PEM labels `cosign import-key-pair` reads unencrypted (PKCS#1, SEC1, PKCS#8).
+IMPORT_LABELS = {"RSA PRIVATE KEY": "rsa", "EC PRIVATE KEY": "ecdsa", "PRIVATE KEY": ""}
 
 PASSWORD_HINT = "set FLOE_SIGNING_PASSWORD (or COSIGN_PASSWORD) to the key's password"
 
@@ -175,6 +177,12 @@ def load_encrypted_private_key(data: bytes, password: bytes) -> PrivateKey:
             f"expected an {SIGSTORE_PEM_LABEL!r} PEM block, found {label!r}",
         )
     der = decrypt_key_bytes(body, password)
+    shape = der_shape(der)
+    if shape != "pkcs8":
+        # cosign reads the plaintext with x509.ParsePKCS8PrivateKey only; Go's message:
+        parser = {"sec1": "ParseECPrivateKey", "pkcs1": "ParsePKCS1PrivateKey"}.get(shape)
+        detail = f" (use {parser} instead for this key format)" if parser else ""
+        raise _bad_key_file(f"x509: failed to parse private key{detail}")
     try:
         key = serialization.load_der_private_key(der, password=None)
     except (ValueError, UnsupportedAlgorithm) as exc:
@@ -197,8 +205,12 @@ def load_public_key(data: bytes, source: str = "public key") -> PublicKey:
             f"{source} is not a PEM public key ({exc})",
             hint="pass the cosign.pub written by `floe platform keygen` or cosign",
         ) from None
-    if not isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey):
+    if not isinstance(key, PublicKey):
         raise UsageError("signing_key_invalid", f"{source}: unsupported key type")
+    try:
+        algorithms.validate_key(key)
+    except UsageError as exc:
+        raise UsageError(exc.slug, f"{source}: {exc.message}", hint=exc.hint) from None
     return key
 
 
@@ -215,11 +227,26 @@ def pem_is_encrypted(data: bytes) -> bool:
 
 
 def import_private_key(data: bytes, password: bytes | None) -> PrivateKey:
-    """Load a PEM EC/RSA/Ed25519 private key (PKCS#1, SEC1, PKCS#8; maybe encrypted)."""
-    label = _pem_label(data)
+    """Load a PEM private key as `cosign import-key-pair` does (PKCS#1, SEC1, PKCS#8).
+
+    cosign's refusals and messages: no PEM block -> "invalid pem block"; another label
+    (a public key, say) -> "unsupported private key"; then the key rules of
+    `algorithms.validate_key`. floe also reads a password-protected PKCS#8 or OpenSSL
+    PEM (cosign does not), to spare users a plaintext copy of their key.
+    """
+    try:
+        label, _ = pem_decode(data)
+    except UsageError:
+        raise _bad_key_file("invalid pem block") from None
     if label in (SIGSTORE_PEM_LABEL, COSIGN_PEM_LABEL):
         return load_encrypted_private_key(data, password or b"")
     encrypted = pem_is_encrypted(data)
+    if label not in IMPORT_LABELS and not encrypted:
+        raise UsageError(
+            "signing_key_unsupported",
+            f"unsupported private key (PEM block {label!r})",
+            hint="import a PEM RSA PRIVATE KEY, EC PRIVATE KEY or PRIVATE KEY block",
+        )
     try:
         key = serialization.load_pem_private_key(data, password=password if encrypted else None)
     except TypeError:
@@ -227,37 +254,59 @@ def import_private_key(data: bytes, password: bytes | None) -> PrivateKey:
     except (ValueError, UnsupportedAlgorithm) as exc:
         if encrypted:
             raise wrong_password_error() from None
+        kind = IMPORT_LABELS.get(label, "")
         raise UsageError(
             "signing_key_invalid",
-            f"not a PEM private key floe can import ({exc})",
-            hint="import a PEM EC P-256, RSA (2048+ bits) or Ed25519 private key",
+            f"error parsing {kind + ' ' if kind else ''}private key ({exc})",
+            hint="import a PEM EC P-256/P-384/P-521, RSA (2048-4096 bits) or Ed25519 key",
         ) from None
     return check_supported(key)
 
 
 def check_supported(key: object) -> PrivateKey:
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        if not isinstance(key.curve, ec.SECP256R1):
-            raise UsageError(
-                "signing_key_unsupported",
-                f"EC keys must use P-256, not {key.curve.name}",
-                hint="generate a new key with `floe platform keygen`",
-            )
-        return key
-    if isinstance(key, rsa.RSAPrivateKey):
-        if key.key_size < MIN_RSA_BITS:
-            raise UsageError(
-                "signing_key_unsupported",
-                f"RSA keys need at least {MIN_RSA_BITS} bits, this one has {key.key_size}",
-            )
-        return key
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key
-    raise UsageError(
-        "signing_key_unsupported",
-        f"unsupported private key type {type(key).__name__}",
-        hint="use an EC P-256, RSA or Ed25519 key",
-    )
+    """`key` if cosign accepts it, else cosign's refusal (`signing_key_unsupported`)."""
+    if not isinstance(key, PrivateKey):
+        raise UsageError(
+            "signing_key_unsupported",
+            f"unsupported private key type {type(key).__name__}",
+            hint=algorithms.UNSUPPORTED_HINT,
+        )
+    algorithms.validate_key(key)
+    return key
+
+
+def der_shape(der: bytes) -> str:
+    """`pkcs8`, `sec1`, `pkcs1` or `unknown`: the second field of the outer SEQUENCE
+    (PKCS#8: an AlgorithmIdentifier SEQUENCE; SEC1: the key OCTET STRING; PKCS#1: n)."""
+    try:
+        pos = _der_enter(der, 0, 0x30)
+        pos = _der_skip(der, pos, 0x02)
+        tag = der[pos]
+    except (IndexError, ValueError):
+        return "unknown"
+    return {0x30: "pkcs8", 0x04: "sec1", 0x02: "pkcs1"}.get(tag, "unknown")
+
+
+def _der_header(der: bytes, pos: int, tag: int) -> tuple[int, int]:
+    """(start of contents, length) of the element at `pos`, which must have `tag`."""
+    if der[pos] != tag:
+        raise ValueError("unexpected tag")
+    first = der[pos + 1]
+    if first < 0x80:
+        return pos + 2, first
+    count = first & 0x7F
+    if not 0 < count <= 4:
+        raise ValueError("bad length")
+    return pos + 2 + count, int.from_bytes(der[pos + 2 : pos + 2 + count], "big")
+
+
+def _der_enter(der: bytes, pos: int, tag: int) -> int:
+    return _der_header(der, pos, tag)[0]
+
+
+def _der_skip(der: bytes, pos: int, tag: int) -> int:
+    start, length = _der_header(der, pos, tag)
+    return start + length
 
 
 # ---- identity of a key ------------------------------------------------------------
@@ -282,27 +331,14 @@ def key_hint(key: PublicKey) -> str:
 # ---- signing and verifying --------------------------------------------------------
 
 
-def sign_bytes(key: PrivateKey, data: bytes) -> bytes:
-    """Sign as sigstore does: ECDSA P-256/SHA-256 (deterministic, RFC 6979), RSA
-    PKCS#1 v1.5/SHA-256, or pure Ed25519."""
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(hashes.SHA256(), deterministic_signing=True))
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    return key.sign(data)
+def sign_bytes(key: PrivateKey, data: bytes, *, ed25519ph: bool = True) -> bytes:
+    """Sign as cosign does (see `floe.signing.algorithms`); Ed25519 as Ed25519ph unless
+    `ed25519ph=False` (pure Ed25519, which sigstore bundles use)."""
+    return algorithms.sign(key, data, ed25519ph=ed25519ph)
 
 
 def verify_bytes(key: PublicKey, signature: bytes, data: bytes) -> bool:
-    try:
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
-        elif isinstance(key, rsa.RSAPublicKey):
-            key.verify(signature, data, padding.PKCS1v15(), hashes.SHA256())
-        else:
-            key.verify(signature, data)
-    except (InvalidSignature, ValueError):
-        return False
-    return True
+    return algorithms.check(key, signature, data).valid
 
 
 @dataclass(frozen=True)
@@ -323,8 +359,8 @@ class Signer:
     def hint(self) -> str:
         return key_hint(self.public_key)
 
-    def sign(self, data: bytes) -> bytes:
-        return sign_bytes(self.private_key, data)
+    def sign(self, data: bytes, *, ed25519ph: bool = True) -> bytes:
+        return sign_bytes(self.private_key, data, ed25519ph=ed25519ph)
 
 
 def generate_private_key() -> PrivateKey:

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
 
-from floe.errors import FloeError
 from floe.oci.reference import Reference
 from floe.oci.target import (
     ANNOTATION_COSIGN_SIGNATURE,
@@ -25,7 +23,7 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
-from floe.signing import bundle, dsse, simplesigning
+from floe.signing import bundle, cosign_layout, dsse, lookup, simplesigning, wire
 from floe.signing.keys import Signer
 
 
@@ -34,6 +32,7 @@ def sign_artifact(
 ) -> list[Descriptor]:
     """Sign `manifest` with `signer`; returns the pushed [.sig manifest, bundle referrer]."""
     legacy = push_legacy_signature(target, manifest, signer, docker_reference)
+    cosign_layout.mark_signed(target, manifest, legacy)
     statement = dsse.statement(docker_reference, manifest.digest, dsse.COSIGN_SIGN_PREDICATE, {})
     referrer = attach_dsse_bundle(target, manifest, signer, statement, dsse.COSIGN_SIGN_PREDICATE)
     return [legacy, referrer]
@@ -47,7 +46,9 @@ def attach_dsse_bundle(
     predicate_type: str,
 ) -> Descriptor:
     """Sign an in-toto statement with DSSE and push the bundle as a referrer of `manifest`."""
-    signature = signer.sign(dsse.pae(dsse.INTOTO_PAYLOAD_TYPE, statement))
+    # Pure Ed25519 in bundles: sigstore bundle verifiers (sigstore-js, which the suite
+    # runs) verify an Ed25519 key's DSSE signature as pure Ed25519.
+    signature = signer.sign(dsse.pae(dsse.INTOTO_PAYLOAD_TYPE, statement), ed25519ph=False)
     envelope = dsse.Envelope(dsse.INTOTO_PAYLOAD_TYPE, statement, (signature,))
     raw = bundle.key_bundle(envelope, signer.hint)
     return push_bundle(target, manifest, raw, predicate_type)
@@ -95,16 +96,12 @@ def push_legacy_signature(
 
 def existing_signature_layers(target: Target, tag: str) -> list[Descriptor]:
     """Every layer of the current `.sig` manifest, kept as-is (other signers' layers too)."""
-    try:
-        current = target.resolve(tag)
-    except FloeError as exc:
-        if exc.slug.endswith("not_found"):
-            return []
-        raise
-    import json
-
-    doc: Any = json.loads(target.fetch_bytes(current))
-    return [Descriptor.from_json(item) for item in doc.get("layers") or []]
+    current = lookup.resolve_if_present(target, tag)
+    if current is None:
+        return []
+    what = "signature manifest"
+    doc = wire.load_object(target.fetch_bytes(current), what)
+    return wire.descriptors(doc, "layers", what)
 
 
 def _same_signature(layer: Descriptor, new: Descriptor, fingerprint: str) -> bool:
@@ -125,11 +122,19 @@ def push_bytes(target: Target, desc: Descriptor, data: bytes) -> None:
         target.push(desc, io.BytesIO(data))
 
 
-def docker_reference_for(ref: Reference) -> str:
-    """What the simple-signing payload names: `HOST/REPO` (cosign's `ref.Context().Name()`),
-    or the layout path for an OCI image layout."""
+def docker_reference_for(
+    ref: Reference, signing_identity: str | None = None, ref_name: str | None = None
+) -> str:
+    """What a signature names: `HOST/REPO` (cosign's `ref.Context().Name()`).
+
+    `signing_identity` (`--signing-identity`) wins; an OCI layout is never named by
+    its path but by its entry's full `org.opencontainers.image.ref.name` (`ref_name`)
+    or `localhost/<folder name>` (see floe.signing.cosign_layout).
+    """
+    if signing_identity:
+        return cosign_layout.signing_identity(signing_identity)
     if ref.is_layout:
-        return ref.path
+        return cosign_layout.layout_identity(ref.path, ref_name)
     return f"{ref.host}/{ref.repository}"
 
 

@@ -7,10 +7,8 @@ layers; it never replaces them.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from floe.errors import GateError
 from floe.oci.target import (
     ANNOTATION_COSIGN_SIGNATURE,
     COSIGN_SIMPLESIGNING,
@@ -18,6 +16,7 @@ from floe.oci.target import (
     Descriptor,
     canonical_json,
 )
+from floe.signing import wire
 
 COSIGN_SIGNATURE_TYPE = "cosign container image signature"
 OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -25,6 +24,7 @@ OCI_IMAGE_CONFIG = "application/vnd.oci.image.config.v1+json"
 # failed check can say "invalid" (a trusted key's signature that does not verify)
 # rather than "untrusted". It is never used to decide trust.
 ANNOTATION_KEY_FINGERPRINT = "dev.floe.signing/key-fingerprint"
+MAX_PAYLOAD_BYTES = 64 << 10  # cosign's payloads are a few hundred bytes
 
 
 def signature_tag(digest: str) -> str:
@@ -47,16 +47,14 @@ def payload(docker_reference: str, digest: str, optional: dict[str, Any] | None 
 
 def payload_claims(data: bytes) -> tuple[str, str]:
     """(docker-reference, docker-manifest-digest) of a payload; raises on a bad shape."""
-    try:
-        critical = json.loads(data)["critical"]
-        if critical["type"] != COSIGN_SIGNATURE_TYPE:
-            raise ValueError(f"unexpected type {critical['type']!r}")
-        return (
-            str(critical["identity"]["docker-reference"]),
-            str(critical["image"]["docker-manifest-digest"]),
-        )
-    except (ValueError, KeyError, TypeError) as exc:
-        raise GateError("signature_invalid", f"malformed simple-signing payload ({exc})") from None
+    what = "simple-signing payload"
+    critical = wire.obj(wire.load_object(data, what, MAX_PAYLOAD_BYTES), "critical", what)
+    kind = wire.string(critical, "type", what)
+    if kind != COSIGN_SIGNATURE_TYPE:
+        raise wire.invalid(what, f"unexpected type {kind[:80]!r}")
+    reference = wire.string(wire.obj(critical, "identity", what), "docker-reference", what)
+    digest = wire.string(wire.obj(critical, "image", what), "docker-manifest-digest", what)
+    return reference, digest
 
 
 def image_config(layers: list[Descriptor]) -> bytes:
@@ -84,12 +82,9 @@ def manifest(config: Descriptor, layers: list[Descriptor]) -> bytes:
 
 def parse_layers(manifest_bytes: bytes) -> list[Descriptor]:
     """The simple-signing layers of a `.sig` manifest (other layers are ignored)."""
-    try:
-        doc = json.loads(manifest_bytes)
-        raw_layers = doc.get("layers") or []
-    except (ValueError, AttributeError) as exc:
-        raise GateError("signature_invalid", f"malformed signature manifest ({exc})") from None
-    layers = [Descriptor.from_json(item) for item in raw_layers]
+    what = "signature manifest"
+    doc = wire.load_object(manifest_bytes, what)
+    layers = wire.descriptors(doc, "layers", what)
     return [layer for layer in layers if layer.media_type == COSIGN_SIMPLESIGNING]
 
 

@@ -21,28 +21,48 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
+from floe.signing import algorithms, cosign_layout, dsse, keyless, lookup, simplesigning
 from floe.signing import bundle as bundle_format
-from floe.signing import dsse, keyless, simplesigning
-from floe.signing.keys import PublicKey, key_hint, verify_bytes
+from floe.signing.keys import PublicKey, key_hint
 from floe.signing.policy import has_anchors, trusted_keys
 from floe.signing.trust_policy import TrustPolicy
 
+MAX_REFERRERS = 64
 LEGACY = "legacy"
 BUNDLE = "bundle"
 ATTESTATION = "attestation"
 
 # When nothing passes, the most telling failure names the error.
-_SEVERITY = ("signature_subject_mismatch", "signature_invalid", "signature_untrusted")
+_SEVERITY = (
+    "signature_subject_mismatch",
+    "signature_algorithm_mismatch",
+    "signature_invalid",
+    "signature_untrusted",
+)
 _HINTS = {
     "signature_missing": "sign it: floe platform sign REF --key cosign.key",
     "signature_subject_mismatch": (
         "the signature was made for another artifact (copied?); re-sign this digest"
+    ),
+    "signature_algorithm_mismatch": (
+        "sign with cosign's hash for the key: P-256/SHA-256, P-384/SHA-384, P-521/SHA-512, "
+        "RSA PKCS#1 v1.5/SHA-256 (floe platform sign does)"
     ),
     "signature_invalid": "the signature or its payload was altered; re-sign the artifact",
     "signature_untrusted": (
         "add the signer's public key to trusted_keys (or pass --key cosign.pub)"
     ),
 }
+
+
+class SignatureRejected(GateError):
+    """No trusted signature covers the artifact; `report` says what each one was."""
+
+    def __init__(
+        self, slug: str, message: str, report: VerificationReport, hint: str | None = None
+    ) -> None:
+        super().__init__(slug, message, hint=hint, details=report.to_json())
+        self.report = report
 
 
 @dataclass
@@ -100,7 +120,7 @@ class VerificationReport:
         passed = self.passed_by
         return passed.signer if passed else None
 
-    def failure(self) -> GateError:
+    def failure(self) -> SignatureRejected:
         """The error to raise when no signature passed."""
         candidates = [s for s in self.signatures if s.format != ATTESTATION]
         if not candidates:
@@ -116,7 +136,7 @@ class VerificationReport:
                 f"no trusted signature covers {self.manifest_digest} "
                 f"({len(candidates)} found; {worst.format}: {worst.reason})"
             )
-        return GateError(slug, message, hint=_HINTS.get(slug), details=self.to_json())
+        return SignatureRejected(slug, message, self, hint=_HINTS.get(slug))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,29 +151,29 @@ def verify_artifact(
     target: Target,
     manifest: Descriptor,
     policy: TrustPolicy,
-    docker_reference: str | None = None,
-    offline: bool = False,
+    *,
+    sigstore_network: bool = True,
 ) -> VerificationReport:
     """Check every signature on `manifest`; raise unless one trusted valid signature covers it.
 
     Raises only when the policy asks for signatures (`require_signed_artifacts`, or any
     trusted key or identity); otherwise returns the report for the caller to show.
-    `docker_reference` is informational (cosign does not bind it either).
+    `sigstore_network`: keyless checks may refresh sigstore's trusted root online.
     """
-    report = check_artifact(target, manifest, policy, offline=offline)
+    report = check_artifact(target, manifest, policy, sigstore_network=sigstore_network)
     if not report.ok and (policy.require_signed_artifacts or has_anchors(policy)):
         raise report.failure()
     return report
 
 
 def check_artifact(
-    target: Target, manifest: Descriptor, policy: TrustPolicy, offline: bool = False
+    target: Target, manifest: Descriptor, policy: TrustPolicy, *, sigstore_network: bool = True
 ) -> VerificationReport:
     """Check every signature on `manifest` against `policy`; never raises for a bad one."""
     keys = trusted_keys(policy)
     report = VerificationReport(manifest.digest)
     report.signatures += _legacy_checks(target, manifest, keys)
-    report.signatures += _bundle_checks(target, manifest, keys, policy, offline)
+    report.signatures += _bundle_checks(target, manifest, keys, policy, sigstore_network)
     return report
 
 
@@ -164,12 +184,11 @@ def _legacy_checks(
     target: Target, manifest: Descriptor, keys: dict[str, PublicKey]
 ) -> list[SignatureCheck]:
     tag = simplesigning.signature_tag(manifest.digest)
-    try:
-        sig_manifest = target.resolve(tag)
-    except FloeError as exc:
-        if exc.slug.endswith("not_found"):
-            return []
-        raise
+    sig_manifest = lookup.resolve_if_present(target, tag) or cosign_layout.cosign_sigs(
+        target, manifest
+    )
+    if sig_manifest is None:
+        return []
     source = sig_manifest.digest
     try:
         layers = simplesigning.parse_layers(target.fetch_bytes(sig_manifest))
@@ -196,9 +215,9 @@ def _check_legacy_layer(
         return check.fail("signature_invalid", "signature annotation is not base64")
     except FloeError as exc:
         return check.fail("signature_invalid", f"payload: {exc.message}")
-    signer = _find_key(keys, signature, payload)
+    signer, mismatch = _find_key(keys, signature, payload)
     if signer is None:
-        return _unverified(check, claimed_key, keys)
+        return _unverified(check, claimed_key, keys, mismatch)
     check.signer, check.valid, check.trusted = signer, True, True
     try:
         _, claimed = simplesigning.payload_claims(payload)
@@ -215,20 +234,55 @@ def _bundle_checks(
     manifest: Descriptor,
     keys: dict[str, PublicKey],
     policy: TrustPolicy,
-    offline: bool,
+    sigstore_network: bool,
 ) -> list[SignatureCheck]:
     checks = []
-    for referrer in target.referrers(manifest, SIGSTORE_BUNDLE):
+    for referrer in bundle_referrers(target, manifest):
         predicate = referrer.annotations.get(bundle_format.ANNOTATION_BUNDLE_PREDICATE)
         # An attestation (e.g. provenance) is listed but never counts as a signature.
         kind = BUNDLE if predicate in (None, dsse.COSIGN_SIGN_PREDICATE) else ATTESTATION
         check = SignatureCheck(kind, referrer.digest, predicate_type=predicate)
         try:
             raw = _fetch_bundle(target, referrer, manifest)
-            checks.append(_check_bundle(check, raw, manifest, keys, policy, offline))
+            checks.append(_check_bundle(check, raw, manifest, keys, policy, sigstore_network))
         except GateError as exc:
             checks.append(check.fail("signature_invalid", exc.message))
     return checks
+
+
+def bundle_referrers(target: Target, manifest: Descriptor) -> list[Descriptor]:
+    """Every sigstore-bundle referrer of `manifest`.
+
+    An index entry without `artifactType` (skopeo 1.9 rewrites referrer indexes that
+    way when mirroring) is resolved by reading the referrer manifest, as cosign does;
+    its annotations then come from the manifest too.
+    """
+    found = []
+    # Bounded: a registry may list endless referrers; the first MAX_REFERRERS are read.
+    for referrer in target.referrers(manifest, None)[:MAX_REFERRERS]:
+        if referrer.artifact_type == SIGSTORE_BUNDLE:
+            found.append(referrer)
+        elif referrer.artifact_type is None:
+            resolved = _resolve_untyped(target, referrer)
+            if resolved is not None:
+                found.append(resolved)
+    return found
+
+
+def _resolve_untyped(target: Target, referrer: Descriptor) -> Descriptor | None:
+    try:
+        doc = bundle_format.parse_referrer(target.fetch_bytes(referrer))
+    except FloeError:
+        return None  # unreadable: not shown as a bundle (nothing claims it is one)
+    if doc.artifact_type != SIGSTORE_BUNDLE:
+        return None
+    return Descriptor(
+        referrer.media_type,
+        referrer.digest,
+        referrer.size,
+        annotations=dict(doc.annotations),
+        artifact_type=SIGSTORE_BUNDLE,
+    )
 
 
 def _fetch_bundle(target: Target, referrer: Descriptor, manifest: Descriptor) -> bytes:
@@ -244,24 +298,25 @@ def _check_bundle(
     manifest: Descriptor,
     keys: dict[str, PublicKey],
     policy: TrustPolicy,
-    offline: bool,
+    sigstore_network: bool,
 ) -> SignatureCheck:
     parsed = bundle_format.parse_bundle(raw)
     if parsed.certificate is not None:
-        return _check_keyless(check, parsed, manifest, policy, offline)
+        return _check_keyless(check, parsed, manifest, policy, sigstore_network)
     envelope = parsed.envelope
     if envelope is None:
         return check.fail("signature_invalid", "bundle has no DSSE envelope")
     hinted = next((fp for fp, key in keys.items() if key_hint(key) == parsed.hint), None)
     check.signer = hinted
     message = dsse.pae(envelope.payload_type, envelope.payload)
-    signer = None
+    signer, mismatch = None, None
     for signature in envelope.signatures:
-        signer = signer or _find_key(keys, signature, message)
+        found, why = _find_key(keys, signature, message)
+        signer, mismatch = signer or found, mismatch or why
     if signer is None:
         if hinted is None:
             check.signer = f"hint:{parsed.hint}" if parsed.hint else None
-        return _unverified(check, hinted, keys)
+        return _unverified(check, hinted, keys, mismatch)
     check.signer, check.valid, check.trusted = signer, True, True
     return _check_statement(check, envelope, manifest)
 
@@ -271,7 +326,7 @@ def _check_keyless(
     parsed: bundle_format.ParsedBundle,
     manifest: Descriptor,
     policy: TrustPolicy,
-    offline: bool,
+    sigstore_network: bool,
 ) -> SignatureCheck:
     assert parsed.certificate is not None
     check.signer = str(keyless.certificate_identity(parsed.certificate))
@@ -279,7 +334,7 @@ def _check_keyless(
         return check.fail("signature_untrusted", "keyless signature; no trusted identities")
     try:
         payload_type, payload = keyless.verify_bundle(
-            parsed.raw, list(policy.trusted_identities), offline
+            parsed.raw, list(policy.trusted_identities), sigstore_network=sigstore_network
         )
     except GateError as exc:
         return check.fail(exc.slug, exc.message)
@@ -313,16 +368,29 @@ def _check_statement(
 # ---- shared -----------------------------------------------------------------------
 
 
-def _find_key(keys: dict[str, PublicKey], signature: bytes, message: bytes) -> str | None:
+def _find_key(
+    keys: dict[str, PublicKey], signature: bytes, message: bytes
+) -> tuple[str | None, str | None]:
+    """(fingerprint of the trusted key that verifies, None) or (None, why a trusted key
+    verifies it only with another hash than cosign's for that key type)."""
+    mismatch = None
     for fp, key in keys.items():
-        if verify_bytes(key, signature, message):
-            return fp
-    return None
+        verdict = algorithms.check(key, signature, message)
+        if verdict.valid:
+            return fp, None
+        if verdict.mismatch and mismatch is None:
+            mismatch = f"{verdict.mismatch} (key {fp})"
+    return None, mismatch
 
 
 def _unverified(
-    check: SignatureCheck, claimed_key: str | None, keys: dict[str, PublicKey]
+    check: SignatureCheck,
+    claimed_key: str | None,
+    keys: dict[str, PublicKey],
+    mismatch: str | None = None,
 ) -> SignatureCheck:
+    if mismatch is not None:
+        return check.fail("signature_algorithm_mismatch", mismatch)
     if claimed_key is not None and claimed_key in keys:
         return check.fail(
             "signature_invalid", f"signature does not verify with trusted key {claimed_key}"

@@ -14,17 +14,18 @@ and sign with it. Trust comes from outside the artifact, in this order:
    (so it is at least consistently signed), floe warns loudly that this is not
    trust, and the signer goes into the lock, where rule 2 takes over.
 
-`verify_platform` is the one verification every pull path calls, before anything
-is written.
+`decide` is the one trust decision every path calls (init, pull, pull --out, copy,
+verify), before anything is written; floe.signing only supplies the mechanisms
+(keys, envelopes, signature checks).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from floe.errors import GateError
 from floe.signing.trust_policy import TrustedIdentity, TrustPolicy
+from floe.signing.verify import SignatureRejected
 from floe.trust.signers import LockedSigner, LockedTrust
 
 if TYPE_CHECKING:
@@ -107,40 +108,77 @@ def _pems_by_fingerprint(policy: TrustPolicy) -> dict[str, str]:
     return dict(zip(_fps(policy.trusted_keys), policy.trusted_keys, strict=True))
 
 
-def verify_platform(
-    target: Target,
-    desc: Descriptor,
-    platform: TrustPolicy,
-    project: TrustPolicy,
-    locked: LockedTrust | None,
-    *,
-    reference: str | None = None,
-    offline: bool = False,
-) -> Decision:
-    """Verify `desc` against the project's trust anchor; raise a GateError if rejected.
+@dataclass(frozen=True)
+class TrustRequest:
+    """Everything the trust decision reads besides the artifact itself.
 
-    `platform` is the artifact's own policy (it may only narrow), `project` is
-    floe.yaml's security block plus command-line anchors, `locked` the lock's entry.
+    `project`: the anchors from outside the artifact (floe.yaml's security block,
+    `--key`, `--identity`). `platform`: the artifact's own `security:` block, which may
+    only narrow. `locked`: the lock's entry (its recorded signers). `docker_reference`:
+    informational (cosign binds neither it nor a tag). `sigstore_network`: keyless
+    checks may fetch sigstore's trusted root over the network (False: the cached root
+    only). `require_signature`: refuse an artifact no trusted signature covers even
+    when neither side's policy asks for one (`--require-signed`).
+    """
+
+    project: TrustPolicy = field(default_factory=TrustPolicy)
+    platform: TrustPolicy = field(default_factory=TrustPolicy)
+    locked: LockedTrust | None = None
+    docker_reference: str | None = None
+    sigstore_network: bool = True
+    require_signature: bool = False
+
+
+def decide(target: Target, subject: Descriptor, request: TrustRequest) -> Decision:
+    """THE trust decision of every path (init, pull, pull --out, copy, verify).
+
+    Returns the Decision (origin and accepted signers) or raises the GateError of a
+    rejected artifact. Reads only `target`; writes nothing.
     """
     from floe.signing.policy import has_anchors
     from floe.signing.verify import verify_artifact
 
+    network = request.sigstore_network
+    _check_platform_keys(request.platform)
+    project = request.project
+    if request.require_signature:
+        project = project.model_copy(update={"require_signed_artifacts": True})
     if has_anchors(project):
-        return _verify_anchored(PINNED, project, platform, target, desc, offline)
-    from_lock = lock_anchors(locked, platform)
+        return _verify_anchored(PINNED, project, request.platform, target, subject, network)
+    from_lock = lock_anchors(request.locked, request.platform)
     if from_lock is not None:
-        return _verify_anchored(LOCKED, from_lock, platform, target, desc, offline, locked)
+        return _verify_anchored(
+            LOCKED, from_lock, request.platform, target, subject, network, request.locked
+        )
     # First use: the artifact's own keys are all there is; not trust, only consistency.
-    declared = platform.model_copy(
+    declared = request.platform.model_copy(
         update={
-            "require_signed_artifacts": platform.require_signed_artifacts
+            "require_signed_artifacts": request.platform.require_signed_artifacts
             or project.require_signed_artifacts
         }
     )
-    report = verify_artifact(target, desc, declared, docker_reference=reference, offline=offline)
+    report = verify_artifact(target, subject, declared, sigstore_network=network)
     if not report.ok:
+        if project.require_signed_artifacts:
+            raise report.failure()
         return Decision(UNVERIFIED, report, ())
     return Decision(FIRST_USE, report, accepted_signers(report, declared))
+
+
+def _check_platform_keys(platform: TrustPolicy) -> None:
+    """The artifact's own key list is artifact content: a bad key there is `tree_invalid`
+    (exit 1, the artifact is bad), not a usage error of the person pulling it."""
+    from floe.errors import GateError, UsageError
+    from floe.signing.policy import trusted_keys
+
+    try:
+        trusted_keys(platform)
+    except UsageError as exc:
+        raise GateError(
+            "tree_invalid",
+            f"the platform's security.trusted_keys: {exc.message}",
+            hint="the platform team must list keys cosign accepts and republish",
+        ) from None
 
 
 def _verify_anchored(
@@ -149,7 +187,7 @@ def _verify_anchored(
     platform: TrustPolicy,
     target: Target,
     desc: Descriptor,
-    offline: bool,
+    sigstore_network: bool,
     locked: LockedTrust | None = None,
 ) -> Decision:
     from floe.signing.policy import narrow
@@ -157,22 +195,28 @@ def _verify_anchored(
 
     anchors = anchors.model_copy(update={"require_signed_artifacts": True})
     effective = narrow(anchors, platform)
-    report = check_artifact(target, desc, effective, offline=offline)
+    report = check_artifact(target, desc, effective, sigstore_network=sigstore_network)
     if report.ok:
         return Decision(origin, report, accepted_signers(report, effective))
-    wide = report if effective == anchors else check_artifact(target, desc, anchors, offline)
+    wide = (
+        report
+        if effective == anchors
+        else check_artifact(target, desc, anchors, sigstore_network=sigstore_network)
+    )
     if wide.ok:
-        raise GateError(
+        raise SignatureRejected(
             "trust_policy_conflict",
             f"{desc.digest} is signed by {wide.signer}, which this project trusts, "
             "but the platform's own policy no longer lists that signer",
+            wide,
             hint="ask the platform team which key signs now, and pin it: floe init --key NEW.pub",
-            details=wide.to_json(),
         )
     raise _rejection(origin, wide, locked)
 
 
-def _rejection(origin: str, report: VerificationReport, locked: LockedTrust | None) -> GateError:
+def _rejection(
+    origin: str, report: VerificationReport, locked: LockedTrust | None
+) -> SignatureRejected:
     error = report.failure()
     if origin != LOCKED or locked is None:
         return error
@@ -192,7 +236,7 @@ def _rejection(origin: str, report: VerificationReport, locked: LockedTrust | No
         hint = PIN_HINT
     else:
         return error
-    return GateError(error.slug, message, hint=hint, details=report.to_json())
+    return SignatureRejected(error.slug, message, report, hint=hint)
 
 
 def accepted_signers(report: VerificationReport, policy: TrustPolicy) -> tuple[LockedSigner, ...]:
