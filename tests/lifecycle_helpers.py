@@ -131,20 +131,28 @@ def publish(
     signer: Any = None,
     options: Any = None,
 ) -> str:
-    """Publish a tree as floe publish does (pack + graph copy [+ sign]); returns its digest."""
-    from floe.artifact.pack import pack_tree
-    from floe.oci.copy import StaticTarget, copy_graph
-    from floe.oci.resolve import open_target
+    """Publish a tree with floe.artifact.publish (what `floe platform publish` runs), then
+    sign it as `floe platform sign` does; returns its digest.
+
+    Moves an existing tag (drift tests publish over a tag), and signs after publishing so a
+    test can play a signer the tree does not list (publish itself refuses that signer).
+    """
+    from floe.artifact.publish import PublishRequest
+    from floe.artifact.publish import publish as publish_tree
 
     version = "v" + t.parse_tree(files).manifest.metadata.version
-    target, parsed = open_target(ref, options)
-    packed = pack_tree(files, version)
-    copy_graph(StaticTarget(packed.blobs()), target, packed.descriptor, tag=tag or version)
+    request = PublishRequest(
+        files, version, registry=ref, force=True, allow_unsigned=True, tag=tag, options=options
+    )
+    result = publish_tree(request)
     if signer is not None:
-        from floe.signing.sign import sign_artifact
+        from floe.oci.resolve import target_for
+        from floe.signing.sign import docker_reference_for, sign_artifact
 
-        sign_artifact(target, packed.descriptor, signer, str(parsed.with_tag(tag or version)))
-    return packed.descriptor.digest
+        target = target_for(result.reference, options)
+        root = target.resolve(result.digest)
+        sign_artifact(target, root, signer, docker_reference_for(result.reference))
+    return result.digest
 
 
 def make_signer(folder: Path, name: str = "cosign") -> tuple[Any, Path]:
