@@ -7,7 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from oci_helpers import write_tree
+
 from floe.tree import model as t
+
+__all__ = ["write_tree"]  # the one write_tree of the tests (oci_helpers)
 
 FLOE_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "floe"
 
@@ -18,6 +22,7 @@ def make_tree(
     name: str = "acme-data-platform",
     security: dict[str, Any] | None = None,
     min_coverage: float = 80,
+    permissions: dict[str, list[str]] | None = None,
 ) -> dict[str, bytes]:
     """A complete compiled platform tree, in memory (the shapes of floe/tree/model.py)."""
     files: dict[str, bytes] = {
@@ -25,7 +30,9 @@ def make_tree(
             t.Classification(levels=["public", "internal", "confidential", "pii", "phi"])
         ),
         t.ACCESS_CONTROL_FILE: t.model_bytes(
-            t.AccessControl(roles=["data_engineer", "analyst", "admin"])
+            t.AccessControl(
+                roles=["data_engineer", "analyst", "admin"], permissions=permissions or {}
+            )
         ),
         t.QUALITY_GATES_FILE: t.model_bytes(
             t.QualityGates(
@@ -59,14 +66,6 @@ def make_tree(
     )
     files[t.MANIFEST_FILE] = t.model_bytes(manifest)
     return files
-
-
-def write_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
 
 
 def sha256(data: bytes) -> str:
