@@ -146,3 +146,30 @@ def test_publish_refuses_a_tree_failing_the_builtin_checks(
     assert "error[publish_checks_failed]" in refused.stderr
     assert "unknown role 'ghost'" in refused.stderr
     assert _tags(registry, repo_name) == []
+
+
+def test_publish_signs_with_the_manifests_signing_key_by_default(tmp_path: Path) -> None:
+    import shutil
+
+    from conftest import REPO_ROOT
+
+    for folder in ("manifests", "policies"):
+        shutil.copytree(REPO_ROOT / folder, tmp_path / folder)
+    assert run_floe("platform", "keygen", cwd=tmp_path).exit_code == 0
+    manifest = tmp_path / "manifests" / "acme" / "manifest.yaml"
+    text = manifest.read_text()
+    assert "  trusted_keys: []\n" in text
+    manifest.write_text(
+        text.replace(
+            "  trusted_keys: []\n",
+            '  trusted_keys: ["../../cosign.pub"]\n  signing:\n    key: ../../cosign.key\n',
+        )
+    )
+    assert run_floe("platform", "compile", str(manifest), cwd=tmp_path).exit_code == 0
+    published = run_floe("platform", "publish", "v1.2.3", cwd=tmp_path)
+    assert published.exit_code == 0, published.output
+    assert "security.signing.key" in published.stdout and "  ✓ Signed with sha256:" in (
+        published.stdout
+    )
+    verified = run_floe("platform", "verify", "v1.2.3", "--key", "cosign.pub", cwd=tmp_path)
+    assert verified.exit_code == 0, verified.output
