@@ -173,3 +173,25 @@ def test_publish_signs_with_the_manifests_signing_key_by_default(tmp_path: Path)
     )
     verified = run_floe("platform", "verify", "v1.2.3", "--key", "cosign.pub", cwd=tmp_path)
     assert verified.exit_code == 0, verified.output
+
+
+def test_copy_of_an_index_still_works(tmp_path: Path) -> None:
+    import io
+
+    from floe.oci.layout import LayoutTarget
+    from floe.oci.target import OCI_INDEX, Descriptor, canonical_json
+
+    src = f"oci-layout://{tmp_path / 'a'}"
+    digest = publish(src, make_tree("1.0.0"))
+    layout = LayoutTarget(tmp_path / "a")
+    child = layout.resolve(digest)
+    index = canonical_json(
+        {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [child.to_json()]}
+    )
+    root = Descriptor.for_bytes(OCI_INDEX, index)
+    layout.push(root, io.BytesIO(index))
+    layout.tag(root, "multi")
+    dst = f"oci-layout://{tmp_path / 'b'}"
+    copied = run_floe("platform", "copy", f"{src}:multi", f"{dst}:multi", cwd=tmp_path)
+    assert copied.exit_code == 0, copied.output
+    assert LayoutTarget(tmp_path / "b").resolve("multi").digest == root.digest

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from floe.artifact.pack import read_manifest
 from floe.artifact.versions import bare_version
 from floe.errors import GateError
-from floe.oci.target import ANNOTATION_VERSION, FLOE_CONFIG, Descriptor, Target
+from floe.oci.target import (
+    ANNOTATION_VERSION,
+    DOCKER_MANIFEST_LIST,
+    FLOE_CONFIG,
+    OCI_INDEX,
+    Descriptor,
+    Target,
+)
 from floe.tree.files import MANIFEST_FILE
 
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -33,6 +40,8 @@ def artifact_versions(target: Target, desc: Descriptor) -> ArtifactVersions:
     The config blob is fetched verified; it is small (limit 4 MiB) and pull checks
     again that it equals the manifest.json layer.
     """
+    if desc.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST):
+        return ArtifactVersions(None, None)  # an index states no version of its own
     manifest = read_manifest(target, desc)
     annotation = (manifest.get("annotations") or {}).get(ANNOTATION_VERSION)
     config = Descriptor.from_json(manifest.get("config") or {})
