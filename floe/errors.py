@@ -363,6 +363,36 @@ _REGISTRY = (
         1,
         "A trusted key verifies the signature only with another hash than ...",
     ),
+    _slug(
+        "publish_unsigned",
+        DENIED,
+        1,
+        "The tree says require_signed_artifacts: true but publish was given ...",
+    ),
+    _slug(
+        "publish_signer_untrusted",
+        DENIED,
+        1,
+        "The signing key (or keyless signer) is not listed in the tree's ...",
+    ),
+    _slug(
+        "publish_checks_failed",
+        INTEGRITY,
+        1,
+        "The compiled tree fails the built-in platform checks (unsafe ...",
+    ),
+    _slug(
+        "version_tag_conflict",
+        CONFLICT,
+        1,
+        "The same semver is already a tag in the other spelling (1.3.0 ...",
+    ),
+    _slug(
+        "artifact_version_mismatch",
+        INTEGRITY,
+        1,
+        "The tag, the org.opencontainers.image.version annotation and ...",
+    ),
 )
 
 SLUGS: dict[str, SlugInfo] = {info.slug: info for info in _REGISTRY}

@@ -7,7 +7,11 @@ import os
 from pathlib import Path
 from typing import Any
 
+from oci_helpers import write_tree
+
 from floe.tree import model as t
+
+__all__ = ["write_tree"]  # the one write_tree of the tests (oci_helpers)
 
 FLOE_BIN = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "floe"
 
@@ -18,6 +22,7 @@ def make_tree(
     name: str = "acme-data-platform",
     security: dict[str, Any] | None = None,
     min_coverage: float = 80,
+    permissions: dict[str, list[str]] | None = None,
 ) -> dict[str, bytes]:
     """A complete compiled platform tree, in memory (the shapes of floe/tree/model.py)."""
     files: dict[str, bytes] = {
@@ -25,7 +30,9 @@ def make_tree(
             t.Classification(levels=["public", "internal", "confidential", "pii", "phi"])
         ),
         t.ACCESS_CONTROL_FILE: t.model_bytes(
-            t.AccessControl(roles=["data_engineer", "analyst", "admin"])
+            t.AccessControl(
+                roles=["data_engineer", "analyst", "admin"], permissions=permissions or {}
+            )
         ),
         t.QUALITY_GATES_FILE: t.model_bytes(
             t.QualityGates(
@@ -59,14 +66,6 @@ def make_tree(
     )
     files[t.MANIFEST_FILE] = t.model_bytes(manifest)
     return files
-
-
-def write_tree(root: Path, files: dict[str, bytes]) -> Path:
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    return root
 
 
 def sha256(data: bytes) -> str:
@@ -131,20 +130,28 @@ def publish(
     signer: Any = None,
     options: Any = None,
 ) -> str:
-    """Publish a tree as floe publish does (pack + graph copy [+ sign]); returns its digest."""
-    from floe.artifact.pack import pack_tree
-    from floe.oci.copy import StaticTarget, copy_graph
-    from floe.oci.resolve import open_target
+    """Publish a tree with floe.artifact.publish (what `floe platform publish` runs), then
+    sign it as `floe platform sign` does; returns its digest.
+
+    Moves an existing tag (drift tests publish over a tag), and signs after publishing so a
+    test can play a signer the tree does not list (publish itself refuses that signer).
+    """
+    from floe.artifact.publish import PublishRequest
+    from floe.artifact.publish import publish as publish_tree
 
     version = "v" + t.parse_tree(files).manifest.metadata.version
-    target, parsed = open_target(ref, options)
-    packed = pack_tree(files, version)
-    copy_graph(StaticTarget(packed.blobs()), target, packed.descriptor, tag=tag or version)
+    request = PublishRequest(
+        files, version, registry=ref, force=True, allow_unsigned=True, tag=tag, options=options
+    )
+    result = publish_tree(request)
     if signer is not None:
-        from floe.signing.sign import sign_artifact
+        from floe.oci.resolve import target_for
+        from floe.signing.sign import docker_reference_for, sign_artifact
 
-        sign_artifact(target, packed.descriptor, signer, str(parsed.with_tag(tag or version)))
-    return packed.descriptor.digest
+        target = target_for(result.reference, options)
+        root = target.resolve(result.digest)
+        sign_artifact(target, root, signer, docker_reference_for(result.reference))
+    return result.digest
 
 
 def make_signer(folder: Path, name: str = "cosign") -> tuple[Any, Path]:

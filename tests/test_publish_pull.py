@@ -268,7 +268,8 @@ def test_compiled_demo_platform_same_digest_everywhere(
     manifest = str(REPO_ROOT / "manifests" / "acme" / "manifest.yaml")
     compiled = run_floe("platform", "compile", manifest, "--out", "art", cwd=tmp_path)
     assert compiled.exit_code == 0, compiled.output
-    args = ("platform", "publish", "v1.2.3", "--artifacts", "art")
+    # acme requires signatures: an unsigned build needs --allow-unsigned to publish at all
+    args = ("platform", "publish", "v1.2.3", "--artifacts", "art", "--allow-unsigned")
     layout = floe_json(*args, "--registry", "oci-layout://demo/.registry", cwd=tmp_path)
     remote = floe_json(*args, "--registry", registry.ref(repo_name), cwd=tmp_path)
     again = floe_json(*args, "--registry", registry.ref(repo_name), cwd=tmp_path)

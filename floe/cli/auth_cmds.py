@@ -69,24 +69,16 @@ def register(cli: click.Group, platform: click.Group) -> None:
         fmt: str,
     ) -> None:
         """Verify credentials for HOST and store them in the docker config."""
-        from floe.oci.auth import Credentials, store_credentials
+        from floe.artifact.login import login as store_login
         from floe.oci.options import RegistryOptions
-        from floe.oci.remote import ping
 
         registry = _host(host)
         user = username or _prompt("Username")
         secret = _read_password(password, password_stdin)
         if not secret:
             raise UsageError("login_password_empty", "the password is empty")
-        options = RegistryOptions(
-            plain_http=plain_http,
-            insecure=insecure,
-            ca_file=ca_file,
-            username=user,
-            password=secret,
-        )
-        ping(registry, options)
-        path = store_credentials(registry, Credentials(user, secret), options)
+        options = RegistryOptions(plain_http=plain_http, insecure=insecure, ca_file=ca_file)
+        path = store_login(registry, user, secret, options)
         if fmt == "json":
             common.emit_json({"event": "login", "host": registry, "config": str(path)})
         else:
@@ -97,11 +89,10 @@ def register(cli: click.Group, platform: click.Group) -> None:
     @common.format_option()
     def logout(host: str, fmt: str) -> None:
         """Remove stored credentials for HOST from the docker config."""
-        from floe.oci.auth import erase_credentials
-        from floe.oci.options import RegistryOptions
+        from floe.artifact.login import logout as erase_login
 
         registry = _host(host)
-        removed = erase_credentials(registry, RegistryOptions())
+        removed = erase_login(registry)
         if fmt == "json":
             common.emit_json({"event": "logout", "host": registry, "removed": removed})
         elif removed:

@@ -197,7 +197,7 @@ def cache_list(project_dir: Path, fmt: str) -> None:
 
 
 def _print_listing(listing: dict[str, Any]) -> None:
-    from floe.project.cache import human_size
+    from floe.events import human_size
 
     versions = listing["versions"]
     if not versions:

@@ -13,27 +13,11 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from floe.cli import common
-from floe.cli.transport_cmds import registry_flags
+from floe.cli.options import registry_flags
 
 if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
-    from floe.oci.reference import Reference
-    from floe.oci.target import Descriptor, Target
     from floe.signing.verify import VerificationReport
-
-
-def _resolve(ref_text: str, options: RegistryOptions) -> tuple[Target, Reference, Descriptor]:
-    from floe.errors import UsageError
-    from floe.oci.resolve import open_target
-
-    target, ref = open_target(ref_text, options)
-    if ref.reference is None:
-        raise UsageError(
-            "reference_invalid",
-            f"{ref_text!r} names no version",
-            hint="add a tag or digest, e.g. oci://HOST/REPO:v1.2.3",
-        )
-    return target, ref, target.resolve(ref.reference)
 
 
 def _key_pair_options(default_prefix: str) -> Callable[[common.F], common.F]:
@@ -90,17 +74,6 @@ def import_key_cmd(key_file: Path, output_key_prefix: str, force: bool, fmt: str
     _written(*keys.write_key_pair(prefix, key, password, force=True), key, fmt)
 
 
-def _read_public_key(path: Path) -> str:
-    from floe.files import read_text
-
-    return read_text(
-        path,
-        slug="trusted_key_unreadable",
-        what="public key",
-        hint="pass the PEM cosign.pub written by `floe platform keygen`",
-    )
-
-
 def _written(key_path: Path, pub_path: Path, key: Any, fmt: str) -> None:
     from floe.signing import keys
 
@@ -130,40 +103,21 @@ def sign_cmd(
     fmt: str,
 ) -> None:
     """Sign the published artifact REF (both cosign formats with --key; a bundle keyless)."""
-    from floe.errors import UsageError
-    from floe.signing import load_signer
-    from floe.signing.sign import docker_reference_for, sign_artifact, sign_keyless
+    from floe.artifact.signatures import sign_reference
 
-    if (key_path is None) == (not keyless):
-        raise UsageError(
-            "sign_key_required",
-            "pass exactly one of --key cosign.key or --keyless",
-            hint="create a key with `floe platform keygen`",
-        )
-    signer = load_signer(key_path) if key_path is not None else None
-    target, parsed, manifest = _resolve(ref, options)
-    docker_ref = docker_reference_for(parsed)
-    if signer is not None:
-        pushed = sign_artifact(target, manifest, signer, docker_ref)
-        who = signer.fingerprint
-    else:
-        pushed = [sign_keyless(target, manifest, docker_ref, identity_token)]
-        who = "keyless"
+    result = sign_reference(
+        ref, key_path, keyless=keyless, identity_token=identity_token, options=options
+    )
     if fmt == "json":
         common.emit_json(
-            {
-                "event": "artifact_signed",
-                "reference": str(parsed),
-                "digest": manifest.digest,
-                "signer": who,
-                "signatures": [d.digest for d in pushed],
-            }
-        )
+            {"event": "artifact_signed", "reference": str(result.reference),
+             "digest": result.digest, "signer": result.signer,
+             "signatures": [digest for digest, _ in result.pushed]}
+        )  # fmt: skip
         return
-    click.echo(f"Signed {parsed.repository_ref()}@{manifest.digest} with {who}")
-    for desc in pushed:
-        kind = "bundle referrer" if desc.artifact_type else "legacy .sig manifest"
-        click.echo(f"  ✓ {kind} {desc.digest}")
+    click.echo(f"Signed {result.reference.repository_ref()}@{result.digest} with {result.signer}")
+    for digest, is_bundle in result.pushed:
+        click.echo(f"  ✓ {'bundle referrer' if is_bundle else 'legacy .sig manifest'} {digest}")
 
 
 @click.command("verify")
@@ -202,21 +156,17 @@ def verify_cmd(
     fmt: str,
 ) -> None:
     """Check every signature on REF; exit 1 unless a trusted one covers its digest."""
+    from floe.artifact.signatures import verify_signatures
     from floe.signing.verify import SignatureRejected
-    from floe.tree.model import TrustPolicy
-    from floe.trust.decision import TrustRequest, decide
 
-    policy = TrustPolicy(
-        require_signed_artifacts=True,
-        trusted_keys=[_read_public_key(path) for path in key_paths],
-        trusted_identities=_identities(identities, identity_regexes),
-    )
-    target, parsed, manifest = _resolve(ref, options)
+    trusted = tuple(_identities(identities, identity_regexes))
     try:
-        report = decide(target, manifest, TrustRequest(policy, sigstore_network=not offline)).report
+        parsed, report = verify_signatures(
+            ref, key_paths, trusted, offline=offline, options=options
+        )
     except SignatureRejected as exc:
         if fmt == "text":
-            _print_report(str(parsed), exc.report)
+            _print_report(ref, exc.report)
         raise
     if fmt == "text":
         _print_report(str(parsed), report)

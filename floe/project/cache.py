@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from floe.errors import GateError, UsageError
+from floe.events import human_size  # noqa: F401  (re-exported: the one human_size)
 from floe.oci.target import MAX_MANIFEST_BYTES, Descriptor, Target
 from floe.project.lockfile import LockedFile
 
@@ -275,18 +276,6 @@ def install_dir(built: Path, final: Path) -> None:
         remove_tree(aside)
     else:
         os.rename(built, final)
-
-
-def human_size(size: int) -> str:
-    """`8.6 KB`: decimal units, as `floe platform publish` prints them."""
-    if size < 1000:
-        return f"{size} B"
-    value = float(size)
-    for unit in ("KB", "MB", "GB"):
-        value /= 1000
-        if value < 1000 or unit == "GB":
-            return f"{value:.1f} {unit}"
-    return f"{size} B"  # unreachable
 
 
 # ---- reading through the caches ------------------------------------------------------

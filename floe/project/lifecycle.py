@@ -642,7 +642,7 @@ def _install(job: _Job, plan: Plan, *, force: bool, security: SecuritySpec | Non
 
 
 def _size(size: int) -> str:
-    from floe.project.cache import human_size
+    from floe.events import human_size
 
     return human_size(size)
 

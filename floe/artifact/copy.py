@@ -1,0 +1,86 @@
+"""`platform copy SRC DST`: mirror an artifact between registries and layouts (one graph
+copy), verified first when trust flags are given, refused when the tag lies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from floe.artifact.integrity import check_one_spelling, check_versions_agree
+from floe.artifact.transfer import copy_with_events, lookup, resolve
+from floe.artifact.verify import DownloadTrust, verify_download
+from floe.errors import FloeError, GateError
+from floe.events import NULL_EVENTS, Events
+from floe.oci.copy import CopyStats
+from floe.oci.options import RegistryOptions
+from floe.oci.reference import DEFAULT_REPOSITORY, Reference, parse_reference
+from floe.oci.resolve import open_target, target_for
+from floe.oci.target import Target
+
+
+@dataclass(frozen=True)
+class CopyRequest:
+    src: str
+    dst: str
+    with_referrers: bool = False
+    force: bool = False
+    trust: DownloadTrust = field(default_factory=DownloadTrust)
+    options: RegistryOptions | None = None
+
+
+@dataclass(frozen=True)
+class CopyResult:
+    source: Reference
+    destination: Reference
+    digest: str
+    stats: CopyStats
+
+
+def check_tag_free(dst: Target, ref: Reference, digest: str, force: bool) -> None:
+    """A version tag is immutable: `publish_tag_exists` when it names another digest
+    (unless `force`), `version_tag_conflict` when the other `v` spelling exists."""
+    tag = ref.tag or ""
+    existing = lookup(dst, tag)
+    if existing is None:
+        check_one_spelling(existing_tags(dst), tag, str(ref.repository_ref()))
+        return
+    if existing.digest == digest or force:
+        return
+    raise GateError(
+        "publish_tag_exists",
+        f"{ref} already exists with a different digest ({existing.digest})",
+        hint="versions are immutable: publish a new version, or pass --force to move the tag",
+    )
+
+
+def existing_tags(dst: Target) -> list[str]:
+    """dst's tags; [] where it does not exist yet (a new layout or repository).
+
+    Called only after a lookup found nothing, so a registry that refuses access has
+    already raised on that lookup.
+    """
+    try:
+        return dst.tags()
+    except FloeError:
+        return []
+
+
+def copy_artifact(request: CopyRequest, events: Events = NULL_EVENTS) -> CopyResult:
+    """Copy SRC's graph to DST (tagged as DST's tag, else SRC's); nothing lands on a refusal."""
+    source, src_ref = open_target(request.src, request.options)
+    desc = resolve(source, src_ref)
+    if request.trust.given:
+        verify_download(source, src_ref, desc, request.trust, events)
+    dst_ref = parse_reference(request.dst, default_repository=DEFAULT_REPOSITORY)
+    tag = dst_ref.tag or src_ref.tag
+    dst_ref = dst_ref.with_tag(tag) if tag else dst_ref.with_digest(desc.digest)
+    check_versions_agree(source, desc, tag)
+    target = target_for(dst_ref, request.options)
+    if tag:
+        check_tag_free(target, dst_ref, desc.digest, request.force)
+    events.step(f"Copying {src_ref} -> {dst_ref}")
+    concurrency = request.options.concurrency if request.options else 8
+    stats = copy_with_events(
+        source, target, desc, tag, concurrency=concurrency,
+        with_referrers=request.with_referrers, events=events,
+    )  # fmt: skip
+    return CopyResult(src_ref, dst_ref, desc.digest, stats)
