@@ -33,3 +33,14 @@ def catalogue_project(tmp_path: Path) -> Path:
     root = tmp_path / "catalogue"
     shutil.copytree(FIXTURES / "catalogue", root)
     return root
+
+
+def acme_catalogue() -> dict[str, Any]:
+    """The catalogue families of manifests/acme/manifest.yaml, as make_tree() sections."""
+    from floe.platform.manifest import load_manifest
+    from floe.platform.rule_families import build_families
+    from floe.tree.rule_families import FAMILY_FILES
+
+    loaded = load_manifest(Path(__file__).resolve().parent.parent / "manifests/acme/manifest.yaml")
+    built = build_families(loaded.model.rules)
+    return {field: built[path] for path, field, _ in FAMILY_FILES if path in built}

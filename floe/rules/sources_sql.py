@@ -91,7 +91,7 @@ def _sql_findings(
                 "sql.select_star",
                 level,
                 model,
-                f"model {model.name} selects * (line {line + offset})",
+                f"model {model.name} selects *",
                 f"list the columns model {model.name} needs in {where}",
                 file=file,
                 line=at(line),
