@@ -53,8 +53,28 @@ def render(sql: str) -> str:
     return _JINJA.sub(other, sql) if "{" in sql else sql
 
 
-def facts(sql: str, dialect: str | None) -> SqlFacts | None:
-    return _facts(render(sql), _DIALECTS.get(dialect or "", "duckdb"))
+_FROM = re.compile(r"\bfrom\s+([\w.\"]+)")
+_COMMA_JOIN = re.compile(r"\bfrom\s+[\w.\"]+(?:\s+(?:as\s+)?\w+)?\s*,")
+_CTE_NAME = re.compile(r"(\w+)\s+as\s*\(")
+CLEAN = SqlFacts(columns=None, stars=(), relations=(), cartesian=())
+
+
+def facts(sql: str, dialect: str | None, *, columns: bool = True) -> SqlFacts | None:
+    """The SQL's facts; with `columns=False` a query that plainly has no star, no join and
+    reads only ref()/source()/CTEs skips the parse (its output columns stay unknown)."""
+    rendered = render(sql)
+    if not columns and _plainly_clean(rendered.lower()):
+        return CLEAN
+    return _facts(rendered, _DIALECTS.get(dialect or "", "duckdb"))
+
+
+def _plainly_clean(low: str) -> bool:
+    """No `*` (other than count(*)), no join, no comma join, every FROM a marker or CTE.
+    Anything else (functions like `extract(x from y)` included) takes the full parse."""
+    if "*" in low.replace("(*)", "") or "join" in low or _COMMA_JOIN.search(low):
+        return False
+    ctes = set(_CTE_NAME.findall(low))
+    return all(name.startswith(MARK) or name in ctes for name in _FROM.findall(low))
 
 
 @functools.lru_cache(maxsize=16384)
