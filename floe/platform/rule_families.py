@@ -52,6 +52,8 @@ def _partial(model: type[BaseModel], name: str) -> type[BaseModel]:
         annotation: Any = info.annotation
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             annotation = _partial(annotation, f"{name}{_camel(field_name)}")
+        if field_name == "severity":  # YAML 1.1 reads a bare `off` as false: accept it
+            annotation = annotation | Literal[False]
         fields[field_name] = (annotation | None, _optional(info))
     return create_model(name, __config__=_AUTHORING, **fields)
 
@@ -99,6 +101,8 @@ def merged_sections(spec: BaseModel | None) -> dict[str, dict[str, Any]]:
         given = getattr(spec, section)
         if given is not None:
             for key, fields in given.model_dump(exclude_unset=True).items():
+                if (fields or {}).get("severity") is False:
+                    fields["severity"] = "off"
                 rules.setdefault(key, {}).update(fields or {})
         if rules:
             merged[section] = rules
