@@ -7,7 +7,9 @@ Both tools read the same `target/manifest.json`, written by a real `dbt parse` o
 project bench/enforce.py generates (gold models get an owner and a meta freshness, as
 dbt_utils is not installed). dbt-bouncer runs the checks that match floe's families:
 descriptions, naming per layer, contracts enforced (gold and public models), owner meta,
-unique tests, permitted upstream layers, access, chained views. floe runs its whole
+unique tests, permitted upstream layers, access, chained views, incremental unique keys,
+exposures on public models, and the SQL checks (select *, hard-coded references,
+cartesian joins; both tools parse SQL with sqlglot). floe runs its whole
 `floe compile` (every family of the compiled ACME platform: naming, layer tests, quality
 gates, classification, access, namespaces, schema, and the catalogue preset the ACME
 manifest adopts), so floe does at least the same work. Each tool runs as its own
@@ -77,6 +79,12 @@ manifest_checks:
     include: ^models/bronze
     access: private
   - name: check_model_max_chained_views
+  - name: check_model_incremental_has_unique_key
+  - name: check_exposure_based_on_non_public_models
+  - name: check_model_does_not_use_select_star
+    include: ^models/gold
+  - name: check_model_hard_coded_references
+  - name: check_model_does_not_use_cartesian_join
 """
 
 
