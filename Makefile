@@ -14,12 +14,13 @@ SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl postgresql nodej
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help venv dev dagster-venv js-deps system-deps lint typecheck test test-fast test-floor compile-demo demo-postgres bench clean schema
+.PHONY: help venv dev dagster-venv js-deps system-deps lint typecheck test test-fast test-floor compile-demo demo-postgres bench bench-bouncer clean schema
 
 help:
 	@echo "make compile-demo   run the Customer 360 demo end to end"
 	@echo "make test           lint, type-check and run the whole test suite"
 	@echo "make bench          run the benchmarks under bench/"
+	@echo "make bench-bouncer  floe against dbt-bouncer (its own venv) on 10,000 models"
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -106,6 +107,18 @@ demo-postgres: system-deps dev
 bench: system-deps dev
 	$(PY) bench/transfer.py
 	$(PY) bench/enforce.py
+
+# dbt-bouncer in its own venv (its pins must not touch floe's): the peer benchmark.
+BOUNCER_VENV := bench/.venv-bouncer
+DBT_BOUNCER := dbt-bouncer==4.3.0
+
+$(BOUNCER_VENV)/.installed:
+	$(PYTHON) -m venv $(BOUNCER_VENV)
+	$(BOUNCER_VENV)/bin/pip install -q $(DBT_BOUNCER)
+	touch $@
+
+bench-bouncer: dev $(BOUNCER_VENV)/.installed
+	$(PY) bench/bouncer.py --models 10000
 
 clean:
 	rm -rf .floe demo/.registry demo/keys build dist .pytest_cache .mypy_cache .ruff_cache

@@ -393,6 +393,8 @@ _REGISTRY = (
         1,
         "The tag, the org.opencontainers.image.version annotation and ...",
     ),
+_slug("baseline_invalid", USAGE, 2, 'floe compile --baseline FILE: the file is missing or not a ...'),
+    _slug("rule_unknown", USAGE, 2, 'floe rules explain ID: no rule has that id'),
 )
 
 SLUGS: dict[str, SlugInfo] = {info.slug: info for info in _REGISTRY}

@@ -111,10 +111,21 @@ def write_tree(tree: PlatformTree, root: Path) -> Path:
         "architecture/naming-rules.json": model_bytes(tree.naming_rules),
         "architecture/layer-constraints.json": model_bytes(tree.layer_constraints),
     }
+    files.update(catalogue_files(tree))  # the catalogue families that are on
     manifest = tree.manifest.model_dump(mode="json")
     manifest["metadata"]["digest"] = content_digest(files)
     files["manifest.json"] = json.dumps(manifest).encode()
     return write_files(root, files)
+
+
+def catalogue_files(tree: PlatformTree) -> dict[str, bytes]:
+    from floe.tree.rule_families import FAMILY_FILES, enabled
+
+    return {
+        path: model_bytes(getattr(tree, field))
+        for path, field, _ in FAMILY_FILES
+        if enabled(getattr(tree, field))
+    }
 
 
 def shop_project(tmp_path: Path) -> Path:

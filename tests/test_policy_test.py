@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from catalogue_helpers import acme_catalogue
 from conftest import REPO_ROOT, run_floe
 from rules_helpers import make_tree, write_tree
 
@@ -99,7 +100,7 @@ def test_builtin_problem_wording() -> None:
 
 
 def test_acme_cases_all_pass_against_the_acme_like_tree() -> None:
-    report = run_policy_tests(make_tree(), ACME_TESTS)
+    report = run_policy_tests(make_tree(**acme_catalogue()), ACME_TESTS)
     assert report.passed, report.text_lines()
     names = [test.name for test in report.tests if test.kind == "cases"]
     assert names == [
@@ -107,12 +108,13 @@ def test_acme_cases_all_pass_against_the_acme_like_tree() -> None:
         "Quality gate validation",
         "Classification propagation",
         "Access control rules",
+        "Catalogue rules (contracts, governance, metadata, lineage, structure, sources, SQL)",
     ]
     assert all(len(test.cases) >= 3 for test in report.tests if test.kind == "cases")
 
 
 def _platform(tmp_path: Path, cases: str | None = None) -> tuple[Path, Path]:
-    artifacts = write_tree(make_tree(), tmp_path / "artifacts")
+    artifacts = write_tree(make_tree(**acme_catalogue()), tmp_path / "artifacts")
     manifest_dir = tmp_path / "manifests" / "acme"
     (manifest_dir / "tests").mkdir(parents=True)
     (manifest_dir / "manifest.yaml").write_text("metadata:\n  name: acme-data-platform\n")
@@ -131,7 +133,7 @@ def test_cli_passes_and_prints_the_transcript(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == "Running policy tests..."
     assert "  ✓ Naming convention enforcement (5 cases)" in lines
-    assert lines[-1] == "All 10 tests passed"
+    assert lines[-1] == "All 11 tests passed"
 
 
 FAILING_CASES = """\
@@ -225,7 +227,7 @@ def test_invalid_case_files_exit_2(tmp_path: Path, cases: str, message: str) -> 
 def test_missing_artifacts_and_manifest_dir(tmp_path: Path) -> None:
     result = run_floe("platform", "test", "--artifacts", str(tmp_path / "nope"), cwd=tmp_path)
     assert result.exit_code == 2 and "artifacts_missing" in result.stderr
-    artifacts = write_tree(make_tree(), tmp_path / "artifacts")
+    artifacts = write_tree(make_tree(**acme_catalogue()), tmp_path / "artifacts")
     result = run_floe(
         "platform", "test", "--artifacts", str(artifacts), "--manifest-dir", str(tmp_path)
     )

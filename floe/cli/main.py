@@ -36,13 +36,14 @@ def _register() -> None:
         platform_cmds,
         policy_cmds,
         project_cmds,
+        rules_cmds,
         signing_cmds,
         transport_cmds,
         util_cmds,
     )
 
     areas = (platform_cmds, policy_cmds, transport_cmds, auth_cmds, signing_cmds)
-    for module in (*areas, lifecycle_cmds, project_cmds, util_cmds):
+    for module in (*areas, lifecycle_cmds, project_cmds, util_cmds, rules_cmds):
         module.register(cli, platform)
 
 

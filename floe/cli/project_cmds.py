@@ -7,9 +7,9 @@ from typing import Any
 
 import click
 
-from floe.cli import common
+from floe.cli import common, report_options
 
-FORMATS = ("text", "json", "junit", "sarif")
+FORMATS = ("text", "json", "junit", "sarif", "github")
 
 
 DIR_OPTION = common.dir_option("The dbt project (with floe.yaml).")
@@ -40,7 +40,9 @@ def _console() -> Any:
     return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
-def _compile(project_dir: Path, out: Path | None, profiles_dir: Path | None, text: bool) -> Any:
+def _compile(
+    project_dir: Path, out: Path | None, profiles_dir: Path | None, text: bool, baseline: Any = None
+) -> Any:
     from floe.project.compile import DEFAULT_OUT, compile_project
 
     root = project_dir.resolve()
@@ -50,6 +52,7 @@ def _compile(project_dir: Path, out: Path | None, profiles_dir: Path | None, tex
         profiles_dir.resolve() if profiles_dir else None,
         echo=click.echo if text else None,
         console=_console() if text else None,
+        baseline=baseline,
     )
 
 
@@ -89,14 +92,27 @@ def _verdict(outcome: Any) -> None:
 @common.format_option(*FORMATS)
 @OUT_OPTION
 @PROFILES_OPTION
-def compile_cmd(project_dir: Path, fmt: str, out: Path | None, profiles_dir: Path | None) -> None:
+@report_options.BASELINE_OPTION
+@report_options.COMPACT_OPTION
+def compile_cmd(
+    project_dir: Path,
+    fmt: str,
+    out: Path | None,
+    profiles_dir: Path | None,
+    baseline: Path | None,
+    compact: bool,
+) -> None:
     """Check the dbt project against the platform's rules and write profiles.yml.
 
     Exit 1 when a blocking rule fails (profiles.yml is then not written); the report
     files (compiled.json, findings.json, junit.xml, findings.sarif) are always written.
     """
-    outcome = _compile(project_dir, out, profiles_dir, text=fmt == "text")
-    if fmt == "text":
+    known = report_options.load(baseline)
+    text = fmt == "text" and not compact
+    outcome = _compile(project_dir, out, profiles_dir, text=text, baseline=known)
+    if report_options.render(outcome, fmt, compact, known):
+        pass
+    elif fmt == "text":
         _verdict(outcome)
     else:
         _print_document(outcome, fmt)

@@ -31,6 +31,7 @@ from floe.platform.manifest import (
     refuse_secrets,
     resolve_plugins,
 )
+from floe.platform.rule_families import compile_families
 from floe.tree import model as tree
 
 Reporter = Callable[[str], None]
@@ -212,7 +213,8 @@ def _guard_out_dir(out_dir: Path) -> None:
         refuse("it exists and is not a directory")
     for entry in out_dir.rglob("*"):
         rel = entry.relative_to(out_dir).as_posix()
-        if entry.is_symlink() or (entry.is_file() and rel not in tree.TREE_FILES):
+        known = rel in tree.TREE_FILES or rel in tree.OPTIONAL_TREE_FILES
+        if entry.is_symlink() or (entry.is_file() and not known):
             refuse(f"it holds {rel}, which is not part of a compiled platform tree")
 
 
@@ -287,12 +289,15 @@ def build_tree(
     report("")
     report("[3/4] Building governance policies")
     models: dict[str, BaseModel] = {}
-    for rel, model in build_policies(loaded).items():
+    families = compile_families(loaded)  # the catalogue families the manifest turned on
+    architecture = {rel: m for rel, m in families.items() if rel.startswith("architecture/")}
+    policies = {rel: m for rel, m in families.items() if rel not in architecture}
+    for rel, model in {**build_policies(loaded), **policies}.items():
         models[rel] = model
         report(f"  ✓ {Path(rel).name}")
     report("")
     report("[4/4] Building architecture rules")
-    for rel, model in build_architecture(loaded).items():
+    for rel, model in {**build_architecture(loaded), **architecture}.items():
         models[rel] = model
         report(f"  ✓ {Path(rel).name}")
     files = {rel: tree.model_bytes(model) for rel, model in models.items()}

@@ -29,6 +29,7 @@ from pydantic import (
 )
 
 from floe.errors import UsageError
+from floe.platform.rule_families import RulesSpec
 from floe.tree.plugins import known_types
 from floe.yaml_loader import (
     Mark,
@@ -344,6 +345,7 @@ class SourceManifest(_Source):
     catalog: CatalogSpec = Field(default_factory=CatalogSpec)
     security: SecuritySpec = Field(default_factory=SecuritySpec)
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
+    rules: RulesSpec | None = Field(None, description="Catalogue rule families (docs/rules.md).")
 
 
 # ---- where things came from ------------------------------------------------------

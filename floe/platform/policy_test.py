@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from floe.errors import UsageError
+from floe.rules.case_props import case_extras, with_case_props
 from floe.rules.context import DEFAULT_PREFIXES, is_known_test
 from floe.rules.engine import RULE_IDS, EnforcementResult, evaluate
 from floe.rules.model import Column, Model, Project
@@ -460,7 +461,7 @@ def project_from_case(case: dict[str, Any], doc: LinedYaml, display: str) -> Pro
         line = doc.line(item)
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise UsageError(SLUG, f"{display}:{line}: every model needs a `name:`")
-        model = _case_model(item, doc, display, line)
+        model = with_case_props(_case_model(item, doc, display, line), item)
         models[model.name] = model
     return Project(
         name=str(case.get("name") or "case"),
@@ -468,6 +469,7 @@ def project_from_case(case: dict[str, Any], doc: LinedYaml, display: str) -> Pro
         models=models,
         origin="inline",
         config_file=display,
+        **case_extras(case, doc, display),
     )
 
 

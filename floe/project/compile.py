@@ -24,6 +24,7 @@ from floe.project import report
 if TYPE_CHECKING:
     from floe.project.lifecycle import LoadedPlatform
     from floe.project.profiles import Profile
+    from floe.project.report_formats import Baseline
     from floe.rules.engine import EnforcementResult
     from floe.rules.model import Project
     from floe.tree.model import PlatformTree, QualityGates
@@ -143,10 +144,12 @@ def compile_project(
     profiles_dir: Path | None = None,
     echo: Echo | None = None,
     console: Any = None,
+    baseline: Baseline | None = None,
 ) -> CompileOutcome:
     """Run the whole compile; echo (and console for the table) only in text mode."""
     from floe.project.lifecycle import load_verified_platform
     from floe.project.profiles import build_profile, read_profile_name, write_profile
+    from floe.project.report_formats import with_baseline
     from floe.rules.dbt_reader import read_project
     from floe.rules.engine import evaluate
 
@@ -159,7 +162,7 @@ def compile_project(
 
     say("[2/4] Validating against platform")
     project = read_project(project_dir, layers=platform_layers(loaded.tree))
-    result = evaluate(project, loaded.tree)
+    result = with_baseline(evaluate(project, loaded.tree), baseline)  # known findings pass
     _print_validation(result, loaded.tree.quality_gates, say, console if echo else None)
 
     profile = None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from floe import __version__
 from floe.files import atomic_write
+from floe.rules import catalogue
 from floe.rules.model import Finding
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ RULE_SUMMARIES = {
     "schema.column_name": "Column names match the platform's pattern",
     "schema.regex_unsafe": "The platform's column pattern is safe to evaluate",
 }
+
+RULE_SUMMARIES.update({rule.rule_id: rule.what for rule in catalogue.RULES})  # catalogue rules
 
 COMPILED_FILE = "compiled.json"
 FINDINGS_FILE = "findings.json"

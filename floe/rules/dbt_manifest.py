@@ -25,6 +25,7 @@ from floe.rules.dbt_reader import (
     str_or_none,
 )
 from floe.rules.model import Column, Model, Project, Seed, Source
+from floe.rules.props_reader import manifest_exposures, props_from_node
 
 
 def read_manifest(
@@ -88,8 +89,10 @@ def _project(
             bool(freshness.get("warn_after", {}).get("count"))
             or bool(freshness.get("error_after", {}).get("count")),
             str_or_none(node.get("description")),
+            str_or_none(node.get("loader")),
         )
-    return Project(name, root, models, sources, seeds, origin="manifest")
+    exposures = manifest_exposures(manifest, root, yml_files)
+    return Project(name, root, models, sources, seeds, "manifest", exposures=exposures)
 
 
 class _Lines:
@@ -181,6 +184,7 @@ def _model(
         folders=dirs,
         sources=tuple(node_sources),
         layer_source=how,
+        props=props_from_node(node),
     )
 
 

@@ -25,6 +25,8 @@ from typing import Any, Literal
 
 from floe.errors import UsageError
 from floe.rules.model import Column, Model, Project, Seed, Source, paused_gc
+from floe.rules.props import Exposure
+from floe.rules.props_reader import props_from_files, schema_exposures, source_loader
 from floe.rules.yaml_lines import LinedYaml, load_yaml
 
 SLUG = "project_invalid"
@@ -176,10 +178,12 @@ class _Reader:
         models_yaml: dict[str, _Entry] = {}
         seeds_yaml: dict[str, _Entry] = {}
         sources: dict[str, Source] = {}
+        exposures: list[Exposure] = []
         for rel in scan.yml:
             doc = load_schema_file(self.root, rel)
             if not isinstance(doc.data, dict):
                 continue
+            exposures.extend(schema_exposures(doc, rel))
             for entry in schema_entries(doc, rel, "models"):
                 models_yaml.setdefault(str(entry.data["name"]), entry)
             for entry in schema_entries(doc, rel, "seeds"):
@@ -196,7 +200,9 @@ class _Reader:
             seed_name: self._seed(seed_name, csv, seeds_yaml.get(seed_name))
             for seed_name, csv in sorted(scan.csv.items())
         }
-        return Project(self.name, self.root, models, sources, seeds, origin="files")
+        return Project(
+            self.name, self.root, models, sources, seeds, "files", exposures=tuple(exposures)
+        )
 
     def _model(
         self, name: str, sql_file: str, dirs: tuple[str, ...], entry: _Entry | None
@@ -238,6 +244,7 @@ class _Reader:
             folders=dirs,
             sources=_source_refs(code),
             layer_source=how,
+            props=props_from_files(config, yaml_data, code),
         )
 
     def _seed(self, name: str, csv: str, entry: _Entry | None) -> Seed:
@@ -460,6 +467,7 @@ def schema_sources(doc: LinedYaml, rel: str) -> Iterator[Source]:
                 columns=_columns(doc, rel, table.get("columns")),
                 freshness=fresh,
                 description=str_or_none(table.get("description")),
+                loader=source_loader(source, table),
             )
 
 

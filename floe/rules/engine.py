@@ -14,6 +14,7 @@ from typing import Any
 
 from floe.rules import (
     access,
+    catalogue,
     classification,
     layers,
     namespaces,
@@ -66,6 +67,7 @@ RULE_IDS = frozenset(
         "schema.regex_unsafe",
     }
 )
+RULE_IDS |= catalogue.RULE_IDS  # the catalogue families (floe/rules/catalogue.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +128,7 @@ def evaluate(project: Project, platform: PlatformTree) -> EnforcementResult:
 def _evaluate(ctx: Context) -> EnforcementResult:
     findings: list[Finding] = []
     checks: list[CheckSummary] = []
-    for name, prefix, family in CHECKS:
+    for name, prefix, family in (*CHECKS, *catalogue.active_checks(ctx.platform)):
         found = family(ctx)
         errors = sum(1 for f in found if f.severity == "error")
         warnings = sum(1 for f in found if f.severity == "warning")

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from floe.rules.props import NO_PROPS, Exposure, NodeProps
+
 Severity = Literal["error", "warning", "info"]
 
 
@@ -49,6 +51,7 @@ class Model:
     folders: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # "source_name.table" read via source()
     layer_source: Literal["meta", "folder", "prefix"] | None = None
+    props: NodeProps = NO_PROPS  # access, group, contract, versions, SQL (catalogue rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +62,7 @@ class Source:
     columns: tuple[Column, ...] = ()
     freshness: bool = False  # a freshness block (table or source level) is configured
     description: str | None = None
+    loader: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,7 @@ class Project:
     seeds: dict[str, Seed] = field(default_factory=dict)
     origin: Literal["files", "manifest", "inline"] = "files"
     config_file: str = "dbt_project.yml"  # where project-wide findings (coverage) point
+    exposures: tuple[Exposure, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,15 @@ from floe.signing.trust_policy import TrustPolicy as TrustPolicy
 from floe.tree.files import MANIFEST_FILE as MANIFEST_FILE
 from floe.tree.files import content_digest as content_digest
 from floe.tree.files import read_tree_files as read_tree_files
+from floe.tree.rule_families import FAMILY_FILES
+from floe.tree.rule_families import OPTIONAL_TREE_FILES as OPTIONAL_TREE_FILES
+from floe.tree.rule_families import Contracts as Contracts
+from floe.tree.rule_families import Lineage as Lineage
+from floe.tree.rule_families import Metadata as MetadataRules
+from floe.tree.rule_families import ModelGovernance as ModelGovernance
+from floe.tree.rule_families import Sources as Sources
+from floe.tree.rule_families import Sql as Sql
+from floe.tree.rule_families import Structure as Structure
 
 CLASSIFICATION_FILE = "policies/classification.json"
 ACCESS_CONTROL_FILE = "policies/access-control.json"
@@ -147,6 +156,14 @@ class PlatformTree(_Strict):
     schema_registry: SchemaRegistry
     naming_rules: NamingRules
     layer_constraints: LayerConstraints
+    # Catalogue families (floe/tree/rule_families.py): optional files, default all off.
+    contracts: Contracts = Field(default_factory=Contracts)
+    model_governance: ModelGovernance = Field(default_factory=ModelGovernance)
+    metadata_rules: MetadataRules = Field(default_factory=MetadataRules)
+    lineage: Lineage = Field(default_factory=Lineage)
+    structure: Structure = Field(default_factory=Structure)
+    sources: Sources = Field(default_factory=Sources)
+    sql: Sql = Field(default_factory=Sql)
 
 
 _FILE_MODELS: dict[str, tuple[str, type[BaseModel]]] = {
@@ -158,6 +175,7 @@ _FILE_MODELS: dict[str, tuple[str, type[BaseModel]]] = {
     SCHEMA_REGISTRY_FILE: ("schema_registry", SchemaRegistry),
     NAMING_RULES_FILE: ("naming_rules", NamingRules),
     LAYER_CONSTRAINTS_FILE: ("layer_constraints", LayerConstraints),
+    **{path: (name, family) for path, name, family in FAMILY_FILES},
 }
 
 
@@ -175,11 +193,13 @@ def parse_tree(files: dict[str, bytes], origin: str = "platform tree") -> Platfo
     missing = [name for name in TREE_FILES if name not in files]
     if missing:
         raise GateError("tree_invalid", f"{origin} lacks {', '.join(missing)}")
-    extra = sorted(set(files) - set(TREE_FILES))
+    extra = sorted(set(files) - set(TREE_FILES) - set(OPTIONAL_TREE_FILES))
     if extra:
         raise GateError("tree_invalid", f"{origin} has unexpected files: {', '.join(extra)}")
     parsed: dict[str, BaseModel] = {}
     for name, (field_name, model) in _FILE_MODELS.items():
+        if name not in files:  # an optional family file: the family is off
+            continue
         try:
             parsed[field_name] = model.model_validate_json(files[name])
         except ValidationError as exc:

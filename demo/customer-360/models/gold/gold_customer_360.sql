@@ -30,7 +30,7 @@ select
     o.last_order_date,
     coalesce(t.ticket_count, 0) as ticket_count,
     coalesce(t.open_ticket_count, 0) as open_ticket_count,
-    round(t.avg_satisfaction, 2) as avg_satisfaction,
+    cast(round(t.avg_satisfaction, 2) as decimal(6, 2)) as avg_satisfaction,
     case
         when coalesce(o.lifetime_revenue, 0) >= 1000 then 'platinum'
         when coalesce(o.lifetime_revenue, 0) >= 300 then 'gold'
