@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 FLOE := $(VENV)/bin/floe
-DBT_PINS := dbt-core==1.10.23 dbt-duckdb==1.10.1
+# the newest dbt that installs here with --only-binary=:all: (1.12.1+ needs an unpublished
+# parser wheel); floe[dbt] itself allows dbt-core>=1.10,<1.13
+DBT_PINS := dbt-core==1.12.0 dbt-duckdb==1.11.1
 SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl
 SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
