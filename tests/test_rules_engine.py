@@ -24,6 +24,8 @@ def test_check_order_and_passing_summary() -> None:
         "Access control",
         "Namespaces",
         "Schema constraints",
+        "Configuration",
+        "Project source",
     ]
     assert [c.rule_prefix for c in result.checks] == [prefix for _, prefix, _ in CHECKS]
     assert not result.blocking and result.to_json()["summary"] == {

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe import __version__
+from floe.errors import FloeError
 from floe.files import atomic_write
 from floe.rules.model import Finding
 
@@ -50,6 +51,8 @@ RULE_SUMMARIES = {
     "schema.column_data_type": "Columns declare a data type",
     "schema.column_name": "Column names match the platform's pattern",
     "schema.regex_unsafe": "The platform's column pattern is safe to evaluate",
+    "config.unresolved": "Every config value is one floe could verify",
+    "project.manifest_stale": "The manifest floe reads is not older than the project files",
 }
 
 COMPILED_FILE = "compiled.json"
@@ -274,3 +277,58 @@ def check_line(check: CheckSummary) -> str:
 def print_findings(console: Console, findings: Sequence[Finding]) -> None:
     if findings:
         console.print(findings_table(findings))
+
+
+# ---- an error before validation -------------------------------------------------------
+
+
+def error_document(exc: FloeError) -> dict[str, Any]:
+    """compiled.json / findings.json when the compile stopped before a verdict."""
+    return {
+        "floe_version": __version__,
+        "status": "error",
+        "blocking": True,
+        "error": exc.to_json(),
+        "findings": [],
+        "profile": None,
+    }
+
+
+def error_junit(exc: FloeError) -> str:
+    root = ET.Element("testsuites", name="floe compile", tests="1", failures="0", errors="1")
+    suite = ET.SubElement(
+        root, "testsuite", name="floe compile", tests="1", failures="0", errors="1", skipped="0"
+    )
+    case = ET.SubElement(suite, "testcase", name="compile", classname="floe.compile", time="0")
+    error = ET.SubElement(case, "error", message=exc.message, type=exc.slug)
+    error.text = exc.one_line()
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def error_sarif(exc: FloeError) -> dict[str, Any]:
+    """A valid SARIF log with no results and a failed invocation carrying the error."""
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {"driver": {"name": "floe", "version": __version__, "rules": []}},
+                "invocations": [
+                    {
+                        "executionSuccessful": False,
+                        "exitCode": exc.exit_code,
+                        "toolExecutionNotifications": [
+                            {
+                                "descriptor": {"id": exc.slug},
+                                "level": "error",
+                                "message": {"text": exc.one_line()},
+                            }
+                        ],
+                    }
+                ],
+                "results": [],
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
+    }

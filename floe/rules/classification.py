@@ -187,12 +187,12 @@ def _topological(ctx: Context) -> list[Model]:
     models = ctx.project.models
     children: dict[str, list[str]] = {}
     pending: dict[str, int] = {}
-    for model in ctx.models:
+    for model in ctx.all_models:
         parents = {ref for ref in model.refs if ref in models and ref != model.name}
         pending[model.name] = len(parents)
         for parent in parents:
             children.setdefault(parent, []).append(model.name)
-    ready = [model.name for model in ctx.models if pending[model.name] == 0]
+    ready = [model.name for model in ctx.all_models if pending[model.name] == 0]
     order: list[Model] = []
     while ready:
         name = ready.pop()
@@ -203,5 +203,5 @@ def _topological(ctx: Context) -> list[Model]:
                 ready.append(child)
     if len(order) < len(models):  # a ref cycle (dbt rejects these): visit the rest anyway
         seen = {model.name for model in order}
-        order.extend(model for model in ctx.models if model.name not in seen)
+        order.extend(model for model in ctx.all_models if model.name not in seen)
     return order

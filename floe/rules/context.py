@@ -108,7 +108,16 @@ class Context:
             ((prefix, layer) for layer, prefix in self.prefixes.items() if prefix),
             key=lambda item: (-len(item[0]), item[0]),
         )
-        self.models: list[Model] = [project.models[name] for name in sorted(project.models)]
+        gates = platform.quality_gates.governance
+        self.exempt_packages = frozenset(gates.exempt_packages if gates else ())
+        # Every node for lineage; the governed ones for the rules: ephemeral models are not
+        # built (lineage only) and the platform may exempt packages by name.
+        self.all_models: list[Model] = [project.models[name] for name in sorted(project.models)]
+        self.models: list[Model] = [
+            model
+            for model in self.all_models
+            if model.materialized != "ephemeral" and model.package not in self.exempt_packages
+        ]
         self.layer_of: dict[str, str | None] = {}
         self.layer_how: dict[str, str | None] = {}
         for model in self.models:

@@ -15,6 +15,7 @@ from typing import Any
 from floe.rules import (
     access,
     classification,
+    config_rules,
     layers,
     namespaces,
     naming,
@@ -38,6 +39,8 @@ CHECKS: tuple[tuple[str, str, RuleFamily], ...] = (
     ("Access control", "access", access.check),
     ("Namespaces", "namespace", namespaces.check),
     ("Schema constraints", "schema", schema.check),
+    ("Configuration", "config", config_rules.check),
+    ("Project source", "project", config_rules.reader),
 )
 
 # Every rule id a finding can carry (docs/rules.md describes each one).
@@ -64,6 +67,8 @@ RULE_IDS = frozenset(
         "schema.column_data_type",
         "schema.column_name",
         "schema.regex_unsafe",
+        "config.unresolved",
+        "project.manifest_stale",
     }
 )
 

@@ -49,6 +49,14 @@ class Model:
     folders: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()  # "source_name.table" read via source()
     layer_source: Literal["meta", "folder", "prefix"] | None = None
+    # ---- what dbt builds (the sound gate; all optional, additive) ----
+    # The schema dbt resolved through generate_schema_name (manifest mode), else None.
+    resolved_schema: str | None = None
+    resource_type: Literal["model", "snapshot"] = "model"
+    package: str | None = None  # the dbt package the node comes from (None: this project)
+    version: str | None = None  # model versions: each version is its own Model
+    # Config arguments floe could not evaluate in files mode: (key, line, expression).
+    unresolved: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +88,13 @@ class Project:
     seeds: dict[str, Seed] = field(default_factory=dict)
     origin: Literal["files", "manifest", "inline"] = "files"
     config_file: str = "dbt_project.yml"  # where project-wide findings (coverage) point
+    # The target's default schema when known (run/--parse: floe's profile), for resolved
+    # schemas `<target>_<custom>` made by dbt's default generate_schema_name.
+    target_schema: str | None = None
+    # Where the models came from: {"kind": "files"|"manifest"|"dbt-parse", ...} (reports).
+    read_from: dict[str, Any] = field(default_factory=dict)
+    # Findings the reader itself makes (a stale manifest, unparsable SQL, ...).
+    reader_findings: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
