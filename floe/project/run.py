@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import importlib.util
 import json
 import os
@@ -178,18 +179,17 @@ def _dbt_failure(what: str, result: Any) -> UsageError:
 
 def _release_adapters() -> None:
     """Close dbt's in-process connections (DuckDB keeps its database file open otherwise)."""
-    from dbt.adapters.factory import reset_adapters
-
+    factory: Any = importlib.import_module("dbt.adapters.factory")
     try:
-        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+        duckdb: Any = importlib.import_module("dbt.adapters.duckdb.connections")
     except ImportError:  # another adapter: dbt's own cleanup is enough
-        DuckDBConnectionManager = None
-    if DuckDBConnectionManager is not None:
-        env = DuckDBConnectionManager._ENV
-        if env is not None:
-            env.close()
-        DuckDBConnectionManager.close_all_connections()
-    reset_adapters()
+        duckdb = None
+    if duckdb is not None:
+        manager = duckdb.DuckDBConnectionManager
+        if manager._ENV is not None:
+            manager._ENV.close()
+        manager.close_all_connections()
+    factory.reset_adapters()
 
 
 @contextlib.contextmanager
