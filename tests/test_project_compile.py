@@ -14,7 +14,7 @@ from conftest import run_floe
 from lifecycle_helpers import force_writable, install_state
 
 SARIF_SCHEMA = Path(__file__).parent / "fixtures" / "sarif-2.1.0.json"
-REPORTS = ["compiled.json", "findings.json", "findings.sarif", "junit.xml"]
+REPORTS = ["compiled.json", "findings.json", "findings.sarif", "junit.xml", "lineage-cache.json"]
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ def test_check_order_and_passing_summary() -> None:
         "Schema constraints",
         "Configuration",
         "Project source",
+        "Column lineage",
     ]
     assert [c.rule_prefix for c in result.checks] == [prefix for _, prefix, _ in CHECKS]
     assert not result.blocking and result.to_json()["summary"] == {

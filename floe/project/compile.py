@@ -29,10 +29,12 @@ if TYPE_CHECKING:
     from floe.project.profiles import Profile
     from floe.project.run import ParsedManifest
     from floe.rules.engine import EnforcementResult
+    from floe.rules.lineage import LineageCache
     from floe.rules.model import Project
     from floe.tree.model import PlatformTree
 
 DEFAULT_OUT = Path("target/floe")
+LINEAGE_CACHE = "lineage-cache.json"  # under --out: column lineage by SQL + upstream digest
 PARSE_PROFILE_DIR = ".parse-profile"  # under --out: floe's profile for dbt's parse
 
 
@@ -131,6 +133,19 @@ def coverage_line(result: EnforcementResult, minimum: float, blocking: bool = Tr
     )
 
 
+def _load_lineage_cache(out_dir: Path) -> LineageCache:
+    """The lineage of the last compile; anything unreadable starts a fresh cache."""
+    import json
+
+    from floe.rules.lineage import LineageCache
+
+    try:
+        data = json.loads((out_dir / LINEAGE_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    return LineageCache(data)
+
+
 def platform_layers(tree: PlatformTree) -> dict[str, str]:
     """The platform's layers and their name prefixes, so the reader infers layers its way."""
     from floe.rules.context import DEFAULT_PREFIXES
@@ -174,7 +189,9 @@ def _compile(
     loaded = load_verified_platform(project_dir)
     profile = build_profile(loaded.tree, read_profile_name(project_dir), project_dir)
     project, parsed = _read(project_dir, out_dir, loaded, profile, manifest, parse, dbt_args)
-    result = evaluate(project, loaded.tree)
+    cache = _load_lineage_cache(out_dir)
+    result = evaluate(project, loaded.tree, cache)
+    report.write_text(out_dir / LINEAGE_CACHE, report.dumps_json(cache.to_json()))
     written = None
     profile_path = None
     if not result.blocking:

@@ -52,6 +52,9 @@ RULE_SUMMARIES = {
     "schema.column_name": "Column names match the platform's pattern",
     "schema.regex_unsafe": "The platform's column pattern is safe to evaluate",
     "config.unresolved": "Every config value is one floe could verify",
+    "lineage.unparsed": "Every model's SQL can be traced column by column",
+    "classification.undeclared_column": "Columns that carry classified data are declared",
+    "schema.column_missing": "Declared columns exist in the model's SQL",
     "project.manifest_stale": "The manifest floe reads is not older than the project files",
 }
 

@@ -38,3 +38,25 @@ def check(ctx: Context) -> list[Finding]:
 
 def reader(ctx: Context) -> list[Finding]:
     return list(ctx.project.reader_findings)
+
+
+def unparsed(ctx: Context) -> list[Finding]:
+    """`lineage.unparsed` (info): SQL sqlglot cannot parse; no column claims are made."""
+    findings: list[Finding] = []
+    for model in ctx.models:
+        lineage = ctx.lineage.get(model.name)
+        if lineage is not None and lineage.error is not None:
+            findings.append(
+                ctx.finding(
+                    "lineage.unparsed",
+                    "info",
+                    model,
+                    f"model {model.name}: floe could not parse its SQL ({lineage.error}); "
+                    "its columns were not traced",
+                    "run `floe compile --parse` / `floe run`, or simplify the Jinja in "
+                    f"{model.sql_file}",
+                    file=model.sql_file or model.file,
+                    line=1,
+                )
+            )
+    return findings

@@ -12,6 +12,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from floe.rules.lineage import (
+    LineageCache,
+    ModelLineage,
+    dialect_of,
+    project_lineage,
+    topological,
+)
 from floe.rules.model import Column, Finding, Model, Project, Severity
 from floe.rules.regex_safety import UnsafeRegex, compile_safe
 from floe.tree.model import PlatformTree
@@ -136,6 +143,37 @@ class Context:
             self._tests[model.name] = frozenset(names)
         self._keys: dict[str, Column | str | None] = {}
         self.coverage = self._coverage()
+        self.lineage_cache = LineageCache()  # evaluate() may hand in a loaded cache
+        self._lineage: dict[str, ModelLineage] | None = None
+
+    # ---- column lineage (sqlglot) ------------------------------------------------
+
+    @property
+    def lineage(self) -> dict[str, ModelLineage]:
+        """Each model's output columns and their upstream columns, computed once."""
+        if self._lineage is None:
+            project = self.project
+            from floe.rules.dbt_reader import csv_header
+
+            leaves: dict[str, tuple[str, ...] | None] = {
+                name: csv_header(project.root, seed.csv_file)
+                or tuple(c.name for c in seed.columns)
+                or None
+                for name, seed in project.seeds.items()
+            }
+            for name, source in project.sources.items():
+                leaves["source:" + name] = tuple(c.name for c in source.columns) or None
+            plugins = self.platform.manifest.plugins
+            detail = self.platform.manifest.plugin_details.get("compute")
+            compute = detail.type if detail is not None else plugins.get("compute")
+            self._lineage = project_lineage(
+                project.root,
+                topological(project.models),
+                leaves,
+                dialect_of(compute),
+                self.lineage_cache,
+            )
+        return self._lineage
 
     # ---- layers --------------------------------------------------------------
 

@@ -122,6 +122,7 @@ def _project(
                 columns,
                 str_or_none((node.get("config") or {}).get("schema")),
                 str_or_none(node.get("description")),
+                node.get("original_file_path"),
             )
     sources: dict[str, Source] = {}
     for unique_id in sorted(manifest.get("sources") or {}):

@@ -276,6 +276,7 @@ class _Reader:
             columns=entry.columns if entry else (),
             schema=str_or_none(config.get("schema")),
             description=str_or_none(yaml_data.get("description")),
+            csv_file=csv,
         )
 
     def _folder_config(self, tree: dict[str, Any], dirs: tuple[str, ...]) -> dict[str, Any]:
@@ -429,3 +430,26 @@ def primary_key(meta: dict[str, Any], data: dict[str, Any]) -> str | None:
 
 def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def read_model_text(root: Path, rel: str) -> str | None:
+    """A model file's text for lineage, or None when it cannot be read."""
+    try:
+        return _read_utf8(os.path.join(root, rel))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def csv_header(root: Path, rel: str | None) -> tuple[str, ...] | None:
+    """A seed CSV's column names (its first line), or None when unreadable."""
+    import csv
+
+    if not rel:
+        return None
+    try:
+        with open(os.path.join(root, rel), encoding="utf-8", newline="") as handle:
+            row = next(csv.reader([handle.readline()]), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    names = tuple(name.strip() for name in row or () if name.strip())
+    return names or None

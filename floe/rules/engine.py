@@ -23,6 +23,7 @@ from floe.rules import (
     schema,
 )
 from floe.rules.context import Context, CoverageStats
+from floe.rules.lineage import LineageCache
 from floe.rules.model import Finding, Project, paused_gc
 from floe.tree.model import PlatformTree
 
@@ -41,6 +42,7 @@ CHECKS: tuple[tuple[str, str, RuleFamily], ...] = (
     ("Schema constraints", "schema", schema.check),
     ("Configuration", "config", config_rules.check),
     ("Project source", "project", config_rules.reader),
+    ("Column lineage", "lineage", config_rules.unparsed),
 )
 
 # Every rule id a finding can carry (docs/rules.md describes each one).
@@ -69,6 +71,9 @@ RULE_IDS = frozenset(
         "schema.regex_unsafe",
         "config.unresolved",
         "project.manifest_stale",
+        "lineage.unparsed",
+        "classification.undeclared_column",
+        "schema.column_missing",
     }
 )
 
@@ -122,10 +127,15 @@ class EnforcementResult:
         }
 
 
-def evaluate(project: Project, platform: PlatformTree) -> EnforcementResult:
+def evaluate(
+    project: Project, platform: PlatformTree, lineage_cache: LineageCache | None = None
+) -> EnforcementResult:
     """Every platform rule over every model of the project."""
     with paused_gc():
-        return _evaluate(Context(project, platform))
+        ctx = Context(project, platform)
+        if lineage_cache is not None:
+            ctx.lineage_cache = lineage_cache
+        return _evaluate(ctx)
 
 
 def _evaluate(ctx: Context) -> EnforcementResult:

@@ -77,6 +77,7 @@ class Seed:
     columns: tuple[Column, ...] = ()
     schema: str | None = None
     description: str | None = None
+    csv_file: str | None = None  # the seed's CSV (its header gives the real columns)
 
 
 @dataclass(frozen=True, slots=True)
