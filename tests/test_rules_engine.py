@@ -33,6 +33,7 @@ def test_check_order_and_passing_summary() -> None:
         "errors": 0,
         "warnings": 0,
         "infos": 0,
+        "waived": 0,
     }
 
 

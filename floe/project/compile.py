@@ -55,7 +55,7 @@ class CompileOutcome:
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.result.findings if f.severity == "error")
+        return self.result.errors  # waived findings do not count
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -184,6 +184,7 @@ def _compile(
 ) -> CompileOutcome:
     from floe.project.lifecycle import load_verified_platform
     from floe.project.profiles import build_profile, read_profile_name, write_profile
+    from floe.project.waivers import apply_waivers, read_waivers
     from floe.rules.engine import evaluate
 
     loaded = load_verified_platform(project_dir)
@@ -191,6 +192,9 @@ def _compile(
     project, parsed = _read(project_dir, out_dir, loaded, profile, manifest, parse, dbt_args)
     cache = _load_lineage_cache(out_dir)
     result = evaluate(project, loaded.tree, cache)
+    governance = loaded.tree.quality_gates.governance
+    policy = governance.waivers if governance is not None else None
+    result = apply_waivers(result, read_waivers(project_dir, project), policy)
     report.write_text(out_dir / LINEAGE_CACHE, report.dumps_json(cache.to_json()))
     written = None
     profile_path = None

@@ -55,6 +55,9 @@ RULE_SUMMARIES = {
     "lineage.unparsed": "Every model's SQL can be traced column by column",
     "classification.undeclared_column": "Columns that carry classified data are declared",
     "schema.column_missing": "Declared columns exist in the model's SQL",
+    "waiver.expired": "Waivers have not expired",
+    "waiver.too_long": "Waivers expire within the platform's maximum",
+    "waiver.not_allowed": "Waivers cover only rules the platform lets projects waive",
     "project.manifest_stale": "The manifest floe reads is not older than the project files",
 }
 
@@ -116,7 +119,12 @@ def _testcase(parent: ET.Element, suite: str, finding: Finding) -> None:
     where = _location(finding)
     text = f"{where}: {finding.message}" if where else finding.message
     text += f"\nhint: {finding.hint}"
-    if finding.severity == "error":
+    if finding.waiver is not None:
+        waiver = finding.waiver
+        reason = f"waived until {waiver['expires']} by {waiver['owner']}: {waiver['reason']}"
+        skipped = ET.SubElement(case, "skipped", message=reason)
+        skipped.text = text
+    elif finding.severity == "error":
         failure = ET.SubElement(case, "failure", message=finding.message, type=finding.rule_id)
         failure.text = text
     else:
@@ -131,7 +139,7 @@ def junit_document(result: EnforcementResult) -> str:
     for finding in findings:
         by_check.setdefault(check_of(finding, result.checks), []).append(finding)
     root = ET.Element("testsuites", name="floe compile")
-    total = failures = 0
+    total = failures = skipped = 0
     for check_name, check_findings in by_check.items():
         suite = ET.SubElement(root, "testsuite", name=check_name)
         for finding in check_findings:
@@ -140,17 +148,20 @@ def junit_document(result: EnforcementResult) -> str:
             ET.SubElement(
                 suite, "testcase", name=check_name, classname=_classname(check_name), time="0"
             )
-        errors = sum(1 for f in check_findings if f.severity == "error")
+        errors = sum(1 for f in check_findings if f.severity == "error" and not f.waived)
+        waived = sum(1 for f in check_findings if f.waived)
         cases = max(len(check_findings), 1)
         suite.set("tests", str(cases))
         suite.set("failures", str(errors))
         suite.set("errors", "0")
-        suite.set("skipped", "0")
+        suite.set("skipped", str(waived))
+        skipped += waived
         total += cases
         failures += errors
     root.set("tests", str(total))
     root.set("failures", str(failures))
     root.set("errors", "0")
+    root.set("skipped", str(skipped))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -192,6 +203,16 @@ def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
         result["locations"] = [location]
     if finding.model:
         result["properties"] = {"model": finding.model}
+    if finding.waiver is not None:
+        waiver = finding.waiver
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": f"{waiver['reason']} (owner {waiver['owner']}, "
+                f"expires {waiver['expires']}, {waiver['file']}:{waiver['line']})",
+            }
+        ]
     return result
 
 
@@ -258,7 +279,10 @@ def findings_table(findings: Sequence[Finding]) -> Any:
             message.append("\nfix: " + finding.hint, style="dim")
             table.add_row(
                 model if i == 0 else "",
-                Text(finding.severity, style=_STYLE.get(finding.severity, "")),
+                Text(
+                    finding.severity + (" (waived)" if finding.waived else ""),
+                    style="dim" if finding.waived else _STYLE.get(finding.severity, ""),
+                ),
                 rule,
                 message,
                 end_section=i == len(rows) - 1,

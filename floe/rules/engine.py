@@ -74,6 +74,9 @@ RULE_IDS = frozenset(
         "lineage.unparsed",
         "classification.undeclared_column",
         "schema.column_missing",
+        "waiver.expired",
+        "waiver.too_long",
+        "waiver.not_allowed",
     }
 )
 
@@ -105,11 +108,15 @@ class EnforcementResult:
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
+        return sum(1 for f in self.findings if f.severity == "error" and not f.waived)
 
     @property
     def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
+        return sum(1 for f in self.findings if f.severity == "warning" and not f.waived)
+
+    @property
+    def waived(self) -> int:
+        return sum(1 for f in self.findings if f.waived)
 
     def rule_ids(self, *severities: str) -> set[str]:
         """Rule ids that fired (optionally only with the given severities)."""
@@ -117,13 +124,18 @@ class EnforcementResult:
         return {f.rule_id for f in self.findings if f.severity in wanted}
 
     def to_json(self) -> dict[str, Any]:
-        infos = sum(1 for f in self.findings if f.severity == "info")
+        infos = sum(1 for f in self.findings if f.severity == "info" and not f.waived)
         return {
             "blocking": self.blocking,
             "checks": [check.to_json() for check in self.checks],
             "coverage": self.coverage.to_json(),
             "findings": [finding.to_json() for finding in self.findings],
-            "summary": {"errors": self.errors, "warnings": self.warnings, "infos": infos},
+            "summary": {
+                "errors": self.errors,
+                "warnings": self.warnings,
+                "infos": infos,
+                "waived": self.waived,
+            },
         }
 
 

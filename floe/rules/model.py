@@ -107,12 +107,18 @@ class Finding:
     line: int | None
     message: str
     hint: str
+    # A governed waiver covers this finding: {rule, model, reason, owner, expires, file, line}.
+    waiver: dict[str, Any] | None = None
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver is not None
 
     def sort_key(self) -> tuple[str, int, str, str, str]:
         return (self.file or "", self.line or 0, self.rule_id, self.model or "", self.message)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "rule_id": self.rule_id,
             "severity": self.severity,
             "model": self.model,
@@ -121,6 +127,10 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
         }
+        if self.waiver is not None:
+            out["waived"] = True
+            out["waiver"] = dict(self.waiver)
+        return out
 
 
 @contextmanager
