@@ -15,6 +15,7 @@ so no report from an earlier compile is left claiming "passed".
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -135,12 +136,12 @@ def coverage_line(result: EnforcementResult, minimum: float, blocking: bool = Tr
 
 def _load_lineage_cache(out_dir: Path) -> LineageCache:
     """The lineage of the last compile; anything unreadable starts a fresh cache."""
-    import json
-
     from floe.rules.lineage import LineageCache
+    from floe.rules.model import paused_gc
 
     try:
-        data = json.loads((out_dir / LINEAGE_CACHE).read_text(encoding="utf-8"))
+        with paused_gc():  # ~100k small objects for 10k models: no collection passes
+            data = json.loads((out_dir / LINEAGE_CACHE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         data = None
     return LineageCache(data)
@@ -195,7 +196,8 @@ def _compile(
     governance = loaded.tree.quality_gates.governance
     policy = governance.waivers if governance is not None else None
     result = apply_waivers(result, read_waivers(project_dir, project), policy)
-    report.write_text(out_dir / LINEAGE_CACHE, report.dumps_json(cache.to_json()))
+    compact = json.dumps(cache.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
+    report.write_text(out_dir / LINEAGE_CACHE, compact)
     written = None
     profile_path = None
     if not result.blocking:
