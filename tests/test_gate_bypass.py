@@ -176,6 +176,11 @@ def test_versioned_model_has_no_false_errors(tmp_path: Path) -> None:
         "    versions:\n      - v: 1\n      - v: 2\n",
     )
     schema.write_text(text)
+    files = run_floe("compile", "--dir", str(root))  # files mode: each version's file
+    assert files.exit_code == 0, files.output
+    compiled = json.loads((root / "target/floe/compiled.json").read_text())
+    assert compiled["models"] == 2 and compiled["read_from"]["kind"] == "files"
+    assert not [f for f in compiled["findings"] if f["severity"] != "info"]
     result = run_floe("compile", "--dir", str(root), "--parse")
     assert result.exit_code == 0, result.output
     compiled = json.loads((root / "target/floe/compiled.json").read_text())

@@ -117,6 +117,17 @@ def read_project(
     return project
 
 
+def _version_files(entry: Entry) -> list[str]:
+    """The model files of a versioned model: `defined_in`, else `<name>_v<v>`."""
+    versions = entry.data.get("versions")
+    stems: list[str] = []
+    for version in versions if isinstance(versions, list) else ():
+        if isinstance(version, dict) and version.get("v") is not None:
+            defined = version.get("defined_in")
+            stems.append(str(defined) if defined else f"{entry.data['name']}_v{version['v']}")
+    return stems
+
+
 def _paths(config: dict[str, Any], key: str, legacy: str, *, default: str) -> list[str]:
     value = config.get(key, config.get(legacy, [default]))
     if isinstance(value, str):
@@ -202,6 +213,8 @@ class _Reader:
                 continue
             for entry in schema_entries(doc, rel, "models"):
                 models_yaml.setdefault(str(entry.data["name"]), entry)
+                for stem in _version_files(entry):  # `versions:`: one .sql per version
+                    models_yaml.setdefault(stem, entry)
             for entry in schema_entries(doc, rel, "seeds"):
                 seeds_yaml.setdefault(str(entry.data["name"]), entry)
             for source in schema_sources(doc, rel):
