@@ -225,6 +225,9 @@ def _read(
         return read_project(project_dir, layers=layers, manifest=manifest), None
     from floe.project.run import parse_project
 
+    # floe's own reader first: a malformed file is `project_invalid` with its file:line
+    # (as in files mode), before dbt's parse reports it in dbt's words.
+    read_project(project_dir, layers=layers)
     staging = out_dir / PARSE_PROFILE_DIR
     write_profile(profile, staging)
     parsed = parse_project(project_dir, staging, dbt_args)
