@@ -231,3 +231,28 @@ def test_early_error_sarif_is_valid_and_reports_are_rewritten(tmp_path: Path) ->
     assert "cache_corrupt" in (root / "target/floe/junit.xml").read_text()
     on_disk = json.loads((root / "target/floe/findings.sarif").read_text())
     assert on_disk == document
+
+
+@pytest.mark.dbt
+def test_platform_may_exempt_a_package_by_name(tmp_path: Path) -> None:
+    from floe.tree import model as t
+
+    root = tmp_path / "p"
+    write_tiny_project(root)
+    files = acme_files()
+    gates = t.QualityGates.model_validate_json(files[t.QUALITY_GATES_FILE])
+    policy = t.GovernancePolicy(exempt_packages=["helpers"])
+    files[t.QUALITY_GATES_FILE] = t.model_bytes(gates.model_copy(update={"governance": policy}))
+    manifest = t.PlatformManifest.model_validate_json(files[t.MANIFEST_FILE])
+    rest = {k: v for k, v in files.items() if k != t.MANIFEST_FILE}
+    meta = manifest.metadata.model_copy(update={"digest": t.content_digest(rest)})
+    files[t.MANIFEST_FILE] = t.model_bytes(manifest.model_copy(update={"metadata": meta}))
+    install_state(root, files)
+    package = root / "dbt_packages/helpers"
+    (package / "models").mkdir(parents=True)
+    (package / "dbt_project.yml").write_text("name: helpers\nversion: '1.0.0'\nconfig-version: 2\n")
+    (package / "models/helper_numbers.sql").write_text("select 1 as n\n")
+    (root / "packages.yml").write_text("packages:\n  - local: dbt_packages/helpers\n")
+    result = run_floe("compile", "--dir", str(root), "--parse")
+    assert result.exit_code == 0, result.output
+    assert not [f for f in _findings(root) if f["model"] == "helper_numbers"]
