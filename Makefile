@@ -6,7 +6,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 FLOE := $(VENV)/bin/floe
-DBT_PINS := dbt-core==1.10.23 dbt-duckdb==1.10.1
+# the newest dbt that installs here with --only-binary=:all: (1.12.1+ needs an unpublished
+# parser wheel); floe[dbt] itself allows dbt-core>=1.10,<1.13
+DBT_PINS := dbt-core==1.12.0 dbt-duckdb==1.11.1
 # Server-warehouse plugin tests: dbt-postgres against a real PostgreSQL (Debian package).
 PLUGIN_PINS := dbt-postgres==1.11.0
 SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl pg_ctlcluster node npm

@@ -350,7 +350,6 @@ _REGISTRY = (
     _slug("warehouse_unreachable", TRANSIENT, 2, "The warehouse did not accept a connection"),
     _slug("warehouse_error", USAGE, 2, "dbt's manifest after the build is unreadable"),
     _slug("warehouse_grant_failed", DENIED, 1, "PostgreSQL refused a grant or catalog read"),
-    _slug("dbt_missing", USAGE, 2, "floe run without dbt-core / dbt-duckdb installed"),
     _slug(
         "signing_identity_invalid",
         USAGE,
@@ -393,8 +392,37 @@ _REGISTRY = (
         1,
         "The tag, the org.opencontainers.image.version annotation and ...",
     ),
-_slug("baseline_invalid", USAGE, 2, 'floe compile --baseline FILE: the file is missing or not a ...'),
-    _slug("rule_unknown", USAGE, 2, 'floe rules explain ID: no rule has that id'),
+    _slug(
+        "baseline_invalid",
+        USAGE,
+        2,
+        "floe compile --baseline FILE: the file is missing or not a ...",
+    ),
+    _slug("rule_unknown", USAGE, 2, "floe rules explain ID: no rule has that id"),
+    _slug(
+        "waiver_invalid",
+        USAGE,
+        2,
+        "A waiver (floe.yaml waivers: or a model's meta.floe.waivers) is ...",
+    ),
+    _slug(
+        "dbt_not_installed",
+        NOT_FOUND,
+        2,
+        "floe run / floe compile --parse without dbt-core / dbt-duckdb ...",
+    ),
+    _slug(
+        "dbt_parse_failed",
+        USAGE,
+        2,
+        "dbt's in-process parse (floe run, floe compile --parse) failed; ...",
+    ),
+    _slug(
+        "run_manifest_mismatch",
+        INTEGRITY,
+        1,
+        "dbt was about to build from another manifest object than the one ...",
+    ),
 )
 
 SLUGS: dict[str, SlugInfo] = {info.slug: info for info in _REGISTRY}

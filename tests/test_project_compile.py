@@ -14,7 +14,7 @@ from conftest import run_floe
 from lifecycle_helpers import force_writable, install_state
 
 SARIF_SCHEMA = Path(__file__).parent / "fixtures" / "sarif-2.1.0.json"
-REPORTS = ["compiled.json", "findings.json", "findings.sarif", "junit.xml"]
+REPORTS = ["compiled.json", "findings.json", "findings.sarif", "junit.xml", "lineage-cache.json"]
 
 
 @pytest.fixture
@@ -132,7 +132,10 @@ def test_corrupt_cache_stops_compile_before_validation(project: Path) -> None:
     assert result.exit_code == 1
     assert "cache_corrupt" in result.stderr
     assert "[2/4]" not in result.stdout
-    assert _reports(project) == []
+    # Every report says so: nothing claims "passed" after an error before validation.
+    compiled = json.loads((project / "target/floe/compiled.json").read_text())
+    assert compiled["status"] == "error" and compiled["error"]["event"] == "cache_corrupt"
+    assert compiled["profile"] is None and compiled["findings"] == []
 
 
 def test_uninitialized_project_is_a_usage_error(tmp_path: Path) -> None:

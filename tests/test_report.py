@@ -83,7 +83,7 @@ def test_findings_json_is_deterministic_and_sorted() -> None:
     document = json.loads(forward)
     files = [(f["file"], f["line"]) for f in document["findings"]]
     assert files == sorted(files)
-    assert document["summary"] == {"errors": 3, "warnings": 1, "infos": 0}
+    assert document["summary"] == {"errors": 3, "warnings": 1, "infos": 0, "waived": 0}
     assert document["coverage"]["percent"] == 50.0
     assert document["blocking"] is True
 

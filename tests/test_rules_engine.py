@@ -24,12 +24,16 @@ def test_check_order_and_passing_summary() -> None:
         "Access control",
         "Namespaces",
         "Schema constraints",
+        "Configuration",
+        "Project source",
+        "Column lineage",
     ]
     assert [c.rule_prefix for c in result.checks] == [prefix for _, prefix, _ in CHECKS]
     assert not result.blocking and result.to_json()["summary"] == {
         "errors": 0,
         "warnings": 0,
         "infos": 0,
+        "waived": 0,
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -21,10 +20,11 @@ def _project(root: Path, **kwargs: str) -> Path:
     return root
 
 
+@pytest.mark.dbt
 def test_blocked_run_never_starts_dbt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = _project(tmp_path / "broken", model="numbers")
     started: list[object] = []
-    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a))
+    monkeypatch.setattr(run_module, "build_parsed", lambda *a, **k: started.append(a))
     result = run_floe("run", "--dir", str(root))
     assert result.exit_code == 1
     assert "Compilation blocked: 1 error" in result.stdout
@@ -45,7 +45,7 @@ def test_missing_dbt_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr(run_module.importlib.util, "find_spec", no_dbt)
     result = run_floe("run", "--dir", str(root))
     assert result.exit_code == 2
-    assert "error[dbt_missing]" in result.stderr
+    assert "error[dbt_not_installed]" in result.stderr
     assert "pip install 'floe[dbt]'" in result.stderr
 
 

@@ -40,20 +40,100 @@ def _console() -> Any:
     return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
+MANIFEST_OPTION = click.option(
+    "--manifest",
+    "manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Read this dbt manifest.json instead of the project files.",
+)
+
+
+PARSE_OPTION = click.option(
+    "--parse",
+    is_flag=True,
+    help="Run dbt's parse first (dbt installed) and check what dbt resolved.",
+)
+
+
 def _compile(
-    project_dir: Path, out: Path | None, profiles_dir: Path | None, text: bool, baseline: Any = None
+    project_dir: Path,
+    out: Path | None,
+    profiles_dir: Path | None,
+    fmt: str,
+    **kwargs: Any,
 ) -> Any:
+    """compile_project; on an early error a non-text format still prints its document."""
+    from floe.errors import FloeError
+    from floe.project import report
     from floe.project.compile import DEFAULT_OUT, compile_project
 
     root = project_dir.resolve()
-    return compile_project(
-        root,
-        (out.resolve() if out else root / DEFAULT_OUT),
-        profiles_dir.resolve() if profiles_dir else None,
-        echo=click.echo if text else None,
-        console=_console() if text else None,
-        baseline=baseline,
-    )
+    try:
+        outcome = compile_project(
+            root,
+            (out.resolve() if out else root / DEFAULT_OUT),
+            profiles_dir.resolve() if profiles_dir else None,
+            **kwargs,
+        )
+    except FloeError as exc:
+        # json: the CLI's error event is the document (`{"event": slug, ...}`).
+        if fmt == "junit":
+            click.echo(report.error_junit(exc), nl=False)
+        elif fmt == "sarif":
+            click.echo(report.dumps_json(report.error_sarif(exc)), nl=False)
+        raise
+    if fmt == "text":
+        _render_text(outcome, root)
+    return outcome
+
+
+def _source_line(read_from: dict[str, Any]) -> str:
+    kind = read_from.get("kind")
+    if kind == "manifest":
+        import time
+
+        age = max(0, int(time.time() - float(read_from.get("mtime") or 0)))
+        return f"  ✓ Read: manifest {read_from.get('path')} ({read_from.get('digest')}, {age}s old)"
+    if kind == "dbt-parse":
+        return (
+            f"  ✓ Read: dbt parse (dbt {read_from.get('dbt_version')}, manifest "
+            f"{read_from.get('digest')})"
+        )
+    return "  ✓ Read: files (dbt_project.yml, models, schema YAML; configs as written)"
+
+
+def _render_text(outcome: Any, root: Path) -> None:
+    from floe.project import report
+    from floe.project.compile import _relative
+
+    loaded = outcome.platform
+    click.echo("[1/4] Loading platform artifacts")
+    click.echo(f"  ✓ Platform: {loaded.tree.manifest.metadata.name} {loaded.version}")
+    click.echo(f"  ✓ Cached at: {_relative(loaded.tree_dir, root)}/")
+    click.echo(_source_line(outcome.project.read_from or {"kind": outcome.project.origin}))
+    click.echo("[2/4] Validating against platform")
+    result = outcome.result
+    for check in result.checks:
+        click.echo(report.check_line(check))
+    if result.findings:
+        report.print_findings(_console(), result.findings)
+    gates = loaded.tree.quality_gates
+    click.echo(_coverage_line(result, gates.minimum_test_coverage, gates.block_on_failure))
+    click.echo("[3/4] Generating dbt profile")
+    if outcome.profile is None:
+        click.echo("  - skipped: profiles.yml is written only when validation passes")
+    else:
+        shown = _relative(outcome.profile_path, root)
+        click.echo(f"  ✓ {shown} (target: {outcome.profile.compute})")
+        for note in outcome.profile.notes:
+            click.echo(f"  ! {note}")
+
+
+def _coverage_line(result: Any, minimum: float, blocking: bool = True) -> str:
+    from floe.project.compile import coverage_line
+
+    return str(coverage_line(result, minimum, blocking))
 
 
 def _print_document(outcome: Any, fmt: str) -> None:
@@ -92,6 +172,8 @@ def _verdict(outcome: Any) -> None:
 @common.format_option(*FORMATS)
 @OUT_OPTION
 @PROFILES_OPTION
+@MANIFEST_OPTION
+@PARSE_OPTION
 @report_options.BASELINE_OPTION
 @report_options.COMPACT_OPTION
 def compile_cmd(
@@ -99,6 +181,8 @@ def compile_cmd(
     fmt: str,
     out: Path | None,
     profiles_dir: Path | None,
+    manifest: Path | None,
+    parse: bool,
     baseline: Path | None,
     compact: bool,
 ) -> None:
@@ -107,9 +191,15 @@ def compile_cmd(
     Exit 1 when a blocking rule fails (profiles.yml is then not written); the report
     files (compiled.json, findings.json, junit.xml, findings.sarif) are always written.
     """
+    if manifest is not None and parse:
+        from floe.errors import UsageError
+
+        raise UsageError("usage_invalid", "--manifest and --parse are alternatives; give one")
     known = report_options.load(baseline)
-    text = fmt == "text" and not compact
-    outcome = _compile(project_dir, out, profiles_dir, text=text, baseline=known)
+    shown = "compact" if fmt == "text" and compact else fmt
+    outcome = _compile(
+        project_dir, out, profiles_dir, shown, manifest=manifest, parse=parse, baseline=known
+    )
     if report_options.render(outcome, fmt, compact, known):
         pass
     elif fmt == "text":
@@ -128,38 +218,36 @@ def compile_cmd(
 def run_cmd(
     project_dir: Path, out: Path | None, profiles_dir: Path | None, dbt_args: tuple[str, ...]
 ) -> None:
-    """Run the compile gate, then `dbt build` with floe's profile (extra args after --).
+    """Let dbt parse, enforce the rules on that parse, then `dbt build` exactly it.
 
-    dbt starts only when compilation passed; its exit code becomes floe's and the run is
-    recorded in <out>/run.json.
+    Extra dbt arguments go after `--` (vars and target shape the parse too). dbt builds
+    only when the gate passed; its exit code becomes floe's and <out>/run.json records
+    the digest of the manifest that was checked and of the one that was built.
     """
     from floe.project import report
     from floe.project.compile import platform_record
-    from floe.project.run import RUN_FILE, require_dbt, run_dbt, run_record, target_path
+    from floe.project.run import RUN_FILE, build_parsed, require_dbt, run_record, target_path
 
-    outcome = _compile(project_dir, out, profiles_dir, text=True)
-    _verdict(outcome)
+    require_dbt()
     root = project_dir.resolve()
+    outcome = _compile(project_dir, out, profiles_dir, "text", parse=True, dbt_args=dbt_args)
+    _verdict(outcome)
     record_path = outcome.out_dir / RUN_FILE
     if outcome.blocked:
         record_path.unlink(missing_ok=True)
         click.echo("dbt was not started: fix the blocking findings first", err=True)
         raise click.exceptions.Exit(1)
-    require_dbt()
-    from floe.project.plugins.warehouse import before_build
-
-    before_build(outcome.platform.tree)
     profiles = outcome.profile_path.parent
-    click.echo(f"Running dbt build (target: floe, profiles: {_shown(profiles)})")
-    dbt = run_dbt(root, profiles, dbt_args, click.echo)
-    record = run_record(
-        platform_record(outcome.platform, root), outcome.project.name, dbt, str(profiles)
-    )
-    warehouse = None
-    if dbt.exit_code == 0:
-        from floe.project.plugins.warehouse import after_build
+    from floe.project.plugins.warehouse import after_build, before_build
 
-        warehouse = after_build(outcome.platform.tree, target_path(root))
+    before_build(outcome.platform.tree)  # roles first: dbt's own `grants:` name them
+    click.echo(f"Running dbt build (target: floe, profiles: {_shown(profiles)})")
+    dbt, built = build_parsed(root, profiles, dbt_args, outcome.parsed)
+    digests = (outcome.parsed.digest, built)
+    record = run_record(
+        platform_record(outcome.platform, root), outcome.project.name, dbt, str(profiles), digests
+    )
+    warehouse = after_build(outcome.platform.tree, target_path(root)) if not dbt.exit_code else None
     if warehouse is not None:
         record["warehouse"] = warehouse.to_json()
     report.write_text(record_path, report.dumps_json(record))

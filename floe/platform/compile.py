@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from pydantic import BaseModel
 
@@ -126,6 +126,7 @@ def build_policies(loaded: LoadedManifest) -> dict[str, BaseModel]:
             minimum_test_coverage=_number(gov.quality_gates.minimum_test_coverage),
             required_tests=list(gov.quality_gates.required_tests),
             block_on_failure=gov.quality_gates.block_on_failure,
+            governance=_governance(gov),
         ),
         tree.NAMESPACES_FILE: tree.Namespaces(
             namespaces=list(namespaces),
@@ -332,3 +333,11 @@ def default_manifest(cwd: Path) -> Path:
         f"several manifests found ({names})",
         hint="pass the one to compile: floe platform compile manifests/NAME/manifest.yaml",
     )
+
+
+def _governance(gov: Any) -> tree.GovernancePolicy | None:
+    """governance.waivers / exempt_packages of the manifest, or None when neither is set."""
+    if gov.waivers is None and not gov.exempt_packages:
+        return None
+    waivers = None if gov.waivers is None else tree.WaiverPolicy(**gov.waivers.model_dump())
+    return tree.GovernancePolicy(waivers=waivers, exempt_packages=list(gov.exempt_packages))

@@ -257,10 +257,21 @@ class QualityGatesSpec(_Source):
         return _unique(value, "test")
 
 
+class WaiversSpec(_Source):
+    allowed: list[str] = Field(
+        default_factory=list, description="Rule ids a project may waive (`family.*` globs)."
+    )
+    max_days: int = Field(90, ge=1, le=3650, description="Longest waiver expiry, in days.")
+
+
 class Governance(_Source):
     classification: ClassificationSpec = Field(default_factory=ClassificationSpec)
     access_control: AccessControlSpec = Field(default_factory=AccessControlSpec)
     quality_gates: QualityGatesSpec = Field(default_factory=QualityGatesSpec)
+    waivers: WaiversSpec | None = None
+    exempt_packages: list[str] = Field(
+        default_factory=list, description="dbt packages whose nodes floe does not govern."
+    )
 
 
 # ---- catalog ---------------------------------------------------------------------

@@ -1,36 +1,43 @@
 """`floe compile`: verify the cached platform, enforce its rules, write reports and profile.
 
-    [1/4] Loading platform artifacts    the cache re-checked against the lock (no network)
-    [2/4] Validating against platform   every rule family over the dbt project
-    [3/4] Generating dbt profile        profiles.yml for the compute plugin (only if not blocked)
-    [4/4] Compilation successful        or `Compilation blocked: N errors` (exit 1)
+The steps (the CLI renders them from the returned `CompileOutcome`; nothing prints here):
+load the platform (the cache re-checked against the lock, no network), read the project
+(dbt's own parse with `parse=True`, a given `--manifest`, a fresh target/manifest.json,
+or the files), enforce every rule family, then write profiles.yml only if not blocked.
 
 The report files are written whatever the verdict, so CI can always upload them:
 compiled.json, findings.json, junit.xml and findings.sarif under --out. profiles.yml
 is (re)generated only when the gate passed, so a profile always reflects a project
-that passed against the platform it names.
+that passed against the platform it names. An error before validation (a corrupt
+cache, an unreadable project, a failed dbt parse) rewrites every report with that error,
+so no report from an earlier compile is left claiming "passed".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe import __version__
+from floe.errors import FloeError
 from floe.project import report
 
 if TYPE_CHECKING:
     from floe.project.lifecycle import LoadedPlatform
     from floe.project.profiles import Profile
     from floe.project.report_formats import Baseline
+    from floe.project.run import ParsedManifest
     from floe.rules.engine import EnforcementResult
+    from floe.rules.lineage import LineageCache
     from floe.rules.model import Project
-    from floe.tree.model import PlatformTree, QualityGates
+    from floe.tree.model import PlatformTree
 
 DEFAULT_OUT = Path("target/floe")
-Echo = Callable[[str], None]
+LINEAGE_CACHE = "lineage-cache.json"  # under --out: column lineage by SQL + upstream digest
+PARSE_PROFILE_DIR = ".parse-profile"  # under --out: floe's profile for dbt's parse
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,7 @@ class CompileOutcome:
     profile_path: Path | None
     out_dir: Path
     compiled: dict[str, Any]
+    parsed: ParsedManifest | None = None  # dbt's parse (floe run, --parse)
 
     @property
     def blocked(self) -> bool:
@@ -49,7 +57,7 @@ class CompileOutcome:
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.result.findings if f.severity == "error")
+        return self.result.errors  # waived findings do not count
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -80,7 +88,7 @@ def compiled_document(
     profile: Profile | None,
     project_dir: Path,
 ) -> dict[str, Any]:
-    """compiled.json: platform identity, project, verdict; no clock, sorted keys."""
+    """compiled.json: platform identity, project, what was read, verdict; sorted keys."""
     document = report.findings_document(result)
     document.update(
         {
@@ -88,6 +96,7 @@ def compiled_document(
             "platform": platform_record(loaded, project_dir),
             "project": project.name,
             "models": len(project.models),
+            "read_from": project.read_from or {"kind": project.origin},
             "status": "blocked" if result.blocking else "passed",
             "profile": None
             if profile is None
@@ -106,6 +115,15 @@ def write_reports(out_dir: Path, result: EnforcementResult, compiled: dict[str, 
     report.write_text(out_dir / report.SARIF_FILE, report.dumps_json(report.sarif_document(result)))
 
 
+def write_error_reports(out_dir: Path, exc: FloeError) -> None:
+    """Every report says the compile failed with this error (nothing stale survives)."""
+    document = report.error_document(exc)
+    report.write_text(out_dir / report.COMPILED_FILE, report.dumps_json(document))
+    report.write_text(out_dir / report.FINDINGS_FILE, report.dumps_json(document))
+    report.write_text(out_dir / report.JUNIT_FILE, report.error_junit(exc))
+    report.write_text(out_dir / report.SARIF_FILE, report.dumps_json(report.error_sarif(exc)))
+
+
 def coverage_line(result: EnforcementResult, minimum: float, blocking: bool = True) -> str:
     """`  ✓ Coverage: 96.9% of columns tested (95/98), 8/8 models tested (minimum 80%)`."""
     c = result.coverage
@@ -117,14 +135,17 @@ def coverage_line(result: EnforcementResult, minimum: float, blocking: bool = Tr
     )
 
 
-def _print_validation(
-    result: EnforcementResult, gates: QualityGates, echo: Echo, console: Any
-) -> None:
-    for check in result.checks:
-        echo(report.check_line(check))
-    if result.findings and console is not None:
-        report.print_findings(console, result.findings)
-    echo(coverage_line(result, gates.minimum_test_coverage, gates.block_on_failure))
+def _load_lineage_cache(out_dir: Path) -> LineageCache:
+    """The lineage of the last compile; anything unreadable starts a fresh cache."""
+    from floe.rules.lineage import LineageCache
+    from floe.rules.model import paused_gc
+
+    try:
+        with paused_gc():  # ~100k small objects for 10k models: no collection passes
+            data = json.loads((out_dir / LINEAGE_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    return LineageCache(data)
 
 
 def platform_layers(tree: PlatformTree) -> dict[str, str]:
@@ -142,42 +163,84 @@ def compile_project(
     project_dir: Path,
     out_dir: Path,
     profiles_dir: Path | None = None,
-    echo: Echo | None = None,
-    console: Any = None,
+    *,
+    manifest: Path | None = None,
+    parse: bool = False,
+    dbt_args: Sequence[str] = (),
     baseline: Baseline | None = None,
 ) -> CompileOutcome:
-    """Run the whole compile; echo (and console for the table) only in text mode."""
+    """The whole compile; on an error before the verdict every report carries the error.
+
+    With a `baseline` (FINDINGS.json of an earlier compile) only new errors block.
+    """
+    try:
+        return _compile(project_dir, out_dir, profiles_dir, manifest, parse, dbt_args, baseline)
+    except FloeError as exc:
+        write_error_reports(out_dir, exc)
+        raise
+
+
+def _compile(
+    project_dir: Path,
+    out_dir: Path,
+    profiles_dir: Path | None,
+    manifest: Path | None,
+    parse: bool,
+    dbt_args: Sequence[str],
+    baseline: Baseline | None = None,
+) -> CompileOutcome:
     from floe.project.lifecycle import load_verified_platform
     from floe.project.profiles import build_profile, read_profile_name, write_profile
     from floe.project.report_formats import with_baseline
-    from floe.rules.dbt_reader import read_project
+    from floe.project.waivers import apply_waivers, read_waivers
     from floe.rules.engine import evaluate
 
-    say: Echo = echo or (lambda _text: None)
-    say("[1/4] Loading platform artifacts")
     loaded = load_verified_platform(project_dir)
-    meta = loaded.tree.manifest.metadata
-    say(f"  ✓ Platform: {meta.name} {loaded.version}")
-    say(f"  ✓ Cached at: {_relative(loaded.tree_dir, project_dir)}/")
-
-    say("[2/4] Validating against platform")
-    project = read_project(project_dir, layers=platform_layers(loaded.tree))
-    result = with_baseline(evaluate(project, loaded.tree), baseline)  # known findings pass
-    _print_validation(result, loaded.tree.quality_gates, say, console if echo else None)
-
-    profile = None
+    profile = build_profile(loaded.tree, read_profile_name(project_dir), project_dir)
+    project, parsed = _read(project_dir, out_dir, loaded, profile, manifest, parse, dbt_args)
+    cache = _load_lineage_cache(out_dir)
+    result = evaluate(project, loaded.tree, cache)
+    governance = loaded.tree.quality_gates.governance
+    policy = governance.waivers if governance is not None else None
+    result = apply_waivers(result, read_waivers(project_dir, project), policy)
+    result = with_baseline(result, baseline)  # known findings do not block
+    compact = json.dumps(cache.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
+    report.write_text(out_dir / LINEAGE_CACHE, compact)
+    written = None
     profile_path = None
-    say("[3/4] Generating dbt profile")
-    if result.blocking:
-        say("  - skipped: profiles.yml is written only when validation passes")
-    else:
-        profile = build_profile(loaded.tree, read_profile_name(project_dir), project_dir)
+    if not result.blocking:
+        written = profile
         profile_path = write_profile(profile, profiles_dir or project_dir)
-        shown = _relative(profile_path, project_dir)
-        say(f"  ✓ {shown} (target: {profile.compute})")
-        for note in profile.notes:
-            say(f"  ! {note}")
-
-    compiled = compiled_document(loaded, project, result, profile, project_dir)
+    compiled = compiled_document(loaded, project, result, written, project_dir)
     write_reports(out_dir, result, compiled)
-    return CompileOutcome(loaded, project, result, profile, profile_path, out_dir, compiled)
+    return CompileOutcome(loaded, project, result, written, profile_path, out_dir, compiled, parsed)
+
+
+def _read(
+    project_dir: Path,
+    out_dir: Path,
+    loaded: LoadedPlatform,
+    profile: Profile,
+    manifest: Path | None,
+    parse: bool,
+    dbt_args: Sequence[str],
+) -> tuple[Project, ParsedManifest | None]:
+    from floe.project.profiles import profile_schema, write_profile
+    from floe.rules.dbt_reader import read_project
+
+    layers = platform_layers(loaded.tree)
+    if not parse:
+        return read_project(project_dir, layers=layers, manifest=manifest), None
+    from floe.project.run import parse_project
+
+    # floe's own reader first: a malformed file is `project_invalid` with its file:line
+    # (as in files mode), before dbt's parse reports it in dbt's words.
+    read_project(project_dir, layers=layers)
+    staging = out_dir / PARSE_PROFILE_DIR
+    write_profile(profile, staging)
+    parsed = parse_project(project_dir, staging, dbt_args)
+    project = read_project(project_dir, layers=layers, document=parsed.document)
+    dbt_version = (parsed.document.get("metadata") or {}).get("dbt_version")
+    read_from = {"kind": "dbt-parse", "digest": parsed.digest, "dbt_version": dbt_version}
+    schema = profile_schema(loaded.tree)
+    return replace(project, read_from=read_from, target_schema=schema), parsed

@@ -55,6 +55,7 @@ class FloeYaml(_Strict):
     name: str | None = None
     platform: PlatformSpec | None = None
     security: SecuritySpec | None = None
+    waivers: list[Any] | None = None  # validated by floe/project/waivers.py (file:line there)
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:

@@ -217,3 +217,10 @@ def write_profile(profile: Profile, profiles_dir: Path) -> Path:
             return target
     atomic_write(target, profile.text.encode("utf-8"), fsync=False)
     return target
+
+
+def profile_schema(tree: PlatformTree) -> str:
+    """The default schema of floe's profile (dbt-duckdb: `main` unless the platform says)."""
+    detail = tree.manifest.plugin_details.get("compute")
+    schema = (detail.config if detail is not None else {}).get("schema")
+    return schema if isinstance(schema, str) and schema else "main"

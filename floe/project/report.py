@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe import __version__
+from floe.errors import FloeError
 from floe.files import atomic_write
 from floe.rules import catalogue
 from floe.rules.model import Finding
@@ -51,6 +52,14 @@ RULE_SUMMARIES = {
     "schema.column_data_type": "Columns declare a data type",
     "schema.column_name": "Column names match the platform's pattern",
     "schema.regex_unsafe": "The platform's column pattern is safe to evaluate",
+    "config.unresolved": "Every config value is one floe could verify",
+    "lineage.unparsed": "Every model's SQL can be traced column by column",
+    "classification.undeclared_column": "Columns that carry classified data are declared",
+    "schema.column_missing": "Declared columns exist in the model's SQL",
+    "waiver.expired": "Waivers have not expired",
+    "waiver.too_long": "Waivers expire within the platform's maximum",
+    "waiver.not_allowed": "Waivers cover only rules the platform lets projects waive",
+    "project.manifest_stale": "The manifest floe reads is not older than the project files",
 }
 
 RULE_SUMMARIES.update({rule.rule_id: rule.what for rule in catalogue.RULES})  # catalogue rules
@@ -113,7 +122,12 @@ def _testcase(parent: ET.Element, suite: str, finding: Finding) -> None:
     where = _location(finding)
     text = f"{where}: {finding.message}" if where else finding.message
     text += f"\nhint: {finding.hint}"
-    if finding.severity == "error":
+    if finding.waiver is not None:
+        waiver = finding.waiver
+        reason = f"waived until {waiver['expires']} by {waiver['owner']}: {waiver['reason']}"
+        skipped = ET.SubElement(case, "skipped", message=reason)
+        skipped.text = text
+    elif finding.severity == "error":
         failure = ET.SubElement(case, "failure", message=finding.message, type=finding.rule_id)
         failure.text = text
     else:
@@ -128,7 +142,7 @@ def junit_document(result: EnforcementResult) -> str:
     for finding in findings:
         by_check.setdefault(check_of(finding, result.checks), []).append(finding)
     root = ET.Element("testsuites", name="floe compile")
-    total = failures = 0
+    total = failures = skipped = 0
     for check_name, check_findings in by_check.items():
         suite = ET.SubElement(root, "testsuite", name=check_name)
         for finding in check_findings:
@@ -137,17 +151,20 @@ def junit_document(result: EnforcementResult) -> str:
             ET.SubElement(
                 suite, "testcase", name=check_name, classname=_classname(check_name), time="0"
             )
-        errors = sum(1 for f in check_findings if f.severity == "error")
+        errors = sum(1 for f in check_findings if f.severity == "error" and not f.waived)
+        waived = sum(1 for f in check_findings if f.waived)
         cases = max(len(check_findings), 1)
         suite.set("tests", str(cases))
         suite.set("failures", str(errors))
         suite.set("errors", "0")
-        suite.set("skipped", "0")
+        suite.set("skipped", str(waived))
+        skipped += waived
         total += cases
         failures += errors
     root.set("tests", str(total))
     root.set("failures", str(failures))
     root.set("errors", "0")
+    root.set("skipped", str(skipped))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
@@ -189,6 +206,16 @@ def _sarif_result(finding: Finding, rule_index: int) -> dict[str, Any]:
         result["locations"] = [location]
     if finding.model:
         result["properties"] = {"model": finding.model}
+    if finding.waiver is not None:
+        waiver = finding.waiver
+        result["suppressions"] = [
+            {
+                "kind": "external",
+                "status": "accepted",
+                "justification": f"{waiver['reason']} (owner {waiver['owner']}, "
+                f"expires {waiver['expires']}, {waiver['file']}:{waiver['line']})",
+            }
+        ]
     return result
 
 
@@ -255,7 +282,10 @@ def findings_table(findings: Sequence[Finding]) -> Any:
             message.append("\nfix: " + finding.hint, style="dim")
             table.add_row(
                 model if i == 0 else "",
-                Text(finding.severity, style=_STYLE.get(finding.severity, "")),
+                Text(
+                    finding.severity + (" (waived)" if finding.waived else ""),
+                    style="dim" if finding.waived else _STYLE.get(finding.severity, ""),
+                ),
                 rule,
                 message,
                 end_section=i == len(rows) - 1,
@@ -277,3 +307,58 @@ def check_line(check: CheckSummary) -> str:
 def print_findings(console: Console, findings: Sequence[Finding]) -> None:
     if findings:
         console.print(findings_table(findings))
+
+
+# ---- an error before validation -------------------------------------------------------
+
+
+def error_document(exc: FloeError) -> dict[str, Any]:
+    """compiled.json / findings.json when the compile stopped before a verdict."""
+    return {
+        "floe_version": __version__,
+        "status": "error",
+        "blocking": True,
+        "error": exc.to_json(),
+        "findings": [],
+        "profile": None,
+    }
+
+
+def error_junit(exc: FloeError) -> str:
+    root = ET.Element("testsuites", name="floe compile", tests="1", failures="0", errors="1")
+    suite = ET.SubElement(
+        root, "testsuite", name="floe compile", tests="1", failures="0", errors="1", skipped="0"
+    )
+    case = ET.SubElement(suite, "testcase", name="compile", classname="floe.compile", time="0")
+    error = ET.SubElement(case, "error", message=exc.message, type=exc.slug)
+    error.text = exc.one_line()
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def error_sarif(exc: FloeError) -> dict[str, Any]:
+    """A valid SARIF log with no results and a failed invocation carrying the error."""
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": SARIF_VERSION,
+        "runs": [
+            {
+                "tool": {"driver": {"name": "floe", "version": __version__, "rules": []}},
+                "invocations": [
+                    {
+                        "executionSuccessful": False,
+                        "exitCode": exc.exit_code,
+                        "toolExecutionNotifications": [
+                            {
+                                "descriptor": {"id": exc.slug},
+                                "level": "error",
+                                "message": {"text": exc.one_line()},
+                            }
+                        ],
+                    }
+                ],
+                "results": [],
+                "columnKind": "unicodeCodePoints",
+            }
+        ],
+    }

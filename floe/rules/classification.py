@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from floe.rules.context import Context
+from floe.rules.lineage import ModelLineage
 from floe.rules.model import Column, Finding, Model
 
 _ALWAYS_PROPAGATE = ("pii", "phi")
@@ -38,6 +39,7 @@ def check(ctx: Context) -> list[Finding]:
     inherited = _propagate(ctx, rank) if policy.propagate else {}
     for model in ctx.models:
         from_upstream = inherited.get(model.name, {})
+        findings.extend(_undeclared(ctx, model, from_upstream))
         for column in model.columns:
             declared = column.classification
             if declared is not None and declared not in rank:
@@ -52,6 +54,33 @@ def check(ctx: Context) -> list[Finding]:
             if effective is not None and effective in placement_rules:
                 findings.extend(_placement(ctx, model, column, effective, raised_by))
     return findings
+
+
+def _undeclared(ctx: Context, model: Model, incoming: dict[str, _Origin]) -> list[Finding]:
+    """Output columns (from the SQL) not in the YAML that carry a classified upstream."""
+    lineage = ctx.lineage.get(model.name)
+    if lineage is None or lineage.error is not None:
+        return []
+    declared = {column.name.lower() for column in model.columns}
+    found: list[Finding] = []
+    for column in lineage.columns:
+        origin = incoming.get(column.name)
+        if origin is None or column.name.lower() in declared:
+            continue
+        found.append(
+            ctx.finding(
+                "classification.undeclared_column",
+                "error",
+                model,
+                f"column {model.name}.{column.name} carries {origin.level} from {origin.node} "
+                "but is not declared in the model's schema YAML",
+                f"declare column {column.name} with `meta: {{classification: {origin.level}}}` "
+                f"for model {model.name} in {ctx.where(model)}, or drop/mask it in the SQL",
+                file=model.sql_file or model.file,
+                line=column.line,
+            )
+        )
+    return found
 
 
 def _unknown(ctx: Context, model: Model, column: Column, levels: list[str]) -> Finding:
@@ -143,13 +172,13 @@ def _propagate(ctx: Context, rank: dict[str, int]) -> dict[str, dict[str, _Origi
     for name, columns in _leaf_columns(ctx):
         passes[name] = _own(name, columns, sticky)
     inherited: dict[str, dict[str, _Origin]] = {}
+    lineages = ctx.lineage
     for model in _topological(ctx):
-        incoming: dict[str, _Origin] = {}
-        for parent in (*model.refs, *("source:" + s for s in model.sources)):
-            for column, origin in passes.get(parent, {}).items():
-                current = incoming.get(column)
-                if current is None or rank[origin.level] > rank[current.level]:
-                    incoming[column] = origin
+        lineage = lineages.get(model.name)
+        if lineage is not None and lineage.error is None and lineage.columns:
+            incoming = _through_lineage(lineage, passes, rank)
+        else:
+            incoming = _by_name(model, passes, rank)
         inherited[model.name] = incoming
         own = _own(model.name, model.columns, sticky)
         # Pass inherited levels on even for columns this model does not declare: an
@@ -161,6 +190,35 @@ def _propagate(ctx: Context, rank: dict[str, int]) -> dict[str, dict[str, _Origi
                 outgoing[column] = origin
         passes[model.name] = outgoing
     return inherited
+
+
+def _through_lineage(
+    lineage: ModelLineage, passes: dict[str, dict[str, _Origin]], rank: dict[str, int]
+) -> dict[str, _Origin]:
+    """Each output column takes the strictest level of the upstream columns it reads."""
+    incoming: dict[str, _Origin] = {}
+    for column in lineage.columns:
+        for node, upstream in column.deps:
+            origin = passes.get(node, {}).get(upstream)
+            if origin is None:
+                continue
+            current = incoming.get(column.name)
+            if current is None or rank[origin.level] > rank[current.level]:
+                incoming[column.name] = origin
+    return incoming
+
+
+def _by_name(
+    model: Model, passes: dict[str, dict[str, _Origin]], rank: dict[str, int]
+) -> dict[str, _Origin]:
+    """Without lineage (unparsable SQL, a Python model): same-named columns of parents."""
+    incoming: dict[str, _Origin] = {}
+    for parent in (*model.refs, *("source:" + s for s in model.sources)):
+        for column, origin in passes.get(parent, {}).items():
+            current = incoming.get(column)
+            if current is None or rank[origin.level] > rank[current.level]:
+                incoming[column] = origin
+    return incoming
 
 
 def _own(node: str, columns: tuple[Column, ...], sticky: set[str]) -> dict[str, _Origin]:
@@ -187,12 +245,12 @@ def _topological(ctx: Context) -> list[Model]:
     models = ctx.project.models
     children: dict[str, list[str]] = {}
     pending: dict[str, int] = {}
-    for model in ctx.models:
+    for model in ctx.all_models:
         parents = {ref for ref in model.refs if ref in models and ref != model.name}
         pending[model.name] = len(parents)
         for parent in parents:
             children.setdefault(parent, []).append(model.name)
-    ready = [model.name for model in ctx.models if pending[model.name] == 0]
+    ready = [model.name for model in ctx.all_models if pending[model.name] == 0]
     order: list[Model] = []
     while ready:
         name = ready.pop()
@@ -203,5 +261,5 @@ def _topological(ctx: Context) -> list[Model]:
                 ready.append(child)
     if len(order) < len(models):  # a ref cycle (dbt rejects these): visit the rest anyway
         seen = {model.name for model in order}
-        order.extend(model for model in ctx.models if model.name not in seen)
+        order.extend(model for model in ctx.all_models if model.name not in seen)
     return order

@@ -12,6 +12,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from floe.rules.lineage import (
+    LineageCache,
+    ModelLineage,
+    dialect_of,
+    project_lineage,
+    topological,
+)
 from floe.rules.model import Column, Finding, Model, Project, Severity
 from floe.rules.regex_safety import UnsafeRegex, compile_safe
 from floe.tree.model import PlatformTree
@@ -108,7 +115,16 @@ class Context:
             ((prefix, layer) for layer, prefix in self.prefixes.items() if prefix),
             key=lambda item: (-len(item[0]), item[0]),
         )
-        self.models: list[Model] = [project.models[name] for name in sorted(project.models)]
+        gates = platform.quality_gates.governance
+        self.exempt_packages = frozenset(gates.exempt_packages if gates else ())
+        # Every node for lineage; the governed ones for the rules: ephemeral models are not
+        # built (lineage only) and the platform may exempt packages by name.
+        self.all_models: list[Model] = [project.models[name] for name in sorted(project.models)]
+        self.models: list[Model] = [
+            model
+            for model in self.all_models
+            if model.materialized != "ephemeral" and model.package not in self.exempt_packages
+        ]
         self.layer_of: dict[str, str | None] = {}
         self.layer_how: dict[str, str | None] = {}
         for model in self.models:
@@ -127,6 +143,37 @@ class Context:
             self._tests[model.name] = frozenset(names)
         self._keys: dict[str, Column | str | None] = {}
         self.coverage = self._coverage()
+        self.lineage_cache = LineageCache()  # evaluate() may hand in a loaded cache
+        self._lineage: dict[str, ModelLineage] | None = None
+
+    # ---- column lineage (sqlglot) ------------------------------------------------
+
+    @property
+    def lineage(self) -> dict[str, ModelLineage]:
+        """Each model's output columns and their upstream columns, computed once."""
+        if self._lineage is None:
+            project = self.project
+            from floe.rules.dbt_reader import csv_header
+
+            leaves: dict[str, tuple[str, ...] | None] = {
+                name: csv_header(project.root, seed.csv_file)
+                or tuple(c.name for c in seed.columns)
+                or None
+                for name, seed in project.seeds.items()
+            }
+            for name, source in project.sources.items():
+                leaves["source:" + name] = tuple(c.name for c in source.columns) or None
+            plugins = self.platform.manifest.plugins
+            detail = self.platform.manifest.plugin_details.get("compute")
+            compute = detail.type if detail is not None else plugins.get("compute")
+            self._lineage = project_lineage(
+                project.root,
+                topological(project.models),
+                leaves,
+                dialect_of(compute),
+                self.lineage_cache,
+            )
+        return self._lineage
 
     # ---- layers --------------------------------------------------------------
 

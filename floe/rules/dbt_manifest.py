@@ -8,24 +8,20 @@ Line numbers are not in the manifest: the schema YAML files are scanned for them
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from floe.errors import UsageError
-from floe.rules.dbt_reader import (
-    SLUG,
-    classification_of,
-    grants_of,
-    load_schema_file,
-    primary_key,
-    schema_entries,
-    schema_sources,
-    str_or_none,
-)
-from floe.rules.model import Column, Model, Project, Seed, Source
+from floe.rules.dbt_reader import SLUG, grants_of, load_schema_file, primary_key
+from floe.rules.model import Column, Finding, Model, Project, Seed, Source
 from floe.rules.props_reader import manifest_exposures, props_from_node
+from floe.rules.schema_yaml import classification_of, schema_entries, schema_sources, str_or_none
+
+_GOVERNED = ("model", "snapshot")
 
 
 def read_manifest(
@@ -35,11 +31,62 @@ def read_manifest(
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise _unreadable(f"cannot read: {exc}") from None
+    return project_from_manifest(root, manifest, name, yml_files, known)
+
+
+def project_from_manifest(
+    root: Path, manifest: Any, name: str, yml_files: list[str], known: Mapping[str, str]
+) -> Project:
+    """The Project of a manifest document (a file, or dbt's in-process parse as a dict)."""
     try:
         return _project(root, manifest, name, yml_files, known)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
         # A manifest from another dbt version, or edited by hand: not the shapes we read.
         raise _unreadable(f"unexpected shape ({type(exc).__name__}: {exc})") from None
+
+
+def manifest_origin(root: Path, path: Path) -> dict[str, Any]:
+    """What compiled.json says about a manifest it read: path, digest, dbt's timestamp."""
+    data = path.read_bytes()
+    try:
+        generated = (json.loads(data).get("metadata") or {}).get("generated_at")
+    except (ValueError, AttributeError):
+        generated = None
+    try:
+        shown = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        shown = str(path)
+    return {
+        "kind": "manifest",
+        "path": shown,
+        "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "generated_at": generated,
+        "mtime": path.stat().st_mtime,
+    }
+
+
+def stale_finding(root: Path, path: Path, newest_file: str) -> Finding:
+    """target/manifest.json is older than a project file: the files were read instead."""
+    try:
+        shown = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        shown = str(path)
+    return Finding(
+        "project.manifest_stale",
+        "warning",
+        None,
+        shown,
+        1,
+        f"{shown} is older than {newest_file}; floe read the files, not the manifest",
+        "run `floe compile --parse` (or `dbt parse`) so the manifest matches the files, "
+        "or delete it",
+    )
+
+
+def node_key(node: dict[str, Any]) -> str:
+    """The project-wide name of a node: `name`, `name.v2` for a model version."""
+    version = node.get("version")
+    return f"{node['name']}.v{version}" if version is not None else str(node["name"])
 
 
 def _unreadable(why: str) -> UsageError:
@@ -56,11 +103,13 @@ def _project(
     model_tests, column_tests = _tests_by_node(nodes)
     models: dict[str, Model] = {}
     seeds: dict[str, Seed] = {}
+    keys = _keys(nodes, manifest.get("sources") or {})
     for unique_id in sorted(nodes):
         node = nodes[unique_id]
         kind = node.get("resource_type")
-        if kind == "model" and node.get("package_name", name) == name:
+        if kind in _GOVERNED:
             model = _model(node, unique_id, model_tests, column_tests, lines, known)
+            model = _resolved(model, node, name, keys)
             models[model.name] = model
         elif kind == "seed":
             columns = _columns(
@@ -74,6 +123,7 @@ def _project(
                 columns,
                 str_or_none((node.get("config") or {}).get("schema")),
                 str_or_none(node.get("description")),
+                node.get("original_file_path"),
             )
     sources: dict[str, Source] = {}
     for unique_id in sorted(manifest.get("sources") or {}):
@@ -95,6 +145,41 @@ def _project(
     return Project(name, root, models, sources, seeds, "manifest", exposures=exposures)
 
 
+def _keys(nodes: dict[str, Any], sources: dict[str, Any]) -> dict[str, str]:
+    """unique_id -> the name a Project uses for it (models, seeds, snapshots, sources)."""
+    keys = {uid: node_key(node) for uid, node in nodes.items() if "name" in node}
+    for uid, source in sources.items():
+        keys[uid] = "source:" + f"{source['source_name']}.{source['name']}"
+    return keys
+
+
+def _resolved(model: Model, node: dict[str, Any], name: str, keys: dict[str, str]) -> Model:
+    """What dbt resolved: schema, version, package, exact upstreams from depends_on."""
+    upstream = (node.get("depends_on") or {}).get("nodes") or []
+    depends = [keys[uid] for uid in upstream if uid in keys]
+    package = node.get("package_name")
+    version = node.get("version")
+    where: dict[str, Any] = {}
+    if package not in (None, name):  # a package node: its own files, under dbt_packages/
+        sql_file = f"dbt_packages/{package}/{node.get('original_file_path', '')}"
+        where = {"file": sql_file, "line": 1, "sql_file": sql_file}
+    return replace(
+        model,
+        **where,
+        name=node_key(node),
+        resolved_schema=str_or_none(node.get("schema")),
+        resource_type="snapshot" if node.get("resource_type") == "snapshot" else "model",
+        package=None if package in (None, name) else str(package),
+        version=None if version is None else str(version),
+        refs=tuple(sorted({d for d in depends if not d.startswith("source:")}))
+        if upstream
+        else model.refs,
+        sources=tuple(sorted({d[7:] for d in depends if d.startswith("source:")}))
+        if upstream
+        else model.sources,
+    )
+
+
 class _Lines:
     """Where each model, seed, column and source table sits in the schema YAML."""
 
@@ -106,7 +191,7 @@ class _Lines:
             doc = load_schema_file(root, rel)
             if not isinstance(doc.data, dict):
                 continue
-            for kind, label in (("models", "model"), ("seeds", "seed")):
+            for kind, label in (("models", "model"), ("snapshots", "model"), ("seeds", "seed")):
                 for entry in schema_entries(doc, rel, kind):
                     key = (label, str(entry.data["name"]))
                     self.models.setdefault(key, (rel, entry.line))

@@ -15,18 +15,24 @@ The rule engine repeats the folder/prefix steps with the platform's own layer li
 
 from __future__ import annotations
 
-import ast
 import os
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from floe.errors import UsageError
-from floe.rules.model import Column, Model, Project, Seed, Source, paused_gc
+from floe.rules.dbt_config import inline_config, jinja_values
+from floe.rules.model import Model, Project, Seed, Source, paused_gc
 from floe.rules.props import Exposure
-from floe.rules.props_reader import props_from_files, schema_exposures, source_loader
+from floe.rules.props_reader import props_from_files, schema_exposures
+from floe.rules.schema_yaml import (
+    Entry,
+    schema_entries,
+    schema_sources,
+    str_or_none,
+)
 from floe.rules.yaml_lines import LinedYaml, load_yaml
 
 SLUG = "project_invalid"
@@ -44,22 +50,9 @@ _CONFIG_KEYS = frozenset(
 )
 _REF = re.compile(r"""\bref\s*\(\s*(['"])([^'"]+)\1\s*(?:,\s*(['"])([^'"]+)\3)?""")
 _SOURCE = re.compile(r"""\bsource\s*\(\s*(['"])([^'"]+)\1\s*,\s*(['"])([^'"]+)\3""")
-_CONFIG = re.compile(r"\{\{-?\s*config\s*\((.*?)\)\s*-?\}\}", re.DOTALL)
 _JINJA_COMMENT = re.compile(r"\{#.*?#\}", re.DOTALL)
-_CLASSIFICATION_TAG = "classification:"
 _READ_CHUNK = 1 << 16
 _O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation by os.read
-
-
-@dataclass
-class _Entry:
-    """One `models:` / `seeds:` entry of a schema YAML file, with where it came from."""
-
-    data: dict[str, Any]
-    file: str
-    line: int
-    columns: tuple[Column, ...] = ()
-    tests: tuple[str, ...] = ()
 
 
 @dataclass
@@ -68,10 +61,22 @@ class _Scan:
     yml: list[str] = field(default_factory=list)
     csv: dict[str, str] = field(default_factory=dict)
     newest: float = 0.0
+    newest_file: str = "dbt_project.yml"
 
 
-def read_project(root: Path, *, layers: Mapping[str, str] | None = None) -> Project:
-    """Read the dbt project at `root`; `layers` maps known layer -> name prefix."""
+def read_project(
+    root: Path,
+    *,
+    layers: Mapping[str, str] | None = None,
+    manifest: Path | None = None,
+    document: dict[str, Any] | None = None,
+) -> Project:
+    """Read the dbt project at `root`; `layers` maps known layer -> name prefix.
+
+    `document` is dbt's own parse (floe run, compile --parse); `manifest` a given
+    manifest.json; else target/manifest.json when it is newer than every project file,
+    else the files (a stale manifest is then reported as `project.manifest_stale`).
+    """
     root = Path(root)
     known = dict(layers) if layers is not None else DEFAULT_LAYER_PREFIXES
     config_file = root / "dbt_project.yml"
@@ -86,18 +91,43 @@ def read_project(root: Path, *, layers: Mapping[str, str] | None = None) -> Proj
     name = str(config.get("name") or root.name)
     model_paths = _paths(config, "model-paths", "source-paths", default="models")
     seed_paths = _paths(config, "seed-paths", "data-paths", default="seeds")
-    manifest = root / "target" / "manifest.json"
-    has_manifest = manifest.is_file()
+    given = manifest is not None
+    path = manifest if manifest is not None else root / "target" / "manifest.json"
+    has_manifest = document is None and path.is_file()
+    if given and not has_manifest:
+        raise UsageError(
+            SLUG, f"{path}: no such manifest", hint="run `dbt parse` or fix --manifest"
+        )
     # Modification times only matter against a manifest: without one, skip 10k stat calls.
     scan = _scan(root, model_paths, seed_paths, with_mtimes=has_manifest)
     scan.newest = max(scan.newest, config_file.stat().st_mtime)
-    if has_manifest and manifest.stat().st_mtime > scan.newest:
-        from floe.rules.dbt_manifest import read_manifest
+    from floe.rules import dbt_manifest as dm
 
+    if document is not None:
         with paused_gc():
-            return read_manifest(root, manifest, name, scan.yml, known)
+            project = dm.project_from_manifest(root, document, name, scan.yml, known)
+        return replace(project, read_from={"kind": "dbt-parse"})
+    if has_manifest and (given or path.stat().st_mtime > scan.newest):
+        with paused_gc():
+            project = dm.read_manifest(root, path, name, scan.yml, known)
+        return replace(project, read_from=dm.manifest_origin(root, path))
     with paused_gc():
-        return _Reader(root, name, config, known).read(scan)
+        project = _Reader(root, name, config, known).read(scan)
+    if has_manifest:
+        stale = dm.stale_finding(root, path, scan.newest_file)
+        project = replace(project, reader_findings=(*project.reader_findings, stale))
+    return project
+
+
+def _version_files(entry: Entry) -> list[str]:
+    """The model files of a versioned model: `defined_in`, else `<name>_v<v>`."""
+    versions = entry.data.get("versions")
+    stems: list[str] = []
+    for version in versions if isinstance(versions, list) else ():
+        if isinstance(version, dict) and version.get("v") is not None:
+            defined = version.get("defined_in")
+            stems.append(str(defined) if defined else f"{entry.data['name']}_v{version['v']}")
+    return stems
 
 
 def _paths(config: dict[str, Any], key: str, legacy: str, *, default: str) -> list[str]:
@@ -116,7 +146,8 @@ def _scan(
     scan = _Scan()
     for base, is_model in [*((p, True) for p in model_paths), *((p, False) for p in seed_paths)]:
         for rel, dirs, mtime in _walk(root, base, with_mtimes):
-            scan.newest = max(scan.newest, mtime)
+            if mtime > scan.newest:
+                scan.newest, scan.newest_file = mtime, rel
             stem, _, suffix = rel.rpartition("/")[2].rpartition(".")
             if suffix in ("yml", "yaml"):
                 scan.yml.append(rel)
@@ -175,8 +206,8 @@ class _Reader:
         self.folder_cache: dict[tuple[str, ...], dict[str, Any]] = {}
 
     def read(self, scan: _Scan) -> Project:
-        models_yaml: dict[str, _Entry] = {}
-        seeds_yaml: dict[str, _Entry] = {}
+        models_yaml: dict[str, Entry] = {}
+        seeds_yaml: dict[str, Entry] = {}
         sources: dict[str, Source] = {}
         exposures: list[Exposure] = []
         for rel in scan.yml:
@@ -186,6 +217,8 @@ class _Reader:
             exposures.extend(schema_exposures(doc, rel))
             for entry in schema_entries(doc, rel, "models"):
                 models_yaml.setdefault(str(entry.data["name"]), entry)
+                for stem in _version_files(entry):  # `versions:`: one .sql per version
+                    models_yaml.setdefault(stem, entry)
             for entry in schema_entries(doc, rel, "seeds"):
                 seeds_yaml.setdefault(str(entry.data["name"]), entry)
             for source in schema_sources(doc, rel):
@@ -205,11 +238,11 @@ class _Reader:
         )
 
     def _model(
-        self, name: str, sql_file: str, dirs: tuple[str, ...], entry: _Entry | None
+        self, name: str, sql_file: str, dirs: tuple[str, ...], entry: Entry | None
     ) -> Model | None:
         text = _read_text(self.root, sql_file)
         code = _JINJA_COMMENT.sub("", text) if "{#" in text else text
-        inline = _inline_config(code)
+        inline, unresolved = inline_config(code)
         yaml_data = entry.data if entry else {}
         yaml_config = _dict(yaml_data.get("config"))
         config = _merge(
@@ -220,6 +253,7 @@ class _Reader:
         )
         if config.get("enabled") is False:
             return None
+        unresolved.extend((key, 1, text) for key, text in jinja_values(config))
         meta = _dict(config.get("meta"))
         layer, how = self._layer(name, dirs, meta)
         tests = list(entry.tests if entry else ())
@@ -244,10 +278,11 @@ class _Reader:
             folders=dirs,
             sources=_source_refs(code),
             layer_source=how,
+            unresolved=tuple(unresolved),
             props=props_from_files(config, yaml_data, code),
         )
 
-    def _seed(self, name: str, csv: str, entry: _Entry | None) -> Seed:
+    def _seed(self, name: str, csv: str, entry: Entry | None) -> Seed:
         dirs = tuple(csv.split("/")[1:-1])
         yaml_data = entry.data if entry else {}
         yaml_config = _dict(yaml_data.get("config"))
@@ -261,6 +296,7 @@ class _Reader:
             columns=entry.columns if entry else (),
             schema=str_or_none(config.get("schema")),
             description=str_or_none(yaml_data.get("description")),
+            csv_file=csv,
         )
 
     def _folder_config(self, tree: dict[str, Any], dirs: tuple[str, ...]) -> dict[str, Any]:
@@ -337,146 +373,6 @@ def _config_subset(data: dict[str, Any]) -> dict[str, Any]:
     return {k: data[k] for k in ("meta", "grants") if isinstance(data.get(k), dict)}
 
 
-# ---- schema YAML ----------------------------------------------------------------------
-
-
-def schema_entries(doc: LinedYaml, rel: str, kind: str) -> Iterator[_Entry]:
-    items = doc.data.get(kind)
-    if items is None:
-        return
-    if not isinstance(items, list):
-        raise UsageError(SLUG, f"{rel}:{doc.line(doc.data)}: `{kind}:` must be a list of entries")
-    for item in items:
-        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-            line = doc.line(item, doc.line(doc.data))
-            raise UsageError(SLUG, f"{rel}:{line}: every entry under `{kind}:` needs a name")
-        line = doc.line(item)
-        columns = _columns(doc, rel, item.get("columns"))
-        tests = _test_names(_tests_of(item), rel, line)
-        yield _Entry(item, rel, line, columns, tests)
-
-
-def _columns(doc: LinedYaml, rel: str, items: Any) -> tuple[Column, ...]:
-    if items is None:
-        return ()
-    if isinstance(items, dict):  # the rare `columns: {name: {...}}` form
-        if not all(value is None or isinstance(value, dict) for value in items.values()):
-            raise UsageError(SLUG, f"{rel}:{doc.line(items)}: every column needs a mapping")
-        items = [{"name": key, **(value or {})} for key, value in items.items()]
-    if not isinstance(items, list):
-        raise UsageError(SLUG, f"{rel}: `columns:` must be a list")
-    columns: list[Column] = []
-    lines = doc.lines
-    for item in items:
-        if not isinstance(item, dict) or item.get("name") is None:
-            raise UsageError(SLUG, f"{rel}:{doc.line(item)}: every column needs a `name:`")
-        line = lines.get(id(item), 1)
-        tests = _test_names(_tests_of(item), rel, line)
-        if "constraints" in item:
-            tests = (*tests, *_constraint_tests(item))
-        description = item.get("description")
-        data_type = item.get("data_type")
-        columns.append(
-            Column(
-                str(item["name"]),
-                None if description is None else str_or_none(description),
-                None if data_type is None else str_or_none(data_type),
-                classification_of(item),
-                tests,
-                line,
-            )
-        )
-    return tuple(columns)
-
-
-def _tests_of(item: dict[str, Any]) -> list[Any]:
-    data_tests = item.get("data_tests")
-    tests = item.get("tests")
-    if tests is None:
-        return data_tests if isinstance(data_tests, list) else []
-    found = data_tests if isinstance(data_tests, list) else []
-    return [*found, *tests] if isinstance(tests, list) else found
-
-
-def _test_names(items: list[Any], rel: str, line: int) -> tuple[str, ...]:
-    """`unique`, `{unique: {...}}`, `{name: x, test_name: unique}` -> the test's name."""
-    if not items:
-        return ()
-    names: list[str] = []
-    for item in items:
-        if isinstance(item, str):
-            names.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("test_name"), str):
-            names.append(item["test_name"])
-        elif isinstance(item, dict) and len(item) == 1:
-            names.append(str(next(iter(item))))
-        else:
-            raise UsageError(SLUG, f"{rel}:{line}: cannot read test entry {item!r}")
-    return tuple(names)
-
-
-def _constraint_tests(item: dict[str, Any]) -> list[str]:
-    """Enforced column constraints count as the matching test."""
-    names: list[str] = []
-    for constraint in item.get("constraints") or []:
-        kind = constraint.get("type") if isinstance(constraint, dict) else None
-        if kind in ("not_null", "unique"):
-            names.append(kind)
-        elif kind == "primary_key":
-            names.extend(("not_null", "unique"))
-    return names
-
-
-def classification_of(item: dict[str, Any]) -> str | None:
-    """`meta.classification` (under `config:` or not), else a `classification:<level>` tag."""
-    config = item.get("config")
-    if config is None and "tags" not in item:  # the usual column: `meta:` at most
-        meta = item.get("meta")
-        if isinstance(meta, dict) and meta.get("classification") is not None:
-            return str(meta["classification"])
-        return None
-    holders = (config, item) if isinstance(config, dict) else (item,)
-    for holder in holders:
-        meta = holder.get("meta")
-        if isinstance(meta, dict) and meta.get("classification") is not None:
-            return str(meta["classification"])
-    for holder in holders:
-        tags = holder.get("tags")
-        for tag in tags if isinstance(tags, list) else ():
-            if isinstance(tag, str) and tag.startswith(_CLASSIFICATION_TAG):
-                return tag[len(_CLASSIFICATION_TAG) :]
-    return None
-
-
-def schema_sources(doc: LinedYaml, rel: str) -> Iterator[Source]:
-    items = doc.data.get("sources")
-    if not isinstance(items, list):
-        return
-    for source in items:
-        if not isinstance(source, dict) or not isinstance(source.get("name"), str):
-            continue
-        source_fresh = _has_freshness(source)
-        for table in source.get("tables") or []:
-            if not isinstance(table, dict) or not isinstance(table.get("name"), str):
-                continue
-            fresh = _has_freshness(table) if "freshness" in table else source_fresh
-            yield Source(
-                name=f"{source['name']}.{table['name']}",
-                file=rel,
-                line=doc.line(table),
-                columns=_columns(doc, rel, table.get("columns")),
-                freshness=fresh,
-                description=str_or_none(table.get("description")),
-                loader=source_loader(source, table),
-            )
-
-
-def _has_freshness(item: dict[str, Any]) -> bool:
-    config = _dict(item.get("config"))
-    value = item.get("freshness", config.get("freshness"))
-    return isinstance(value, dict) and any(value.get(k) for k in ("warn_after", "error_after"))
-
-
 # ---- model files ----------------------------------------------------------------------
 
 
@@ -520,41 +416,6 @@ def _source_refs(code: str) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
-def _inline_config(code: str) -> dict[str, Any]:
-    """Literal keyword arguments of `{{ config(...) }}`; anything dynamic is skipped."""
-    if "config" not in code:
-        return {}
-    config: dict[str, Any] = {}
-    for match in _CONFIG.finditer(code):
-        try:
-            call = ast.parse(f"f({match.group(1)})", mode="eval").body
-        except SyntaxError:
-            continue
-        if not isinstance(call, ast.Call):
-            continue
-        for keyword in call.keywords:
-            if keyword.arg is None:
-                continue
-            try:
-                config[keyword.arg] = _literal(keyword.value)
-            except ValueError:
-                continue
-    return config
-
-
-_JINJA_NAMES = {"true": True, "false": False, "none": None, "True": True, "False": False}
-
-
-def _literal(node: ast.expr) -> Any:
-    if isinstance(node, ast.Name) and node.id in _JINJA_NAMES:
-        return _JINJA_NAMES[node.id]
-    if isinstance(node, ast.Dict):
-        return {_literal(k): _literal(v) for k, v in zip(node.keys, node.values, strict=True) if k}
-    if isinstance(node, ast.List | ast.Tuple):
-        return [_literal(item) for item in node.elts]
-    return ast.literal_eval(node)
-
-
 def grants_of(value: Any) -> dict[str, tuple[str, ...]]:
     if not isinstance(value, dict):
         return {}
@@ -591,8 +452,24 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def str_or_none(value: Any) -> str | None:
-    if value is None:
+def read_model_text(root: Path, rel: str) -> str | None:
+    """A model file's text for lineage, or None when it cannot be read."""
+    try:
+        return _read_utf8(os.path.join(root, rel))
+    except (OSError, UnicodeDecodeError):
         return None
-    text = str(value).strip()
-    return text or None
+
+
+def csv_header(root: Path, rel: str | None) -> tuple[str, ...] | None:
+    """A seed CSV's column names (its first line), or None when unreadable."""
+    import csv
+
+    if not rel:
+        return None
+    try:
+        with open(os.path.join(root, rel), encoding="utf-8", newline="") as handle:
+            row = next(csv.reader([handle.readline()]), None)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return None
+    names = tuple(name.strip() for name in row or () if name.strip())
+    return names or None

@@ -16,6 +16,7 @@ from floe.rules import (
     access,
     catalogue,
     classification,
+    config_rules,
     layers,
     namespaces,
     naming,
@@ -23,6 +24,7 @@ from floe.rules import (
     schema,
 )
 from floe.rules.context import Context, CoverageStats
+from floe.rules.lineage import LineageCache
 from floe.rules.model import Finding, Project, paused_gc
 from floe.tree.model import PlatformTree
 
@@ -39,6 +41,9 @@ CHECKS: tuple[tuple[str, str, RuleFamily], ...] = (
     ("Access control", "access", access.check),
     ("Namespaces", "namespace", namespaces.check),
     ("Schema constraints", "schema", schema.check),
+    ("Configuration", "config", config_rules.check),
+    ("Project source", "project", config_rules.reader),
+    ("Column lineage", "lineage", config_rules.unparsed),
 )
 
 # Every rule id a finding can carry (docs/rules.md describes each one).
@@ -65,6 +70,14 @@ RULE_IDS = frozenset(
         "schema.column_data_type",
         "schema.column_name",
         "schema.regex_unsafe",
+        "config.unresolved",
+        "project.manifest_stale",
+        "lineage.unparsed",
+        "classification.undeclared_column",
+        "schema.column_missing",
+        "waiver.expired",
+        "waiver.too_long",
+        "waiver.not_allowed",
     }
 )
 RULE_IDS |= catalogue.RULE_IDS  # the catalogue families (floe/rules/catalogue.py)
@@ -97,11 +110,15 @@ class EnforcementResult:
 
     @property
     def errors(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "error")
+        return sum(1 for f in self.findings if f.severity == "error" and not f.waived)
 
     @property
     def warnings(self) -> int:
-        return sum(1 for f in self.findings if f.severity == "warning")
+        return sum(1 for f in self.findings if f.severity == "warning" and not f.waived)
+
+    @property
+    def waived(self) -> int:
+        return sum(1 for f in self.findings if f.waived)
 
     def rule_ids(self, *severities: str) -> set[str]:
         """Rule ids that fired (optionally only with the given severities)."""
@@ -109,20 +126,30 @@ class EnforcementResult:
         return {f.rule_id for f in self.findings if f.severity in wanted}
 
     def to_json(self) -> dict[str, Any]:
-        infos = sum(1 for f in self.findings if f.severity == "info")
+        infos = sum(1 for f in self.findings if f.severity == "info" and not f.waived)
         return {
             "blocking": self.blocking,
             "checks": [check.to_json() for check in self.checks],
             "coverage": self.coverage.to_json(),
             "findings": [finding.to_json() for finding in self.findings],
-            "summary": {"errors": self.errors, "warnings": self.warnings, "infos": infos},
+            "summary": {
+                "errors": self.errors,
+                "warnings": self.warnings,
+                "infos": infos,
+                "waived": self.waived,
+            },
         }
 
 
-def evaluate(project: Project, platform: PlatformTree) -> EnforcementResult:
+def evaluate(
+    project: Project, platform: PlatformTree, lineage_cache: LineageCache | None = None
+) -> EnforcementResult:
     """Every platform rule over every model of the project."""
     with paused_gc():
-        return _evaluate(Context(project, platform))
+        ctx = Context(project, platform)
+        if lineage_cache is not None:
+            ctx.lineage_cache = lineage_cache
+        return _evaluate(ctx)
 
 
 def _evaluate(ctx: Context) -> EnforcementResult:

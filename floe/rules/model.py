@@ -52,6 +52,14 @@ class Model:
     sources: tuple[str, ...] = ()  # "source_name.table" read via source()
     layer_source: Literal["meta", "folder", "prefix"] | None = None
     props: NodeProps = NO_PROPS  # access, group, contract, versions, SQL (catalogue rules)
+    # ---- what dbt builds (the sound gate; all optional, additive) ----
+    # The schema dbt resolved through generate_schema_name (manifest mode), else None.
+    resolved_schema: str | None = None
+    resource_type: Literal["model", "snapshot"] = "model"
+    package: str | None = None  # the dbt package the node comes from (None: this project)
+    version: str | None = None  # model versions: each version is its own Model
+    # Config arguments floe could not evaluate in files mode: (key, line, expression).
+    unresolved: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +81,7 @@ class Seed:
     columns: tuple[Column, ...] = ()
     schema: str | None = None
     description: str | None = None
+    csv_file: str | None = None  # the seed's CSV (its header gives the real columns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +94,13 @@ class Project:
     origin: Literal["files", "manifest", "inline"] = "files"
     config_file: str = "dbt_project.yml"  # where project-wide findings (coverage) point
     exposures: tuple[Exposure, ...] = ()
+    # The target's default schema when known (run/--parse: floe's profile), for resolved
+    # schemas `<target>_<custom>` made by dbt's default generate_schema_name.
+    target_schema: str | None = None
+    # Where the models came from: {"kind": "files"|"manifest"|"dbt-parse", ...} (reports).
+    read_from: dict[str, Any] = field(default_factory=dict)
+    # Findings the reader itself makes (a stale manifest, unparsable SQL, ...).
+    reader_findings: tuple[Finding, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,12 +112,18 @@ class Finding:
     line: int | None
     message: str
     hint: str
+    # A governed waiver covers this finding: {rule, model, reason, owner, expires, file, line}.
+    waiver: dict[str, Any] | None = None
+
+    @property
+    def waived(self) -> bool:
+        return self.waiver is not None
 
     def sort_key(self) -> tuple[str, int, str, str, str]:
         return (self.file or "", self.line or 0, self.rule_id, self.model or "", self.message)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "rule_id": self.rule_id,
             "severity": self.severity,
             "model": self.model,
@@ -110,6 +132,10 @@ class Finding:
             "message": self.message,
             "hint": self.hint,
         }
+        if self.waiver is not None:
+            out["waived"] = True
+            out["waiver"] = dict(self.waiver)
+        return out
 
 
 @contextmanager

@@ -2,6 +2,8 @@
 
 - `schema.column_description`: every column is described (require_column_descriptions).
 - `schema.column_data_type`: every column declares data_type (require_column_data_types).
+- `schema.column_missing`: a declared column the model's SQL does not produce (only
+  when floe traced every output column of the SQL; see floe/rules/lineage.py).
 - `schema.column_name`: every column name fully matches column_name_pattern (checked
   for catastrophic backtracking first; an unsafe pattern is `schema.regex_unsafe`).
 """
@@ -9,7 +11,31 @@
 from __future__ import annotations
 
 from floe.rules.context import Context
-from floe.rules.model import Finding
+from floe.rules.model import Finding, Model
+
+
+def _missing(ctx: Context, model: Model) -> list[Finding]:
+    """`schema.column_missing`: a declared column the model's SQL does not produce."""
+    lineage = ctx.lineage.get(model.name)
+    if model.resource_type != "model" or lineage is None or not lineage.complete:
+        return []
+    if lineage.error is not None or not lineage.columns:
+        return []
+    produced = {column.name.lower() for column in lineage.columns}
+    return [
+        ctx.finding(
+            "schema.column_missing",
+            "error",
+            model,
+            f"column {model.name}.{column.name} is declared but the model's SQL "
+            f"({model.sql_file}) does not select it",
+            f"select {column.name} in {model.sql_file}, or remove it from "
+            f"{ctx.where(model, column.line)}",
+            line=column.line,
+        )
+        for column in model.columns
+        if column.name.lower() not in produced
+    ]
 
 
 def check(ctx: Context) -> list[Finding]:
@@ -21,6 +47,7 @@ def check(ctx: Context) -> list[Finding]:
         "ask the platform team to fix catalog column_name_pattern",
     )
     for model in ctx.models:
+        findings.extend(_missing(ctx, model))
         for column in model.columns:
             if registry.require_column_descriptions and not column.description:
                 findings.append(

@@ -12,7 +12,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from floe.errors import GateError
 from floe.signing.trust_policy import TrustedIdentity as TrustedIdentity
@@ -107,10 +114,29 @@ class AccessControl(_Strict):
     permissions: dict[str, list[str]] = Field(default_factory=dict)  # role -> privileges
 
 
+class WaiverPolicy(_Strict):
+    allowed: list[str] = Field(default_factory=list)  # waivable rule ids (`family.*` globs)
+    max_days: int = Field(90, ge=1, le=3650)  # longest expiry from today
+
+
+class GovernancePolicy(_Strict):
+    waivers: WaiverPolicy | None = None  # None: no finding may be waived
+    exempt_packages: list[str] = Field(default_factory=list)  # dbt packages not governed
+
+
 class QualityGates(_Strict):
     minimum_test_coverage: int | float = 0  # percent, 0..100; integral values stay ints
     required_tests: list[str] = Field(default_factory=list)
     block_on_failure: bool = True
+    governance: GovernancePolicy | None = None  # sound gate: waivers, exempt packages
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_governance(self, handler: SerializerFunctionWrapHandler) -> Any:
+        # Trees without governance keep their bytes (and content digest) unchanged.
+        data = handler(self)
+        if isinstance(data, dict) and data.get("governance") is None:
+            data.pop("governance", None)
+        return data
 
 
 # ---- catalog/ ------------------------------------------------------------------
