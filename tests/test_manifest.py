@@ -172,7 +172,7 @@ def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
 
 
 def test_syntax_error_and_non_mapping_root(tmp_path: Path) -> None:
-    assert "manifest.yaml:3:1: invalid YAML" in _fails(tmp_path, "a: [1,\nb: 2\n")
+    assert "manifest.yaml:3:1: not valid YAML" in _fails(tmp_path, "a: [1,\nb: 2\n")
     assert "must be a mapping" in _fails(tmp_path, "- just\n- a list\n")
     assert "must be a mapping" in _fails(tmp_path, "")
 
