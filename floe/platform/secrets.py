@@ -3,12 +3,20 @@
 Artifacts are shared with every data team and stored in registries, so a secret in
 them is a leak. Two checks:
 
-- by key (plugin `config` only): a string under a key whose last word names a
-  credential (password, secret, token, credential, api_key, private_key, ...)
-  must be a `${env:NAME}` reference;
-- by shape (every string anywhere in the manifest): AWS access key ids, GitHub
-  and Slack tokens, JWTs, PEM private keys, URLs with an embedded password,
-  and long random-looking strings.
+- by key (plugin `config` only): a value under a key that names a credential must be
+  a `${env:NAME}` reference. Key names are normalised first (NFKC, look-alike
+  Cyrillic/Greek letters to Latin, camelCase and separators split), then matched
+  against a broad vocabulary (password, passwd, pass, pwd, pw, db_pass, secret,
+  token, api_key, private_key, credentials, ...);
+- by shape (every string anywhere in the manifest): connection strings with
+  `Password=`, Authorization Bearer/Basic values, URLs with a password, Slack,
+  Discord, Teams and Google Chat webhook URLs, PEM private keys, service-account
+  JSON, well-known token prefixes (AKIA, ghp_, github_pat_, glpat-, xox?-, sk_live_,
+  npm_, pypi-, SG., JWTs) and long random-looking strings.
+
+Every pattern is linear time (no nested quantifiers, token starts pinned by a
+lookbehind, strings scanned up to 1 MiB). A finding names the path and the kind of
+credential, never the value.
 
 `${env:NAME}` references are kept as text; the consumer resolves them at run time.
 """
@@ -17,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,46 +35,81 @@ from floe.yaml_loader import YamlPath
 
 ENV_REF_RE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
 
-# Last word(s) of a key name that mean "this value is a credential".
-_SECRET_LAST_WORDS = {
-    "password",
-    "passwd",
-    "pwd",
-    "passphrase",
-    "secret",
-    "token",
-    "credential",
-    "credentials",
-    "apikey",
-    "passwords",
-    "secrets",
-    "tokens",
-}
-_SECRET_LAST_PAIRS = {
-    ("api", "key"),
-    ("private", "key"),
-    ("access", "key"),
-    ("secret", "key"),
-    ("signing", "key"),
-    ("client", "secret"),
-    ("auth", "token"),
-}
+# Key words that mean "this value is a credential" (after normalising the key name).
+_SECRET_LAST_WORDS = frozenset(
+    {
+        "password", "passwd", "pass", "pwd", "pw", "passphrase", "passcode", "secret",
+        "token", "credential", "credentials", "apikey", "passwords", "secrets", "tokens",
+        "privatekey", "secretkey", "accesskey", "clientsecret", "authtoken", "accesstoken",
+        "refreshtoken", "sas", "connectionstring", "dsn",
+    }
+)  # fmt: skip
+# A key whose joined words end like this ("passWord", "dbPassword", "api-key").
+_SECRET_SUFFIXES = (
+    "password", "passwd", "passphrase", "secret", "apikey", "privatekey", "secretkey",
+    "accesskey", "authtoken", "accesstoken", "credentials", "credential", "connectionstring",
+)  # fmt: skip
+# Letters that look like Latin ones (Cyrillic, Greek); NFKC folds full-width and the rest.
+_SKELETON = str.maketrans(
+    "аеорсухіјѕԁɡһкⅼмոԛѵԝуАВЕКМНОРСТХІЈЅαεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdghklmnqvwyABEKMHOPCTXIJSaeiknoptuxABEHIKMNOPTYX",
+)
+_ENV_MARK = "${env}"  # what an ${env:NAME} reference is scanned as
+_MAX_SCAN = 1 << 20  # strings are scanned up to 1 MiB (the YAML loader caps documents)
 
+# Every pattern is linear: a lookbehind pins the start of a token to the start of its
+# run of token characters, and no quantifier is nested.
 _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_\w{22,})")),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("a Stripe secret key", re.compile(r"\b[sr]k_live_[0-9A-Za-z]{16,}")),
+    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])")),
+    ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30}|github_pat_)")),
+    ("a GitLab token", re.compile(r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20}")),
+    ("a Slack token", re.compile(r"(?<![A-Za-z0-9-])xox[abposr]-[A-Za-z0-9]{6}")),
+    ("a Slack app token", re.compile(r"(?<![A-Za-z0-9-])xapp-[0-9]-[A-Za-z0-9]{6}")),
+    ("a Google API key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}")),
+    ("a Stripe secret key", re.compile(r"(?<![A-Za-z0-9_])[sr]k_(?:live|test)_[0-9A-Za-z]{16}")),
+    ("an npm token", re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}")),
+    ("a PyPI token", re.compile(r"(?<![A-Za-z0-9_-])pypi-AgE[A-Za-z0-9_-]{16}")),
+    (
+        "a SendGrid key",
+        re.compile(r"(?<![A-Za-z0-9_.-])SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16}"),
+    ),
     (
         "a JSON Web Token",
-        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+        re.compile(
+            r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8}"
+        ),
     ),
-    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")),
+    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY")),
+    (
+        "an Authorization header value",
+        re.compile(
+            r"(?i)(?<![a-z])(?:bearer|basic|token)[ \t]{1,8}(?=[a-z0-9._~+/-]{0,512}[0-9=])"
+            r"[a-z0-9._~+/=-]{12}"
+        ),
+    ),
+    (
+        "a connection string with a password",
+        re.compile(
+            r"(?i)(?<![a-z0-9_])(?:password|passwd|pwd|pass)[ \t]{0,8}=[ \t]{0,8}(?![$;&\s])"
+        ),
+    ),
+    (
+        "a webhook URL",
+        re.compile(
+            r"(?i)hooks\.slack\.com/(?:services|workflows)/|discord(?:app)?\.com/api/webhooks/"
+            r"|\.webhook\.office\.com/|outlook\.office\.com/webhook/|chat\.googleapis\.com/v1/spaces/"
+        ),
+    ),
 )
-# scheme://user:password@host where the password is not an ${env:...} reference.
-_URL_CREDENTIALS_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:(?P<pw>[^/\s@]+)@")
-_RANDOM_RE = re.compile(r"^[A-Za-z0-9+/=_-]{32,}$")
+_AUTHORITY_RE = re.compile(r"://([^/?#\s]{0,2048})")
+_RANDOM_RE = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+
+
+def normalise_key(key: str) -> str:
+    """NFKC, confusables to Latin, camelCase split: `pаssWord` -> `pass word`."""
+    folded = unicodedata.normalize("NFKC", key).translate(_SKELETON)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", folded)
+    return " ".join(word for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if word)
 
 
 @dataclass(frozen=True)
@@ -76,15 +120,19 @@ class Finding:
 
 def key_words(key: str) -> list[str]:
     """`clientSecret` / `client-secret` / `CLIENT_SECRET` -> ["client", "secret"]."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", key)
-    return [word for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if word]
+    return normalise_key(key).split()
 
 
 def is_secret_key(key: str) -> bool:
     words = key_words(key)
     if not words:
         return False
-    return words[-1] in _SECRET_LAST_WORDS or tuple(words[-2:]) in _SECRET_LAST_PAIRS
+    joined = "".join(words)
+    return (
+        words[-1] in _SECRET_LAST_WORDS
+        or joined in _SECRET_LAST_WORDS
+        or joined.endswith(_SECRET_SUFFIXES)
+    )
 
 
 def _entropy(text: str) -> float:
@@ -92,17 +140,34 @@ def _entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
+def _url_password(value: str) -> bool:
+    for match in _AUTHORITY_RE.finditer(value):
+        userinfo, at, _host = match.group(1).rpartition("@")
+        _user, colon, password = userinfo.partition(":")
+        if at and colon and password and password != _ENV_MARK:
+            return True
+    return False
+
+
+def _service_account(value: str) -> bool:
+    lowered = value.lower()
+    return "service_account" in lowered and "private_key" in lowered
+
+
 def secret_shape(value: str) -> str | None:
-    """What kind of credential `value` looks like, or None."""
+    """What kind of credential `value` looks like, or None (linear in len(value))."""
+    value = ENV_REF_RE.sub(_ENV_MARK, value[:_MAX_SCAN])
     for label, pattern in _SHAPES:
         if pattern.search(value):
             return label
-    for match in _URL_CREDENTIALS_RE.finditer(value):
-        if not ENV_REF_RE.fullmatch(match.group("pw")):
-            return "a URL with an embedded password"
-    bare = ENV_REF_RE.sub("", value)
+    if _url_password(value):
+        return "a URL with an embedded password"
+    if _service_account(value):
+        return "a service-account key (JSON)"
+    bare = value.strip()
     if (
-        _RANDOM_RE.match(bare)
+        len(bare) <= 4096
+        and _RANDOM_RE.fullmatch(bare)
         and re.search(r"\d", bare)
         and re.search(r"[A-Za-z]", bare)
         and _entropy(bare) > 4.2
