@@ -178,3 +178,34 @@ def test_mutated_manifests_are_accepted_or_one_usage_error(tmp_path: Path) -> No
             assert "\n" not in exc.message.strip() or exc.slug == "manifest_invalid", case
             outcomes["usage"] += 1
     assert outcomes["usage"] > 500 and outcomes["ok"] > 50, outcomes
+
+
+FLOE_YAML = """\
+apiVersion: floe.dev/v1
+name: customer-360
+platform:
+  ref: oci://127.0.0.1:5000/floe-platform:v1.2.3
+  version: "^1.2"
+security:
+  require_signed_artifacts: true
+  trusted_keys: [cosign.pub]
+  trusted_identities:
+    - issuer: https://token.actions.githubusercontent.com
+      subject: repo:acme/platform
+"""
+
+
+def test_mutated_floe_yaml_is_accepted_or_one_usage_error() -> None:
+    """2,000 seeded mutations of floe.yaml through its parser (floe.yaml_loader underneath)."""
+    from floe.project.floe_yaml import parse_floe_yaml
+
+    rng = random.Random(20261202)
+    outcomes = {"ok": 0, "usage": 0}
+    for case in range(2000):
+        try:
+            parse_floe_yaml(_mutate(FLOE_YAML, rng), Path("floe.yaml"))
+            outcomes["ok"] += 1
+        except UsageError as exc:
+            assert exc.exit_code == 2, (case, exc.slug)
+            outcomes["usage"] += 1
+    assert outcomes["usage"] > 500 and outcomes["ok"] > 50, outcomes
