@@ -423,6 +423,12 @@ _REGISTRY = (
         1,
         "dbt was about to build from another manifest object than the one ...",
     ),
+    _slug(
+        "yaml_limit_exceeded",
+        USAGE,
+        2,
+        "A YAML file is over floe's limits: larger than 4 MiB (64 MiB for ...",
+    ),
 )
 
 SLUGS: dict[str, SlugInfo] = {info.slug: info for info in _REGISTRY}

@@ -173,7 +173,7 @@ def test_duplicate_keys_are_rejected(tmp_path: Path) -> None:
 
 
 def test_syntax_error_and_non_mapping_root(tmp_path: Path) -> None:
-    assert "manifest.yaml:3:1: invalid YAML" in _fails(tmp_path, "a: [1,\nb: 2\n")
+    assert "manifest.yaml:3:1: not valid YAML" in _fails(tmp_path, "a: [1,\nb: 2\n")
     assert "must be a mapping" in _fails(tmp_path, "- just\n- a list\n")
     assert "must be a mapping" in _fails(tmp_path, "")
 
@@ -281,25 +281,3 @@ def test_schema_accepts_the_example_and_rejects_unknown_keys() -> None:
     assert list(validator.iter_errors(data)) == []
     data["governance"]["quality_gatez"] = {}
     assert any("quality_gatez" in e.message for e in validator.iter_errors(data))
-
-
-def test_yaml_bombs_and_deep_nesting_are_one_line_errors() -> None:
-    from floe.yaml_loader import MAX_YAML_NODES, parse_yaml_with_positions
-
-    laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
-    )
-    with pytest.raises(UsageError) as bomb:
-        parse_yaml_with_positions(laughs, "m.yaml")
-    assert f"more than {MAX_YAML_NODES} values once aliases are expanded" in bomb.value.message
-    for deep in (
-        "a: " + "[" * 5000 + "]" * 5000,
-        "".join("  " * i + f"k{i}:\n" for i in range(200)),
-    ):
-        with pytest.raises(UsageError) as nested:
-            parse_yaml_with_positions(deep, "m.yaml")
-        assert nested.value.slug == "manifest_invalid" and "nest" in nested.value.message
-    wide = "items:\n" + "".join(f"  - {{name: m{i}, a: 1, b: 2, c: [1, 2]}}\n" for i in range(5000))
-    assert len(parse_yaml_with_positions(wide, "m.yaml").data["items"]) == 5000
-    shared = "base: &b {x: 1}\nuse1: *b\nuse2: *b\n"
-    assert parse_yaml_with_positions(shared, "m.yaml").data["use2"] == {"x": 1}

@@ -71,8 +71,9 @@ CLEAN = [
 @pytest.mark.parametrize(("key", "value"), BY_KEY)
 def test_credential_keys_with_literal_values_are_refused(key: str, value: str) -> None:
     assert is_secret_key(key), key
-    findings = find_secrets({"catalog": {"settings": {key: value}}})
-    assert findings and findings[0].path == ("catalog", "settings", key)
+    config = {"type": "postgres", "config": {key: value}}
+    findings = find_secrets({"plugins": {"compute": config}})
+    assert findings and findings[0].path == ("plugins", "compute", "config", key)
     assert value not in findings[0].reason  # never echoed
 
 
@@ -85,7 +86,7 @@ def test_credential_shapes_are_refused_anywhere(value: str) -> None:
 
 @pytest.mark.parametrize(("key", "value"), CLEAN)
 def test_ordinary_values_and_env_references_pass(key: str, value: str) -> None:
-    assert find_secrets({"x": {key: value}}) == []
+    assert find_secrets({"plugins": {"compute": {"type": "duckdb", "config": {key: value}}}}) == []
 
 
 def test_the_corpus_is_at_least_the_issue_list() -> None:

@@ -32,6 +32,7 @@ def _register() -> None:
     # Each area owns one module with a register(cli, platform) function.
     from floe.cli import (
         auth_cmds,
+        diff_cmds,
         lifecycle_cmds,
         platform_cmds,
         policy_cmds,
@@ -43,7 +44,7 @@ def _register() -> None:
     )
 
     areas = (platform_cmds, policy_cmds, transport_cmds, auth_cmds, signing_cmds)
-    for module in (*areas, lifecycle_cmds, project_cmds, util_cmds, rules_cmds):
+    for module in (*areas, diff_cmds, lifecycle_cmds, project_cmds, util_cmds, rules_cmds):
         module.register(cli, platform)
 
 

@@ -83,13 +83,17 @@ def _mismatch(
 
 def source_inputs(manifest_path: Path) -> dict[str, bytes]:
     """The manifest, its `from:` policy files and its trusted key files, with their bytes."""
-    import yaml
-
     from floe.platform.manifest import FROM_SECTIONS
+    from floe.yaml_loader import parse_yaml_with_positions
 
     raw = manifest_path.read_bytes()
     inputs = {relative_posix(manifest_path): raw}
-    doc: Any = yaml.safe_load(raw) or {}
+    doc: Any = (
+        parse_yaml_with_positions(
+            raw.decode("utf-8"), relative_posix(manifest_path), require_mapping=False
+        ).data
+        or {}
+    )
     base = manifest_path.parent
     for section in FROM_SECTIONS:
         ref = _lookup(doc, (*section, "from"))

@@ -30,6 +30,7 @@ from pydantic import (
 
 from floe.errors import UsageError
 from floe.platform.rule_families import RulesSpec
+from floe.platform.secrets import secret_shape
 from floe.tree.plugins import known_types
 from floe.yaml_loader import (
     Mark,
@@ -511,6 +512,10 @@ def _describe(error: Any) -> tuple[str, bool]:
     if kind == "missing":
         return f"missing required key {str(loc[-1])!r}", True
     message = str(error["msg"])
+    value = error.get("input")
+    if isinstance(value, str) and secret_shape(value):  # never echo a credential
+        message = message.replace(repr(value), "<redacted>").replace(value, "<redacted>")
+        return message, False
     if kind == "value_error":
         message = message.removeprefix("Value error, ")
     elif kind.endswith("_type") or kind in (

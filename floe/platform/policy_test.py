@@ -41,6 +41,7 @@ from floe.rules.model import Column, Model, Project
 from floe.rules.regex_safety import UnsafeRegex, check_regex
 from floe.rules.yaml_lines import LinedYaml, load_yaml
 from floe.tree.model import PlatformTree
+from floe.yaml_loader import check_yaml_limits
 
 SLUG = "policy_test_invalid"
 KNOWN_PRIVILEGES = frozenset(
@@ -366,6 +367,7 @@ def run_case_file(tree: PlatformTree, path: Path, display: str) -> TestResult:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(SLUG, f"{display}: cannot read: {exc}") from None
+    check_yaml_limits(text, display, slug=SLUG)
     doc = load_yaml(text, display, slug=SLUG)
     data = doc.data
     if isinstance(data, list):

@@ -3,19 +3,20 @@
 Artifacts are shared with every data team and stored in registries, so a secret in
 them is a leak. Two checks:
 
-- by key (everywhere): a key whose name, normalised (NFKC, Cyrillic/Greek lookalikes
-  folded, camelCase and separators removed), ends in a credential word (password,
-  passwd, pass, pw, secret, token, api key, private key, client secret, ...) must hold a
-  `${env:NAME}` reference, not a literal string (in plugin configs: no literal at all);
-- by shape (every string anywhere in the manifest): well-known token prefixes (AWS,
-  GitHub, GitLab, Slack, Google, Stripe, npm, PyPI, SendGrid, OpenAI-style), JWTs, PEM
-  private keys, service-account JSON, webhook URLs (Slack, Discord, Teams, Zapier),
-  connection strings with `Password=`/`AccountKey=`, Authorization header values, URLs
-  with an embedded password, and long random-looking strings.
+- by key (plugin `config` only): a value under a key that names a credential must be
+  a `${env:NAME}` reference. Key names are normalised first (NFKC, look-alike
+  Cyrillic/Greek letters to Latin, camelCase and separators split), then matched
+  against a broad vocabulary (password, passwd, pass, pwd, pw, db_pass, secret,
+  token, api_key, private_key, credentials, ...);
+- by shape (every string anywhere in the manifest): connection strings with
+  `Password=`, Authorization Bearer/Basic values, URLs with a password, Slack,
+  Discord, Teams and Google Chat webhook URLs, PEM private keys, service-account
+  JSON, well-known token prefixes (AKIA, ghp_, github_pat_, glpat-, xox?-, sk_live_,
+  npm_, pypi-, SG., JWTs) and long random-looking strings.
 
-Every pattern's repeats are bounded and URL userinfo is matched only at a `://`, so a
-scan is linear in the input (a 40 KB hostile string takes microseconds). Matched values
-are never echoed: a finding names the place, not the secret.
+Every pattern is linear time (no nested quantifiers, token starts pinned by a
+lookbehind, strings scanned up to 1 MiB). A finding names the path and the kind of
+credential, never the value.
 
 `${env:NAME}` references are kept as text; the consumer resolves them at run time.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,84 +34,82 @@ from typing import Any
 from floe.yaml_loader import YamlPath
 
 ENV_REF_RE = re.compile(r"\$\{env:[A-Za-z_][A-Za-z0-9_]*\}")
-MAX_TOKEN = 4096  # every repeat in a shape is bounded: each pattern is linear in its input
 
-# Key names, compacted (NFKC, confusables folded to Latin, lower case, no separators), that
-# end in one of these name a credential: passWord, db_pass, DB-PASSWD, clientSecret, pаsswоrd.
-_SECRET_SUFFIXES = (
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "secrets",
-    "token",
-    "tokens",
-    "credential",
-    "credentials",
-    "apikey",
-    "privatekey",
-    "accesskey",
-    "secretkey",
-    "signingkey",
-    "sessionkey",
-    "clientsecret",
-    "authtoken",
-    "connectionstring",
-    "sastoken",
-    "bearer",
-)
-# Short words that name a credential only as a whole word: `pass`, `db_pw`, `pwd`.
-_SECRET_WORDS = {"pass", "pwd", "pw", "pword", "psw"}
-
-# Lookalikes NFKC keeps apart (Cyrillic, Greek) folded to the Latin letter they imitate.
-_CONFUSABLES = str.maketrans(
+# Key words that mean "this value is a credential" (after normalising the key name).
+_SECRET_LAST_WORDS = frozenset(
     {
-        "а": "a", "е": "e", "о": "o", "р": "p", "с": "c", "у": "y", "х": "x", "і": "i",
-        "ј": "j", "ѕ": "s", "ԁ": "d", "ԝ": "w", "ɑ": "a", "α": "a", "ο": "o", "ρ": "p",
-        "ν": "v", "τ": "t", "κ": "k", "ι": "i", "ѡ": "w", "һ": "h", "ӏ": "l", "Ι": "i",
-        "А": "a", "Е": "e", "О": "o", "Р": "p", "С": "c", "Т": "t", "Х": "x", "К": "k",
-        "Ѕ": "s", "В": "b", "М": "m", "Н": "h", "0": "o",
+        "password", "passwd", "pass", "pwd", "pw", "passphrase", "passcode", "secret",
+        "token", "credential", "credentials", "apikey", "passwords", "secrets", "tokens",
+        "privatekey", "secretkey", "accesskey", "clientsecret", "authtoken", "accesstoken",
+        "refreshtoken", "sas", "connectionstring", "dsn",
     }
 )  # fmt: skip
+# A key whose joined words end like this ("passWord", "dbPassword", "api-key").
+_SECRET_SUFFIXES = (
+    "password", "passwd", "passphrase", "secret", "apikey", "privatekey", "secretkey",
+    "accesskey", "authtoken", "accesstoken", "credentials", "credential", "connectionstring",
+)  # fmt: skip
+# Letters that look like Latin ones (Cyrillic, Greek); NFKC folds full-width and the rest.
+_SKELETON = str.maketrans(
+    "аеорсухіјѕԁɡһкⅼмոԛѵԝуАВЕКМНОРСТХІЈЅαεικνορτυχΑΒΕΗΙΚΜΝΟΡΤΥΧ",
+    "aeopcyxijsdghklmnqvwyABEKMHOPCTXIJSaeiknoptuxABEHIKMNOPTYX",
+)
+_ENV_MARK = "${env}"  # what an ${env:NAME} reference is scanned as
+_MAX_SCAN = 1 << 20  # strings are scanned up to 1 MiB (the YAML loader caps documents)
 
-_T = MAX_TOKEN
+# Every pattern is linear: a lookbehind pins the start of a token to the start of its
+# run of token characters, and no quantifier is nested.
 _SHAPES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
-    ("a GitHub token", re.compile(rf"\b(?:gh[pousr]_[A-Za-z0-9]{{30,{_T}}}|github_pat_\w{{22,{_T}}})")),  # noqa: E501
-    ("a GitLab token", re.compile(r"\bglpat-[A-Za-z0-9_-]{20}")),
-    ("a Slack token", re.compile(rf"\bxox[abposr]-[A-Za-z0-9-]{{10,{_T}}}")),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("a Stripe secret key", re.compile(rf"\b[sr]k_live_[0-9A-Za-z]{{16,{_T}}}")),
-    ("an npm token", re.compile(r"\bnpm_[A-Za-z0-9]{36}\b")),
-    ("a PyPI token", re.compile(rf"\bpypi-AgE[A-Za-z0-9_-]{{50,{_T}}}")),
-    ("a SendGrid key", re.compile(r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}\b")),
-    ("an OpenAI-style secret key", re.compile(rf"\bsk-(?:proj-)?[A-Za-z0-9]{{32,{_T}}}")),
+    ("an AWS access key id", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA)[0-9A-Z]{16}(?![0-9A-Z])")),
+    ("a GitHub token", re.compile(r"(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30}|github_pat_)")),
+    ("a GitLab token", re.compile(r"(?<![A-Za-z0-9_-])glpat-[A-Za-z0-9_-]{20}")),
+    ("a Slack token", re.compile(r"(?<![A-Za-z0-9-])xox[abposr]-[A-Za-z0-9]{6}")),
+    ("a Slack app token", re.compile(r"(?<![A-Za-z0-9-])xapp-[0-9]-[A-Za-z0-9]{6}")),
+    ("a Google API key", re.compile(r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}")),
+    ("a Stripe secret key", re.compile(r"(?<![A-Za-z0-9_])[sr]k_(?:live|test)_[0-9A-Za-z]{16}")),
+    ("an npm token", re.compile(r"(?<![A-Za-z0-9_])npm_[A-Za-z0-9]{36}")),
+    ("a PyPI token", re.compile(r"(?<![A-Za-z0-9_-])pypi-AgE[A-Za-z0-9_-]{16}")),
+    (
+        "a SendGrid key",
+        re.compile(r"(?<![A-Za-z0-9_.-])SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{16}"),
+    ),
     (
         "a JSON Web Token",
-        re.compile(rf"\beyJ[A-Za-z0-9_-]{{8,{_T}}}\.eyJ[A-Za-z0-9_-]{{8,{_T}}}\.[A-Za-z0-9_-]{{8,{_T}}}"),
-    ),
-    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]{0,64}PRIVATE KEY-----")),
-    ("a service-account key", re.compile(r"\"type\"\s{0,16}:\s{0,16}\"service_account\"")),
-    ("a service-account key", re.compile(r"\"private_key(?:_id)?\"\s{0,16}:")),
-    (
-        "a webhook URL",
         re.compile(
-            r"https://(?:hooks\.slack\.com/services/|discord(?:app)?\.com/api/webhooks/|"
-            r"[A-Za-z0-9-]{1,63}\.webhook\.office\.com/|outlook\.office\.com/webhook/|"
-            r"hooks\.zapier\.com/hooks/)"
+            r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8}"
+        ),
+    ),
+    ("a PEM private key", re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY")),
+    (
+        "an Authorization header value",
+        re.compile(
+            r"(?i)(?<![a-z])(?:bearer|basic|token)[ \t]{1,8}(?=[a-z0-9._~+/-]{0,512}[0-9=])"
+            r"[a-z0-9._~+/=-]{12}"
         ),
     ),
     (
         "a connection string with a password",
-        re.compile(rf"(?i)(?:^|[;?&\s])(?:password|pwd|accountkey|sharedaccesskey)\s{{0,8}}=\s{{0,8}}(?!\$\{{env:)[^;&\s]{{1,{_T}}}"),
+        re.compile(
+            r"(?i)(?<![a-z0-9_])(?:password|passwd|pwd|pass|accountkey|sharedaccesskey)[ \t]{0,8}=[ \t]{0,8}(?![$;&\s])"  # noqa: E501
+        ),
     ),
     (
-        "an Authorization header value",
-        re.compile(rf"(?i)\b(?:bearer|basic|token)\s{{1,8}}(?=[A-Za-z0-9._~+/=-]{{0,{_T}}}\d)[A-Za-z0-9._~+/-]{{12,{_T}}}=*"),
+        "a webhook URL",
+        re.compile(
+            r"(?i)hooks\.slack\.com/(?:services|workflows)/|discord(?:app)?\.com/api/webhooks/"
+            r"|\.webhook\.office\.com/|outlook\.office\.com/webhook/|chat\.googleapis\.com/v1/spaces/"
+        ),
     ),
-)  # fmt: skip
-_RANDOM_RE = re.compile(r"^[A-Za-z0-9+/=_-]{32,}$")
-_USERINFO_RE = re.compile(r"[^/\s:@]{1,256}:(?P<pw>[^/\s@]{1,256})@")
+)
+_AUTHORITY_RE = re.compile(r"://([^/?#\s]{0,2048})")
+_RANDOM_RE = re.compile(r"[A-Za-z0-9+/=_-]{32,}")
+
+
+def normalise_key(key: str) -> str:
+    """NFKC, confusables to Latin, camelCase split: `pаssWord` -> `pass word`."""
+    folded = unicodedata.normalize("NFKC", key).translate(_SKELETON)
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", folded)
+    return " ".join(word for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if word)
 
 
 @dataclass(frozen=True)
@@ -120,24 +120,19 @@ class Finding:
 
 def key_words(key: str) -> list[str]:
     """`clientSecret` / `client-secret` / `CLIENT_SECRET` -> ["client", "secret"]."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", skeleton(key, lower=False))
-    return [word for word in re.split(r"[^A-Za-z0-9]+", spaced.lower()) if word]
-
-
-def skeleton(text: str, *, lower: bool = True) -> str:
-    """NFKC, then Cyrillic/Greek lookalikes folded to Latin (so pаssword is password)."""
-    import unicodedata
-
-    folded = unicodedata.normalize("NFKC", text).translate(_CONFUSABLES)
-    return folded.lower() if lower else folded
+    return normalise_key(key).split()
 
 
 def is_secret_key(key: str) -> bool:
     words = key_words(key)
     if not words:
         return False
-    compact = "".join(words)
-    return compact.endswith(_SECRET_SUFFIXES) or words[-1] in _SECRET_WORDS
+    joined = "".join(words)
+    return (
+        words[-1] in _SECRET_LAST_WORDS
+        or joined in _SECRET_LAST_WORDS
+        or joined.endswith(_SECRET_SUFFIXES)
+    )
 
 
 def _entropy(text: str) -> float:
@@ -145,34 +140,40 @@ def _entropy(text: str) -> float:
     return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
 
 
+def _url_password(value: str) -> bool:
+    for match in _AUTHORITY_RE.finditer(value):
+        userinfo, at, _host = match.group(1).rpartition("@")
+        _user, colon, password = userinfo.partition(":")
+        if at and colon and password and password != _ENV_MARK:
+            return True
+    return False
+
+
+def _service_account(value: str) -> bool:
+    lowered = value.lower()
+    return "service_account" in lowered and "private_key" in lowered
+
+
 def secret_shape(value: str) -> str | None:
-    """What kind of credential `value` looks like, or None (linear time in len(value))."""
+    """What kind of credential `value` looks like, or None (linear in len(value))."""
+    value = ENV_REF_RE.sub(_ENV_MARK, value[:_MAX_SCAN])
     for label, pattern in _SHAPES:
         if pattern.search(value):
             return label
-    if _url_with_password(value):
+    if _url_password(value):
         return "a URL with an embedded password"
-    bare = ENV_REF_RE.sub("", value)
+    if _service_account(value):
+        return "a service-account key (JSON)"
+    bare = value.strip()
     if (
-        len(bare) <= MAX_TOKEN
-        and _RANDOM_RE.match(bare)
+        len(bare) <= 4096
+        and _RANDOM_RE.fullmatch(bare)
         and re.search(r"\d", bare)
         and re.search(r"[A-Za-z]", bare)
         and _entropy(bare) > 4.2
     ):
         return "a long random string (an API key or token?)"
     return None
-
-
-def _url_with_password(value: str) -> bool:
-    """scheme://user:password@host where the password is not an ${env:...} reference."""
-    start = value.find("://")
-    while start >= 0:
-        match = _USERINFO_RE.match(value, start + 3)
-        if match and not ENV_REF_RE.fullmatch(match.group("pw")):
-            return True
-        start = value.find("://", start + 3)
-    return False
 
 
 def _strings(data: Any, path: YamlPath) -> Iterator[tuple[YamlPath, str | None, str]]:
@@ -216,23 +217,14 @@ def scan_shapes(data: Any, path: YamlPath = ()) -> Iterator[Finding]:
             yield Finding(child, f"value looks like {label}")
 
 
-def scan_keys(data: Any, path: YamlPath = ()) -> Iterator[Finding]:
-    """Key-name check everywhere: a credential-named key holds no literal string."""
-    for child, key, value in _strings(data, path):
-        if key is None or not is_secret_key(key) or not ENV_REF_RE.sub("", value).strip():
-            continue
-        yield Finding(child, f"key {key!r} names a credential but holds a literal value")
-
-
 def find_secrets(manifest: dict[str, Any]) -> list[Finding]:
-    """Every finding in a raw manifest (keys by name, plugin configs strictly, values by shape)."""
+    """Every finding in a raw manifest (plugin configs by key, everything by shape)."""
     findings: list[Finding] = []
     plugins = manifest.get("plugins")
     if isinstance(plugins, dict):
         for slot, plugin in plugins.items():
             if isinstance(plugin, dict) and "config" in plugin:
                 findings.extend(scan_config(plugin["config"], ("plugins", slot, "config")))
-    for scan in (scan_keys, scan_shapes):
-        seen = {finding.path for finding in findings}
-        findings.extend(f for f in scan(manifest) if f.path not in seen)
+    seen = {finding.path for finding in findings}
+    findings.extend(f for f in scan_shapes(manifest) if f.path not in seen)
     return findings

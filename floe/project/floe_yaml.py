@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from floe.errors import UsageError
 from floe.files import atomic_write
 from floe.tree.model import TrustedIdentity
+from floe.yaml_loader import parse_yaml_with_positions
 
 FLOE_YAML = "floe.yaml"
 
@@ -100,7 +101,9 @@ def _did_you_mean(error: dict[str, Any], model: type[BaseModel]) -> str:
 
 def parse_floe_yaml(text: str, path: Path) -> FloeYaml:
     try:
-        data = yaml.safe_load(text)
+        data = parse_yaml_with_positions(
+            text, str(path), slug="floe_yaml_invalid", require_mapping=False
+        ).data  # floe.yaml_loader: limits, safe tags, duplicate keys refused
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

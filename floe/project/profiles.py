@@ -29,6 +29,7 @@ import yaml
 from floe.errors import UsageError
 from floe.files import atomic_write
 from floe.tree.model import PlatformTree
+from floe.yaml_loader import parse_yaml_with_positions
 
 TARGET_NAME = "floe"
 PROFILES_FILE = "profiles.yml"
@@ -181,15 +182,18 @@ def read_profile_name(project_dir: Path) -> str:
     """The `profile` of dbt_project.yml (falling back to the project `name`)."""
     path = project_dir / "dbt_project.yml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(
             "project_invalid",
             f"no dbt_project.yml in {project_dir}",
             hint="run floe in a dbt project directory or pass --dir PATH",
         ) from None
-    except yaml.YAMLError as exc:
-        raise UsageError("project_invalid", f"{path}: not valid YAML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError("project_invalid", f"{path}: cannot read: {exc}") from None
+    data = parse_yaml_with_positions(
+        text, str(path), slug="project_invalid", require_mapping=False
+    ).data
     if not isinstance(data, dict):
         raise UsageError("project_invalid", f"{path}: expected a mapping")
     name = data.get("profile") or data.get("name")

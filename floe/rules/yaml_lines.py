@@ -21,6 +21,7 @@ from typing import Any, Final
 import yaml
 
 from floe.errors import UsageError
+from floe.yaml_loader import SCHEMA_LIMITS, check_yaml_limits
 
 try:
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
@@ -41,7 +42,8 @@ def load_yaml(text: str, file: str, *, slug: str = "project_invalid") -> LinedYa
     """Parse one YAML document; bad YAML is a UsageError naming `file:line`."""
     try:
         return _FastParser(text).parse()
-    except _GiveUp:
+    except (_GiveUp, RecursionError):
+        check_yaml_limits(text, file, slug=slug, limits=SCHEMA_LIMITS)  # floe.yaml_loader's caps
         return _load_with_pyyaml(text, file, slug)
 
 
