@@ -22,6 +22,7 @@ from typing import IO, Any, cast
 
 from floe.errors import GateError, UsageError
 from floe.files import atomic_write
+from floe.oci.manifest import Index, Manifest, parse_document, parse_index
 from floe.oci.target import (
     ANNOTATION_REF_NAME,
     MANIFEST_MEDIA_TYPES,
@@ -222,11 +223,11 @@ class LayoutTarget:
 
     def _record_referrer(self, desc: Descriptor, path: Path) -> None:
         """A manifest with a subject goes into index.json (no ref name) to be found later."""
-        manifest = parse_json_object(path.read_bytes(), desc.digest)
-        if not isinstance(manifest.get("subject"), dict):
+        doc = _document_or_none(path.read_bytes(), desc)
+        if doc is None or doc.subject is None:
             return
         entry = Descriptor(
-            desc.media_type, desc.digest, desc.size, artifact_type=_artifact_type(manifest)
+            desc.media_type, desc.digest, desc.size, artifact_type=doc.kind
         ).to_json()
 
         def add(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -278,19 +279,17 @@ class LayoutTarget:
                 continue
             if not self.exists(desc):
                 continue
-            manifest = parse_json_object(self.fetch_bytes(desc), desc.digest)
-            if (manifest.get("subject") or {}).get("digest") != subject.digest:
+            doc = parse_document(self.fetch_bytes(desc), desc)
+            if doc.subject is None or doc.subject.digest != subject.digest:
                 continue
-            kind = _artifact_type(manifest)
-            if artifact_type and kind != artifact_type:
+            if artifact_type and doc.kind != artifact_type:
                 continue
-            annotations = manifest.get("annotations") or {}
             found[desc.digest] = Descriptor(
                 desc.media_type,
                 desc.digest,
                 desc.size,
-                annotations={str(k): str(v) for k, v in annotations.items()},
-                artifact_type=kind,
+                annotations=dict(doc.annotations),
+                artifact_type=doc.kind,
             )
         return [found[d] for d in sorted(found)]
 
@@ -302,8 +301,7 @@ class LayoutTarget:
         index_desc = self.resolve(fallback_tag)
         if index_desc.media_type != OCI_INDEX:
             return []
-        index = parse_json_object(self.fetch_bytes(index_desc), index_desc.digest)
-        return [Descriptor.from_json(m) for m in index.get("manifests") or []]
+        return list(parse_index(self.fetch_bytes(index_desc), index_desc.digest).manifests)
 
 
 def _index_descriptor(entry: dict[str, Any]) -> Descriptor:
@@ -318,6 +316,9 @@ def _media_type_of(data: bytes, digest: str) -> str:
     return OCI_INDEX if "manifests" in manifest else OCI_MANIFEST
 
 
-def _artifact_type(manifest: dict[str, Any]) -> str | None:
-    kind = manifest.get("artifactType") or (manifest.get("config") or {}).get("mediaType")
-    return str(kind) if kind else None
+def _document_or_none(data: bytes, desc: Descriptor) -> Manifest | Index | None:
+    """A pushed manifest's typed form; bytes that are not one are stored, never indexed."""
+    try:
+        return parse_document(data, desc)
+    except GateError:
+        return None

@@ -21,18 +21,33 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, runtime_checkable
 
 from floe.errors import GateError, UsageError
+from floe.oci.manifest import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    MANIFEST_MEDIA_TYPES,
+    MAX_MANIFEST_BYTES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    Manifest,
+    load_json,
+)
+
+__all__ = [
+    "DOCKER_MANIFEST",
+    "DOCKER_MANIFEST_LIST",
+    "MANIFEST_MEDIA_TYPES",
+    "MAX_MANIFEST_BYTES",
+    "OCI_INDEX",
+    "OCI_MANIFEST",
+    "Descriptor",
+]
 
 # Media types (DESIGN.md "The artifact on the wire").
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 
 FLOE_ARTIFACT_TYPE = "application/vnd.floe.platform.v1"
 FLOE_CONFIG = "application/vnd.floe.platform.config.v1+json"
@@ -54,76 +69,9 @@ ANNOTATION_ORAS_DIGEST = "io.deis.oras.content.digest"
 ANNOTATION_ORAS_UNPACK = "io.deis.oras.content.unpack"
 ANNOTATION_COSIGN_SIGNATURE = "dev.cosignproject.cosign/signature"
 
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-
 # The canonical empty config blob `{}` of image-spec v1.1.
 EMPTY_JSON = b"{}"
 EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    """An OCI content descriptor: what a blob or manifest is, by digest and size."""
-
-    media_type: str
-    digest: str
-    size: int
-    annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
-    artifact_type: str | None = field(default=None, compare=False, hash=False)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "mediaType": self.media_type,
-            "digest": self.digest,
-            "size": self.size,
-        }
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        if self.annotations:
-            out["annotations"] = dict(sorted(self.annotations.items()))
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any) -> Descriptor:
-        if not isinstance(data, dict):
-            raise GateError("artifact_manifest_invalid", "descriptor is not a JSON object")
-        try:
-            media_type = str(data["mediaType"])
-            digest = str(data["digest"])
-            size = data["size"]
-        except KeyError as exc:
-            raise GateError(
-                "artifact_manifest_invalid", f"descriptor lacks {exc.args[0]!r}"
-            ) from None
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise GateError("artifact_manifest_invalid", f"descriptor {digest} has a bad size")
-        validate_digest(digest)
-        annotations = data.get("annotations") or {}
-        if not isinstance(annotations, dict):
-            raise GateError("artifact_manifest_invalid", f"descriptor {digest} has bad annotations")
-        return cls(
-            media_type=media_type,
-            digest=digest,
-            size=size,
-            annotations={str(k): str(v) for k, v in annotations.items()},
-            artifact_type=data.get("artifactType"),
-        )
-
-    @classmethod
-    def for_bytes(
-        cls,
-        media_type: str,
-        data: bytes,
-        annotations: dict[str, str] | None = None,
-        artifact_type: str | None = None,
-    ) -> Descriptor:
-        return cls(
-            media_type, sha256_digest(data), len(data), dict(annotations or {}), artifact_type
-        )
-
-    @property
-    def hex(self) -> str:
-        return self.digest.split(":", 1)[1]
 
 
 def sha256_digest(data: bytes) -> str:
@@ -261,11 +209,62 @@ class Target(Protocol):
 
 
 def parse_json_object(data: bytes, digest: str) -> dict[str, Any]:
-    """A manifest or index read from any Target: a JSON object, else `artifact_manifest_invalid`."""
-    try:
-        value = json.loads(data)
-    except ValueError:
-        raise GateError("artifact_manifest_invalid", f"{digest} is not valid JSON") from None
+    """A JSON object from any Target (bounded size and depth), else `artifact_manifest_invalid`.
+
+    For manifests and indexes use `floe.oci.manifest.parse_document`: typed and checked.
+    """
+    value = load_json(data, digest)
     if not isinstance(value, dict):
         raise GateError("artifact_manifest_invalid", f"{digest} is not a JSON object")
     return value
+
+
+# ---- capabilities (as oras-go's content.* interfaces): checked with isinstance ----------
+
+
+@runtime_checkable
+class ReferencePusher(Protocol):
+    """Stores a manifest and tags it in one step (a registry's `PUT /manifests/<tag>`)."""
+
+    def push_manifest(self, desc: Descriptor, data: bytes, tag: str) -> None: ...
+
+
+@runtime_checkable
+class Mounter(Protocol):
+    """Links a blob from another repository of the same registry (no bytes sent)."""
+
+    host: str
+    repository: str
+
+    def mount(self, desc: Descriptor, from_repository: str) -> bool: ...
+
+
+@runtime_checkable
+class Repository(Protocol):
+    """A Target that is one repository of a registry host (mount source)."""
+
+    host: str
+    repository: str
+
+
+@runtime_checkable
+class TagLister(Protocol):
+    def tags(self) -> list[str]: ...
+
+
+@runtime_checkable
+class ReferrerLister(Protocol):
+    def referrers(
+        self, subject: Descriptor, artifact_type: str | None = None
+    ) -> list[Descriptor]: ...
+
+
+@runtime_checkable
+class ManifestGate(Protocol):
+    """A destination that checks an image manifest before any of its blobs move.
+
+    `admit` raises to refuse the manifest (nothing is fetched) or returns the blobs it
+    wants (a file store wants titled layers only).
+    """
+
+    def admit(self, desc: Descriptor, manifest: Manifest) -> list[Descriptor]: ...
