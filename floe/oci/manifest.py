@@ -247,7 +247,7 @@ def _digest(value: Any, where: str) -> str:
 
 def _media_type(value: Any, where: str) -> str:
     if not isinstance(value, str) or not _MEDIA_TYPE.fullmatch(value):
-        raise _invalid(where, "a mediaType is not type/subtype")
+        raise _invalid(where, "a mediaType is not a short printable name")
     return value
 
 

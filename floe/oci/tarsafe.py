@@ -176,6 +176,8 @@ class TarGuard:
         if block == bytes(BLOCK):
             self._ended = True
             return
+        if not _checksum_ok(block):
+            raise layer_invalid(self.title, "not a valid tar archive (bad header checksum)")
         kind = block[156:157]
         if kind not in _ALLOWED:
             raise _unsafe_entry(self.title, f"tar entry type {kind!r} is not a file or folder")
@@ -209,6 +211,16 @@ class TarGuard:
                 return 0
             raise layer_invalid(self.title, "a tar header with a malformed size")
         return int(text, 8)
+
+
+def _checksum_ok(block: bytes) -> bool:
+    field = block[148:156].rstrip(b"\0 ").lstrip(b" ")
+    if not field or any(c not in b"01234567" for c in field):
+        return False
+    stored = int(field, 8)
+    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
+    signed = unsigned - sum(256 for c in block[:148] + block[156:] if c > 127)
+    return stored in (unsigned, signed)
 
 
 def extract(
