@@ -39,9 +39,9 @@ MAX_ANNOTATION_KEY = 256  # bytes of an annotation key
 MAX_ANNOTATION_VALUE = 64 * 1024  # a cosign certificate chain fits; a megabyte blob does not
 MAX_TOTAL_SIZE = 1 << 53  # descriptor sizes are JSON integers; beyond 2^53 is not a real blob
 
-_MEDIA_TYPE = re.compile(
-    r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
-)
+# RFC 6838 names (type/subtype) are what registries send; printable ASCII without
+# spaces, at most 255 characters, is what is accepted (some tools write bare names).
+_MEDIA_TYPE = re.compile(r"[A-Za-z0-9][!-~]{0,254}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _EMPTY_PAIR = re.compile(rb"\[\]|\{\}")
