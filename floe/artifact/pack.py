@@ -29,7 +29,7 @@ from typing import Any, NamedTuple, cast
 from floe.errors import FloeError, GateError, UsageError
 from floe.oci.copy import copy_graph
 from floe.oci.filestore import ORAS_DIR, FileStore, check_path
-from floe.oci.manifest import Manifest, parse_document
+from floe.oci.manifest import INDEX_MEDIA_TYPES, Manifest, parse_document
 from floe.oci.target import (
     ANNOTATION_CONTENT_DIGEST,
     ANNOTATION_CREATED,
@@ -337,7 +337,12 @@ def unpack_artifact(
 ) -> Unpacked:
     """Copy an artifact's titled files to out_dir (`copy_graph` into a FileStore); all or
     nothing: titles, sizes, tar members, digests and a floe tree are checked first."""
-    read_image_manifest(target, manifest_desc)  # fail fast, before touching out_dir
+    if manifest_desc.media_type in INDEX_MEDIA_TYPES:
+        raise GateError(
+            "artifact_manifest_invalid",
+            f"{manifest_desc.digest} is an index, not an image manifest with layers",
+            hint="floe pulls artifacts pushed by floe publish, oras push or skopeo copy",
+        )
 
     def accept(desc: Descriptor, manifest: Manifest) -> None:
         if require_floe and not is_floe_manifest(manifest):

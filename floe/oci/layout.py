@@ -22,7 +22,7 @@ from typing import IO, Any, cast
 
 from floe.errors import GateError, UsageError
 from floe.files import atomic_write
-from floe.oci.manifest import Index, Manifest, parse_document, parse_index
+from floe.oci.manifest import Index, Manifest, load_json, parse_document, parse_index
 from floe.oci.target import (
     ANNOTATION_REF_NAME,
     MANIFEST_MEDIA_TYPES,
@@ -114,10 +114,12 @@ class LayoutTarget:
             self._check_layout()
             return []
         try:
-            data = json.loads(index_path.read_bytes())
+            data = load_json(index_path.read_bytes(), str(index_path))
             manifests = data.get("manifests", [])
-        except (ValueError, AttributeError):
-            raise UsageError("layout_invalid", f"{index_path} is not valid JSON") from None
+        except (GateError, AttributeError):  # a local file: exit 2, not "the artifact is bad"
+            raise UsageError(
+                "layout_invalid", f"{index_path} is not valid JSON (or over the size/depth caps)"
+            ) from None
         if not isinstance(manifests, list):
             raise UsageError("layout_invalid", f"{index_path}: manifests is not a list")
         return [m for m in manifests if isinstance(m, dict)]
