@@ -29,7 +29,7 @@ from typing import Any, NamedTuple, cast
 from floe.errors import FloeError, GateError, UsageError
 from floe.oci.copy import copy_graph
 from floe.oci.filestore import ORAS_DIR, FileStore, check_path
-from floe.oci.manifest import INDEX_MEDIA_TYPES, Manifest, parse_document
+from floe.oci.manifest import INDEX_MEDIA_TYPES, Manifest, parse_document, parse_manifest
 from floe.oci.target import (
     ANNOTATION_CONTENT_DIGEST,
     ANNOTATION_CREATED,
@@ -80,14 +80,13 @@ class Packed(NamedTuple):
 
     @property
     def artifact_type(self) -> str | None:
-        value = json.loads(self.manifest).get("artifactType")
-        return str(value) if value else None
+        return parse_manifest(self.manifest, "packed manifest").artifact_type
 
     def blobs(self) -> dict[str, bytes | Path]:
         """Every blob by digest, the manifest included (for an in-memory source Target)."""
         out: dict[str, bytes | Path] = {b.desc.digest: b.data for b in self.layers}
-        config = json.loads(self.manifest)["config"]
-        out[config["digest"]] = self.config
+        config = parse_manifest(self.manifest, "packed manifest").config
+        out[config.digest] = self.config
         out[self.descriptor.digest] = self.manifest
         return out
 

@@ -18,11 +18,11 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, cast
 
 from floe.errors import GateError, UsageError
 from floe.files import atomic_write
-from floe.oci.manifest import Index, Manifest, load_json, parse_document, parse_index
+from floe.oci.manifest import Index, Manifest, parse_document, parse_index
 from floe.oci.target import (
     ANNOTATION_REF_NAME,
     MANIFEST_MEDIA_TYPES,
@@ -108,29 +108,24 @@ class LayoutTarget:
         with FileLock(str(self.path / LOCK_FILE), timeout=60):
             yield
 
-    def _read_index(self) -> list[dict[str, Any]]:
+    def _read_index(self) -> list[Descriptor]:
+        """index.json's entries, typed (a local file: a bad one is `layout_invalid`, exit 2)."""
         index_path = self.path / INDEX_FILE
         if not index_path.exists():
             self._check_layout()
             return []
         try:
-            data = load_json(index_path.read_bytes(), str(index_path))
-            manifests = data.get("manifests", [])
-        except (GateError, AttributeError):  # a local file: exit 2, not "the artifact is bad"
+            return list(parse_index(index_path.read_bytes(), str(index_path)).manifests)
+        except GateError as exc:
             raise UsageError(
-                "layout_invalid", f"{index_path} is not valid JSON (or over the size/depth caps)"
+                "layout_invalid",
+                f"{index_path} is not a valid image index ({exc.message})",
+                hint="the layout was edited by hand or is damaged; copy the artifact again",
             ) from None
-        if not isinstance(manifests, list):
-            raise UsageError("layout_invalid", f"{index_path}: manifests is not a list")
-        return [m for m in manifests if isinstance(m, dict)]
 
-    def _write_index(self, manifests: list[dict[str, Any]]) -> None:
-        def key(entry: dict[str, Any]) -> tuple[str, str]:
-            ref = (entry.get("annotations") or {}).get(ANNOTATION_REF_NAME, "")
-            return (str(ref), str(entry.get("digest", "")))
-
-        unique = {key(m): m for m in manifests}
-        ordered = [unique[k] for k in sorted(unique)]
+    def _write_index(self, manifests: list[Descriptor]) -> None:
+        unique = {(_ref_name(m) or "", m.digest): m for m in manifests}
+        ordered = [unique[k].to_json() for k in sorted(unique)]
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": ordered}
         data = canonical_json(index)
         with contextlib.suppress(OSError):
@@ -138,7 +133,7 @@ class LayoutTarget:
                 return  # e.g. re-tagging what the tag already names: nothing to write
         atomic_write(self.path / INDEX_FILE, data, fsync=False)
 
-    def _update_index(self, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    def _update_index(self, change: Callable[[list[Descriptor]], list[Descriptor]]) -> None:
         with self._locked():
             self._write_index(change(self._read_index()))
 
@@ -148,8 +143,8 @@ class LayoutTarget:
         if reference.startswith("sha256:"):
             return self._resolve_digest(reference)
         for entry in self._read_index():
-            if (entry.get("annotations") or {}).get(ANNOTATION_REF_NAME) == reference:
-                return _index_descriptor(entry)
+            if _ref_name(entry) == reference:
+                return entry
         raise UsageError(
             "reference_not_found",
             f"{self.describe()} has no tag {reference!r}",
@@ -159,8 +154,8 @@ class LayoutTarget:
     def _resolve_digest(self, digest: str) -> Descriptor:
         validate_digest(digest)
         for entry in self._read_index():
-            if entry.get("digest") == digest:
-                return _index_descriptor(entry)
+            if entry.digest == digest:
+                return entry
         path = self.blob_path(digest)
         if not path.is_file():
             raise UsageError("reference_not_found", f"{self.describe()} has no manifest {digest}")
@@ -228,11 +223,9 @@ class LayoutTarget:
         doc = _document_or_none(path.read_bytes(), desc)
         if doc is None or doc.subject is None:
             return
-        entry = Descriptor(
-            desc.media_type, desc.digest, desc.size, artifact_type=doc.kind
-        ).to_json()
+        entry = Descriptor(desc.media_type, desc.digest, desc.size, artifact_type=doc.kind)
 
-        def add(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        def add(entries: list[Descriptor]) -> list[Descriptor]:
             return [*entries, entry]
 
         self._update_index(add)
@@ -250,30 +243,22 @@ class LayoutTarget:
             desc.size,
             annotations={ANNOTATION_REF_NAME: tag},
             artifact_type=desc.artifact_type,
-        ).to_json()
+        )
 
-        def retag(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            kept = [
-                e for e in entries if (e.get("annotations") or {}).get(ANNOTATION_REF_NAME) != tag
-            ]
-            return [*kept, entry]
+        def retag(entries: list[Descriptor]) -> list[Descriptor]:
+            return [*(e for e in entries if _ref_name(e) != tag), entry]
 
         self._update_index(retag)
 
     def tags(self) -> list[str]:
         """The layout's tags; a missing layout is an error (a typo must not list "none")."""
         self._check_layout()
-        names = {
-            str((e.get("annotations") or {}).get(ANNOTATION_REF_NAME))
-            for e in self._read_index()
-            if (e.get("annotations") or {}).get(ANNOTATION_REF_NAME)
-        }
-        return sorted(names)
+        return sorted({name for e in self._read_index() if (name := _ref_name(e))})
 
     def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
         if not (self.path / LAYOUT_FILE).exists():
             return []
-        candidates = [_index_descriptor(e) for e in self._read_index()]
+        candidates = self._read_index()
         candidates += self._fallback_referrers(subject)
         found: dict[str, Descriptor] = {}
         for desc in candidates:
@@ -306,8 +291,8 @@ class LayoutTarget:
         return list(parse_index(self.fetch_bytes(index_desc), index_desc.digest).manifests)
 
 
-def _index_descriptor(entry: dict[str, Any]) -> Descriptor:
-    return Descriptor.from_json(entry)
+def _ref_name(entry: Descriptor) -> str | None:
+    return entry.annotations.get(ANNOTATION_REF_NAME) or None
 
 
 def _media_type_of(data: bytes, digest: str) -> str:
