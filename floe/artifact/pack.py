@@ -343,15 +343,7 @@ def unpack_artifact(
             hint="floe pulls artifacts pushed by floe publish, oras push or skopeo copy",
         )
 
-    def accept(desc: Descriptor, manifest: Manifest) -> None:
-        if require_floe and not is_floe_manifest(manifest):
-            raise UsageError(
-                "artifact_not_floe",
-                f"{desc.digest} is not a floe platform (artifactType {manifest.kind})",
-                hint="point at an artifact published with `floe platform publish`",
-            )
-        check_destination(out_dir, force)
-
+    accept = _acceptor(out_dir, require_floe=require_floe, force=force)
     with FileStore(out_dir, max_blob_size=max_blob_size, accept=accept) as store:
         copy_graph(
             target,
@@ -374,6 +366,23 @@ def unpack_artifact(
         check_destination(out_dir, force)
         store.commit()
     return result
+
+
+def _acceptor(
+    out_dir: Path, *, require_floe: bool, force: bool
+) -> Callable[[Descriptor, Manifest], None]:
+    """The file store's admission check: a floe artifact (if required), a usable --out."""
+
+    def accept(desc: Descriptor, manifest: Manifest) -> None:
+        if require_floe and not is_floe_manifest(manifest):
+            raise UsageError(
+                "artifact_not_floe",
+                f"{desc.digest} is not a floe platform (artifactType {manifest.kind[:80]})",
+                hint="point at an artifact published with `floe platform publish`",
+            )
+        check_destination(out_dir, force)
+
+    return accept
 
 
 def check_destination(out_dir: Path, force: bool) -> None:

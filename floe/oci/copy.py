@@ -106,9 +106,15 @@ class _Copier:
 
     def copy_manifest(self, desc: Descriptor, tag: str | None = None, depth: int = 0) -> None:
         """Children before parents: blobs or child manifests, then this manifest."""
+        if desc.media_type not in MANIFEST_MEDIA_TYPES and depth > 0:
+            raise GateError(  # an index names it: the artifact is bad (exit 1)
+                "artifact_manifest_invalid",
+                f"{desc.digest}: an index lists media type {desc.media_type[:80]!r} as a manifest",
+                hint="the artifact is malformed or hostile; nothing was written",
+            )
         if desc.media_type not in MANIFEST_MEDIA_TYPES:
             raise UsageError(
-                "manifest_unsupported", f"{desc.digest} has media type {desc.media_type}"
+                "manifest_unsupported", f"{desc.digest} has media type {desc.media_type[:80]}"
             )
         if depth > MAX_GRAPH_DEPTH:
             raise GateError(
