@@ -186,3 +186,18 @@ class _Outcome:
         self.failed, self.slug = True, getattr(exc, "slug", "")
         self.outcomes[self.slug] = self.outcomes.get(self.slug, 0) + 1
         return True
+
+
+def test_mutated_documents_parse_or_fail_with_one_slug() -> None:
+    """Parse only (not marked slow): 2,000 mutations of manifest and index bytes."""
+    base_blobs, root, config = _base()
+    rng = random.Random(SEED + 1)
+    slugs: set[str] = set()
+    for _ in range(2_000):
+        blobs, desc = _case(rng, base_blobs, root, config)
+        try:
+            parse_document(blobs[desc.digest], desc)
+        except FloeError as exc:
+            _expect_exit_1(exc)
+            slugs.add(exc.slug)
+    assert slugs == {"artifact_manifest_invalid"}
