@@ -337,11 +337,9 @@ def test_hostile_tar_layers_are_refused_before_parsing(tmp_path: Path) -> None:
     huge_pax = b"%d comment=%s\n" % (256 * 1024 + 20, b"x" * (256 * 1024))
     assert _unpack_layer(tmp_path / "a", _pax_tar(huge_pax)).slug == "pull_layer_invalid"
     tar = _tar([_member("d/ok.txt", data=b"fine")])
-    zeros_after = gzip.compress(gzip.decompress(tar) + bytes(8 * 1024 * 1024), mtime=0)
-    bomb = _unpack_layer(tmp_path / "b", zeros_after)
-    assert bomb.slug in ("pull_too_large", "pull_layer_invalid"), bomb.one_line()
-    junk_after = gzip.compress(gzip.decompress(tar) + b"\1" * 10, mtime=0)
-    assert _unpack_layer(tmp_path / "c", junk_after).slug == "pull_layer_invalid"
+    zeros_after = gzip.compress(gzip.decompress(tar) + bytes(64 * 1024 * 1024), mtime=0)
+    bomb = _unpack_layer(tmp_path / "b", zeros_after)  # padding counts: ratio over 200:1
+    assert bomb.slug == "pull_too_large", bomb.one_line()
     assert _unpack_layer(tmp_path / "d", b"not gzip at all").slug == "pull_layer_invalid"
     assert _unpack_layer(tmp_path / "e", tar[: len(tar) // 2]).slug == "pull_layer_invalid"
     not_tar = gzip.compress(b"hello world" * 100, mtime=0)
@@ -355,7 +353,7 @@ def test_too_many_tar_members_are_refused(tmp_path: Path) -> None:
 
     members = [_member(f"d/f{i}", data=b"") for i in range(tarsafe.MAX_MEMBERS + 1)]
     error = _unpack_layer(tmp_path, _tar(members))
-    assert error.slug == "pull_layer_invalid" and "entries" in error.message
+    assert error.slug == "pull_too_large" and "entries" in error.message
 
 
 def test_pax_path_and_long_names_round_trip(tmp_path: Path) -> None:

@@ -8,29 +8,28 @@ needs to rebuild the tree. A top-level folder with more files than the
 threshold goes as one reproducible tar+gzip layer (ORAS directory convention:
 entries `<folder>/...`, `io.deis.oras.content.unpack: "true"`).
 
-Unpacking treats every title and tar member as hostile: relative POSIX paths
-only, regular files only, size caps, digests verified, everything written to a
-temp folder next to the destination and renamed into place only at the end.
+Unpacking is `copy_graph(target -> floe.oci.filestore.FileStore)`: every title
+and tar member is hostile (relative POSIX paths only, regular files only, size,
+depth and tar caps), digests verified, everything written to a temp folder next
+to the destination and renamed into place only after the floe tree checked.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import io
 import json
-import os
-import shutil
 import tarfile
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from floe.errors import FloeError, GateError, UsageError
-from floe.files import replace_dir
+from floe.oci.copy import copy_graph
+from floe.oci.filestore import ORAS_DIR, FileStore, check_path
+from floe.oci.manifest import INDEX_MEDIA_TYPES, Manifest, parse_document, parse_manifest
 from floe.oci.target import (
     ANNOTATION_CONTENT_DIGEST,
     ANNOTATION_CREATED,
@@ -56,7 +55,6 @@ from floe.tree.files import MANIFEST_FILE, content_digest, read_tree_files
 TAR_THRESHOLD = 512  # files in one top-level folder before it goes as one tar layer
 DEFAULT_MAX_BLOB = 256 * 1024 * 1024
 ORAS_FILE = "application/vnd.oci.image.layer.v1.tar"
-ORAS_DIR = "application/vnd.oci.image.layer.v1.tar+gzip"
 CHUNK = 1 << 20
 
 FOLDER_MEDIA_TYPES = {
@@ -82,14 +80,13 @@ class Packed(NamedTuple):
 
     @property
     def artifact_type(self) -> str | None:
-        value = json.loads(self.manifest).get("artifactType")
-        return str(value) if value else None
+        return parse_manifest(self.manifest, "packed manifest").artifact_type
 
     def blobs(self) -> dict[str, bytes | Path]:
         """Every blob by digest, the manifest included (for an in-memory source Target)."""
         out: dict[str, bytes | Path] = {b.desc.digest: b.data for b in self.layers}
-        config = json.loads(self.manifest)["config"]
-        out[config["digest"]] = self.config
+        config = parse_manifest(self.manifest, "packed manifest").config
+        out[config.digest] = self.config
         out[self.descriptor.digest] = self.manifest
         return out
 
@@ -283,39 +280,9 @@ def _tar_info(name: str, kind: bytes, size: int, mode: int) -> tarfile.TarInfo:
 # ---- unpack ------------------------------------------------------------------------
 
 
-def _unsafe(what: str, why: str) -> GateError:
-    return GateError(
-        "pull_unsafe_path",
-        f"refusing {what!r}: {why}",
-        hint="the artifact is malformed or hostile; nothing was written",
-    )
-
-
 def check_title(title: str) -> PurePosixPath:
-    """A title must be a plain relative POSIX path inside the destination."""
-    if not title or "\0" in title:
-        raise _unsafe(title, "empty name or NUL byte")
-    if "\\" in title:
-        raise _unsafe(title, "backslashes are not allowed in paths")
-    if title.startswith("/") or (len(title) > 1 and title[1] == ":"):
-        raise _unsafe(title, "absolute paths are not allowed")
-    parts = title.split("/")
-    if any(part in ("", ".", "..") for part in parts):
-        raise _unsafe(title, "empty, '.' or '..' path components are not allowed")
-    return PurePosixPath(title)
-
-
-def _check_titles(titles: list[str]) -> None:
-    seen: set[str] = set()
-    for title in titles:
-        check_title(title)
-        if title in seen:
-            raise _unsafe(title, "the artifact names this path twice")
-        seen.add(title)
-    for title in titles:
-        for parent in PurePosixPath(title).parents:
-            if str(parent) in seen:
-                raise _unsafe(title, f"{parent} is both a file and a folder")
+    """A title must be a plain relative POSIX path inside the destination (with caps)."""
+    return check_path(title)
 
 
 @dataclass
@@ -330,19 +297,30 @@ class Unpacked:
     content_digest: str | None = None
 
 
-def read_manifest(target: Target, desc: Descriptor) -> dict[str, Any]:
+def read_image_manifest(target: Target, desc: Descriptor) -> Manifest:
+    """The typed image manifest behind desc (an index is `artifact_manifest_invalid`)."""
     if desc.size > MAX_MANIFEST_BYTES:
         raise GateError(
             "pull_too_large", f"manifest {desc.digest} is {desc.size} bytes (limit 4 MiB)"
         )
-    manifest = parse_json_object(target.fetch_bytes(desc, MAX_MANIFEST_BYTES), desc.digest)
-    if not isinstance(manifest.get("layers"), list):
+    doc = parse_document(target.fetch_bytes(desc, MAX_MANIFEST_BYTES), desc)
+    if not isinstance(doc, Manifest):
         raise GateError(
             "artifact_manifest_invalid",
             f"{desc.digest} is not an image manifest with layers",
             hint="floe pulls artifacts pushed by floe publish, oras push or skopeo copy",
         )
-    return manifest
+    return doc
+
+
+def read_manifest(target: Target, desc: Descriptor) -> dict[str, Any]:
+    """The manifest as JSON, after the typed parse accepted it (for callers not yet typed)."""
+    read_image_manifest(target, desc)
+    return parse_json_object(target.fetch_bytes(desc, MAX_MANIFEST_BYTES), desc.digest)
+
+
+def is_floe_manifest(manifest: Manifest) -> bool:
+    return manifest.kind == FLOE_ARTIFACT_TYPE or manifest.config.media_type == FLOE_CONFIG
 
 
 def unpack_artifact(
@@ -356,48 +334,55 @@ def unpack_artifact(
     concurrency: int = 8,
     on_progress: Callable[[str, Descriptor, int], None] | None = None,
 ) -> Unpacked:
-    """Fetch, verify and write an artifact's titled files to out_dir; all or nothing."""
-    manifest = read_manifest(target, manifest_desc)
-    layers = [Descriptor.from_json(layer) for layer in manifest["layers"]]
-    config = Descriptor.from_json(manifest.get("config") or {})
-    artifact_type = manifest.get("artifactType") or config.media_type
-    is_floe = artifact_type == FLOE_ARTIFACT_TYPE or config.media_type == FLOE_CONFIG
-    if require_floe and not is_floe:
-        raise UsageError(
-            "artifact_not_floe",
-            f"{manifest_desc.digest} is not a floe platform (artifactType {artifact_type})",
-            hint="point at an artifact published with `floe platform publish`",
+    """Copy an artifact's titled files to out_dir (`copy_graph` into a FileStore); all or
+    nothing: titles, sizes, tar members, digests and a floe tree are checked first."""
+    if manifest_desc.media_type in INDEX_MEDIA_TYPES:
+        raise GateError(
+            "artifact_manifest_invalid",
+            f"{manifest_desc.digest} is an index, not an image manifest with layers",
+            hint="floe pulls artifacts pushed by floe publish, oras push or skopeo copy",
         )
-    titled = [layer for layer in layers if ANNOTATION_TITLE in layer.annotations]
-    _check_titles([layer.annotations[ANNOTATION_TITLE] for layer in titled])
-    for layer in titled:
-        if layer.size > max_blob_size:
-            raise GateError(
-                "pull_too_large",
-                f"{layer.annotations[ANNOTATION_TITLE]} is {layer.size} bytes, over the "
-                f"{max_blob_size}-byte limit",
-                hint="raise the limit only for artifacts you trust",
-            )
-    check_destination(out_dir, force)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
-        staging.chmod(0o755)
-        result = Unpacked(manifest_desc.digest, artifact_type, is_floe)
-        result.annotations = {
-            str(k): str(v) for k, v in (manifest.get("annotations") or {}).items()
-        }
-        writer = _LayerWriter(target, staging, max_blob_size, result, on_progress)
-        writer.write_all(titled, concurrency)
+
+    accept = _acceptor(out_dir, require_floe=require_floe, force=force)
+    with FileStore(out_dir, max_blob_size=max_blob_size, accept=accept) as store:
+        copy_graph(
+            target,
+            store,
+            manifest_desc,
+            tag=None,
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
+        manifest = cast(Manifest, store.manifest)
+        is_floe = is_floe_manifest(manifest)
+        result = Unpacked(manifest_desc.digest, manifest.kind, is_floe, dict(store.files))
+        result.annotations = dict(manifest.annotations)
         if is_floe:
-            result.content_digest = _verify_floe_tree(target, config, staging, result)
+            result.content_digest = _verify_floe_tree(
+                target, manifest.config, store.staging, result
+            )
         else:
-            result.content_digest = _tree_digest_if_valid(staging)
-        replace_dir(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            result.content_digest = _tree_digest_if_valid(store.staging)
+        check_destination(out_dir, force)
+        store.commit()
     return result
+
+
+def _acceptor(
+    out_dir: Path, *, require_floe: bool, force: bool
+) -> Callable[[Descriptor, Manifest], None]:
+    """The file store's admission check: a floe artifact (if required), a usable --out."""
+
+    def accept(desc: Descriptor, manifest: Manifest) -> None:
+        if require_floe and not is_floe_manifest(manifest):
+            raise UsageError(
+                "artifact_not_floe",
+                f"{desc.digest} is not a floe platform (artifactType {manifest.kind[:80]})",
+                hint="point at an artifact published with `floe platform publish`",
+            )
+        check_destination(out_dir, force)
+
+    return accept
 
 
 def check_destination(out_dir: Path, force: bool) -> None:
@@ -418,115 +403,6 @@ def check_destination(out_dir: Path, force: bool) -> None:
             f"{out_dir} already exists and is not empty",
             hint="pass --force to replace it",
         )
-
-
-class _LayerWriter:
-    """Writes titled layers into the staging folder, verifying as it streams."""
-
-    def __init__(
-        self,
-        target: Target,
-        staging: Path,
-        cap: int,
-        result: Unpacked,
-        on_progress: Callable[[str, Descriptor, int], None] | None,
-    ) -> None:
-        self.target, self.staging, self.cap, self.result = target, staging, cap, result
-        self.on_progress = on_progress
-
-    def write_all(self, layers: list[Descriptor], concurrency: int) -> None:
-        """Fetch layers in parallel (titles were checked: each writes its own path)."""
-        from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-
-        if concurrency <= 1 or len(layers) <= 1:
-            for layer in layers:
-                self.write(layer)
-            return
-        with ThreadPoolExecutor(max_workers=concurrency) as pool:
-            futures = [pool.submit(self.write, layer) for layer in layers]
-            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-            for future in pending:
-                future.cancel()
-            for future in futures:
-                if future in done:
-                    future.result()
-
-    def write(self, layer: Descriptor) -> None:
-        title = layer.annotations[ANNOTATION_TITLE]
-        if layer.annotations.get(ANNOTATION_ORAS_UNPACK) == "true" or layer.media_type == ORAS_DIR:
-            for name in _extract_tar(self.target, layer, self.staging, title, self.cap):
-                self.result.files[name] = layer
-            self._advance(layer, layer.size)
-            return
-        dest = self.staging.joinpath(*title.split("/"))
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with self.target.fetch(layer) as stream, _exclusive(dest) as out:
-            while chunk := stream.read(CHUNK):
-                out.write(chunk)
-                self._advance(layer, len(chunk))
-        self.result.files[title] = layer
-
-    def _advance(self, layer: Descriptor, nbytes: int) -> None:
-        if self.on_progress is not None:
-            self.on_progress("advance", layer, nbytes)
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path) -> Any:
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags, 0o644)
-    except FileExistsError:
-        raise _unsafe(str(path.name), "the artifact writes this path twice") from None
-    with os.fdopen(fd, "wb") as out:
-        yield out
-
-
-def _extract_tar(
-    target: Target, layer: Descriptor, staging: Path, title: str, cap: int
-) -> list[str]:
-    """Stream-extract a tar+gzip layer (floe.oci.tarsafe: every header bounded first)."""
-    from floe.oci.tarsafe import members, open_layer
-
-    written: list[str] = []
-    with target.fetch(layer) as stream:
-        source = open_layer(stream, title, cap)
-        for member, data in members(source, title):
-            name = _safe_member(member, title)
-            dest = staging.joinpath(*name.split("/"))
-            if member.kind == "dir":
-                dest.mkdir(parents=True, exist_ok=True)
-                continue
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            with _exclusive(dest) as out:
-                left = member.size
-                while left:
-                    chunk = data.exactly(min(left, CHUNK))
-                    out.write(chunk)
-                    left -= len(chunk)
-            written.append(name)
-        while stream.read(CHUNK):  # drain: the layer digest is checked at end of stream
-            pass
-    expected = layer.annotations.get(ANNOTATION_ORAS_DIGEST)
-    if expected and expected != "sha256:" + source.hash.hexdigest():
-        raise GateError(
-            "pull_digest_mismatch",
-            f"{title}: unpacked tar does not match {ANNOTATION_ORAS_DIGEST}",
-            hint="the artifact is corrupt or tampered with; nothing was written",
-        )
-    return written
-
-
-def _safe_member(member: Any, title: str) -> str:
-    if member.kind == "link":
-        raise _unsafe(member.name, "links are not allowed in artifacts")
-    if member.kind not in ("file", "dir"):
-        raise _unsafe(member.name, "only regular files and folders are allowed")
-    name = str(member.name)
-    check_title(name)
-    if name != title and not name.startswith(title + "/"):
-        raise _unsafe(member.name, f"tar entries must be inside {title}/")
-    return name
 
 
 def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result: Unpacked) -> str:

@@ -17,21 +17,25 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from floe.errors import GateError, UsageError
+from floe.oci.manifest import Index, Manifest, parse_document
 from floe.oci.target import (
-    DOCKER_MANIFEST_LIST,
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
-    OCI_INDEX,
     Descriptor,
+    ManifestGate,
+    Mounter,
+    ReferencePusher,
+    Repository,
     Target,
     VerifyingReader,
-    parse_json_object,
 )
 
 # on_progress(event, descriptor, nbytes): event is "start", "advance", "skip" or "done".
 ProgressFn = Callable[[str, Descriptor, int], None]
 LEGACY_SUFFIXES = (".sig", ".att", ".sbom")  # cosign tag-schema signatures and attestations
 CHUNK = 1 << 20
+MAX_GRAPH_DEPTH = 8  # index -> index -> ... nesting, and referrers of referrers
+MAX_REFERRERS = 1_000  # referrers copied for one root, all levels together
 
 
 @dataclass
@@ -100,29 +104,42 @@ class _Copier:
         self.on_progress = on_progress
         self._legacy_tags: list[str] | None = None
 
-    def copy_manifest(self, desc: Descriptor, tag: str | None = None) -> None:
+    def copy_manifest(self, desc: Descriptor, tag: str | None = None, depth: int = 0) -> None:
         """Children before parents: blobs or child manifests, then this manifest."""
+        if desc.media_type not in MANIFEST_MEDIA_TYPES and depth > 0:
+            raise GateError(  # an index names it: the artifact is bad (exit 1)
+                "artifact_manifest_invalid",
+                f"{desc.digest}: an index lists media type {desc.media_type[:80]!r} as a manifest",
+                hint="the artifact is malformed or hostile; nothing was written",
+            )
         if desc.media_type not in MANIFEST_MEDIA_TYPES:
             raise UsageError(
-                "manifest_unsupported", f"{desc.digest} has media type {desc.media_type}"
+                "manifest_unsupported", f"{desc.digest} has media type {desc.media_type[:80]}"
+            )
+        if depth > MAX_GRAPH_DEPTH:
+            raise GateError(
+                "artifact_manifest_invalid",
+                f"{desc.digest}: indexes nested deeper than {MAX_GRAPH_DEPTH} levels",
+                hint="the artifact is malformed or hostile; nothing was written",
             )
         data = self.src.fetch_bytes(desc, MAX_MANIFEST_BYTES)
-        manifest = parse_json_object(data, desc.digest)
+        doc = parse_document(data, desc)
         if self.dst.exists(desc):
             # A stored manifest implies its whole graph is stored (registries refuse
             # manifests with missing blobs; layouts write manifests last): one HEAD, done.
-            self._skip_graph(manifest, desc)
+            self._skip_graph(doc)
             if tag:
                 self._tag(desc, data, tag)
             return
-        if desc.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST):
-            for child in manifest.get("manifests") or []:
-                self.copy_manifest(Descriptor.from_json(child))
+        if isinstance(doc, Index):
+            for child in doc.manifests:
+                self.copy_manifest(child, depth=depth + 1)
+        elif isinstance(self.dst, ManifestGate):
+            self.copy_blobs(self.dst.admit(desc, doc))  # checked before any blob moves
         else:
-            self.copy_blobs(_unique(_blobs_of(manifest)))
-        push_manifest = getattr(self.dst, "push_manifest", None)
-        if tag and push_manifest is not None:
-            push_manifest(desc, data, tag)  # a registry stores and tags in one PUT
+            self.copy_blobs(doc.blobs())
+        if tag and isinstance(self.dst, ReferencePusher):
+            self.dst.push_manifest(desc, data, tag)  # a registry stores and tags in one PUT
         else:
             self.dst.push(desc, io.BytesIO(data))
             if tag:
@@ -130,17 +147,16 @@ class _Copier:
         self.stats.manifests_copied += 1
 
     def _tag(self, desc: Descriptor, data: bytes, tag: str) -> None:
-        push_manifest = getattr(self.dst, "push_manifest", None)
-        if push_manifest is not None:
-            push_manifest(desc, data, tag)  # no GET of bytes we already hold
+        if isinstance(self.dst, ReferencePusher):
+            self.dst.push_manifest(desc, data, tag)  # no GET of bytes we already hold
         else:
             self.dst.tag(desc, tag)
 
-    def _skip_graph(self, manifest: dict[str, Any], desc: Descriptor) -> None:
+    def _skip_graph(self, doc: Manifest | Index) -> None:
         self.stats.manifests_skipped += 1
-        if desc.media_type in (OCI_INDEX, DOCKER_MANIFEST_LIST):
+        if isinstance(doc, Index):
             return
-        for blob in _unique(_blobs_of(manifest)):
+        for blob in doc.blobs():
             self.stats.count(blob, copied=False)
             self._notify("skip", blob, blob.size)
 
@@ -178,28 +194,31 @@ class _Copier:
 
     def _mounted(self, desc: Descriptor) -> bool:
         """Same registry, other repository: ask the registry to link the blob (no bytes)."""
-        mount = getattr(self.dst, "mount", None)
-        source_repo = getattr(self.src, "repository", None)
-        same_host = getattr(self.src, "host", None) == getattr(self.dst, "host", object())
-        if mount is None or not source_repo or not same_host:
+        if not isinstance(self.dst, Mounter) or not isinstance(self.src, Repository):
             return False
-        if source_repo == getattr(self.dst, "repository", None):
+        if self.src.host != self.dst.host or self.src.repository == self.dst.repository:
             return False
-        return bool(mount(desc, source_repo))
+        return bool(self.dst.mount(desc, self.src.repository))
 
     def _notify(self, event: str, desc: Descriptor, nbytes: int) -> None:
         if self.on_progress is not None:
             self.on_progress(event, desc, nbytes)
 
-    def copy_referrers(self, subject: Descriptor, seen: set[str]) -> None:
+    def copy_referrers(self, subject: Descriptor, seen: set[str], depth: int = 0) -> None:
         """Referrers (signatures, attestations) of subject, recursively, after their subject."""
-        if subject.digest in seen:
+        if subject.digest in seen or depth > MAX_GRAPH_DEPTH:
             return
         seen.add(subject.digest)
         for referrer in self.src.referrers(subject):
+            if len(self.stats.referrers) >= MAX_REFERRERS:
+                raise GateError(
+                    "artifact_manifest_invalid",
+                    f"{subject.digest} has more than {MAX_REFERRERS} referrers",
+                    hint="the source is malformed or hostile; copy without referrers",
+                )
             self.copy_manifest(referrer)
             self.stats.referrers.append(referrer.digest)
-            self.copy_referrers(referrer, seen)
+            self.copy_referrers(referrer, seen, depth + 1)
         for legacy in self._legacy_for(subject):
             desc = self.src.resolve(legacy)
             self.copy_manifest(desc, legacy)
@@ -228,18 +247,6 @@ class _Counting:
         return data
 
 
-def _blobs_of(manifest: dict[str, Any]) -> list[Descriptor]:
-    blobs = [Descriptor.from_json(manifest["config"])] if "config" in manifest else []
-    return blobs + [Descriptor.from_json(layer) for layer in manifest.get("layers") or []]
-
-
-def _unique(blobs: list[Descriptor]) -> list[Descriptor]:
-    seen: dict[str, Descriptor] = {}
-    for blob in blobs:
-        seen.setdefault(blob.digest, blob)
-    return list(seen.values())
-
-
 class StaticTarget:
     """A read-only Target over blobs held in memory or on disk (the source of a publish)."""
 
@@ -259,11 +266,15 @@ class StaticTarget:
         if data is None:
             raise GateError("blob_not_found", f"{self._name} lacks {desc.digest}")
         if isinstance(data, Path):
-            # A local file we hashed ourselves: hand over the seekable file so a registry
-            # upload can stream it without spooling. Every destination verifies the digest
-            # on push (the registry on PUT, a layout before its rename), so a file changed
-            # since it was hashed is still refused.
+            # A local file: verified here (size and digest, one read), then handed over as
+            # a seekable file so a registry upload can stream it without spooling. Every
+            # destination verifies again on push (the registry on PUT, a layout before its
+            # rename), so a file changed after this check is still refused.
             with data.open("rb") as handle:
+                reader = VerifyingReader(handle, desc)
+                while reader.read(CHUNK):
+                    pass
+                handle.seek(0)
                 yield handle
         else:
             yield cast(IO[bytes], VerifyingReader(io.BytesIO(data), desc))

@@ -17,11 +17,13 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, cast
 
 from floe.errors import GateError, UsageError
 from floe.files import atomic_write
+from floe.oci.manifest import Index, Manifest, parse_document, parse_index
 from floe.oci.target import (
     ANNOTATION_REF_NAME,
     MANIFEST_MEDIA_TYPES,
@@ -107,27 +109,24 @@ class LayoutTarget:
         with FileLock(str(self.path / LOCK_FILE), timeout=60):
             yield
 
-    def _read_index(self) -> list[dict[str, Any]]:
+    def _read_index(self) -> list[Descriptor]:
+        """index.json's entries, typed (a local file: a bad one is `layout_invalid`, exit 2)."""
         index_path = self.path / INDEX_FILE
         if not index_path.exists():
             self._check_layout()
             return []
         try:
-            data = json.loads(index_path.read_bytes())
-            manifests = data.get("manifests", [])
-        except (ValueError, AttributeError):
-            raise UsageError("layout_invalid", f"{index_path} is not valid JSON") from None
-        if not isinstance(manifests, list):
-            raise UsageError("layout_invalid", f"{index_path}: manifests is not a list")
-        return [m for m in manifests if isinstance(m, dict)]
+            return list(parse_index(index_path.read_bytes(), str(index_path)).manifests)
+        except GateError as exc:
+            raise UsageError(
+                "layout_invalid",
+                f"{index_path} is not a valid image index ({exc.message})",
+                hint="the layout was edited by hand or is damaged; copy the artifact again",
+            ) from None
 
-    def _write_index(self, manifests: list[dict[str, Any]]) -> None:
-        def key(entry: dict[str, Any]) -> tuple[str, str]:
-            ref = (entry.get("annotations") or {}).get(ANNOTATION_REF_NAME, "")
-            return (str(ref), str(entry.get("digest", "")))
-
-        unique = {key(m): m for m in manifests}
-        ordered = [unique[k] for k in sorted(unique)]
+    def _write_index(self, manifests: list[Descriptor]) -> None:
+        unique = {(_ref_name(m) or "", m.digest): m for m in manifests}
+        ordered = [unique[k].to_json() for k in sorted(unique)]
         index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": ordered}
         data = canonical_json(index)
         with contextlib.suppress(OSError):
@@ -135,7 +134,7 @@ class LayoutTarget:
                 return  # e.g. re-tagging what the tag already names: nothing to write
         atomic_write(self.path / INDEX_FILE, data, fsync=False)
 
-    def _update_index(self, change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    def _update_index(self, change: Callable[[list[Descriptor]], list[Descriptor]]) -> None:
         with self._locked():
             self._write_index(change(self._read_index()))
 
@@ -145,8 +144,8 @@ class LayoutTarget:
         if reference.startswith("sha256:"):
             return self._resolve_digest(reference)
         for entry in self._read_index():
-            if (entry.get("annotations") or {}).get(ANNOTATION_REF_NAME) == reference:
-                return _index_descriptor(entry)
+            if _ref_name(entry) == reference:
+                return entry
         raise UsageError(
             "reference_not_found",
             f"{self.describe()} has no tag {reference!r}",
@@ -156,8 +155,8 @@ class LayoutTarget:
     def _resolve_digest(self, digest: str) -> Descriptor:
         validate_digest(digest)
         for entry in self._read_index():
-            if entry.get("digest") == digest:
-                return _index_descriptor(entry)
+            if entry.digest == digest:
+                return entry
         path = self.blob_path(digest)
         if not path.is_file():
             raise UsageError("reference_not_found", f"{self.describe()} has no manifest {digest}")
@@ -222,14 +221,12 @@ class LayoutTarget:
 
     def _record_referrer(self, desc: Descriptor, path: Path) -> None:
         """A manifest with a subject goes into index.json (no ref name) to be found later."""
-        manifest = parse_json_object(path.read_bytes(), desc.digest)
-        if not isinstance(manifest.get("subject"), dict):
+        doc = _document_or_none(path.read_bytes(), desc)
+        if doc is None or doc.subject is None:
             return
-        entry = Descriptor(
-            desc.media_type, desc.digest, desc.size, artifact_type=_artifact_type(manifest)
-        ).to_json()
+        entry = Descriptor(desc.media_type, desc.digest, desc.size, artifact_type=doc.kind)
 
-        def add(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        def add(entries: list[Descriptor]) -> list[Descriptor]:
             return [*entries, entry]
 
         self._update_index(add)
@@ -247,51 +244,38 @@ class LayoutTarget:
             desc.size,
             annotations={ANNOTATION_REF_NAME: tag},
             artifact_type=desc.artifact_type,
-        ).to_json()
+        )
 
-        def retag(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            kept = [
-                e for e in entries if (e.get("annotations") or {}).get(ANNOTATION_REF_NAME) != tag
-            ]
-            return [*kept, entry]
+        def retag(entries: list[Descriptor]) -> list[Descriptor]:
+            return [*(e for e in entries if _ref_name(e) != tag), entry]
 
         self._update_index(retag)
 
     def entries(self) -> list[Descriptor]:
         """Every index.json entry with its annotations (ref names, cosign's `kind`)."""
-        return [_index_descriptor(e) for e in self._read_index() if _well_formed(e)]
+        return self._read_index()
 
     def annotate(self, desc: Descriptor, annotations: dict[str, str]) -> None:
         """Merge `annotations` into the index.json entries for `desc` (adding one if none)."""
         if not self.exists(desc):
             raise UsageError("reference_not_found", f"{desc.digest} is not in the layout")
 
-        def merge(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-            mine = [e for e in entries if e.get("digest") == desc.digest] or [desc.to_json()]
-            for entry in mine:
-                current = entry.get("annotations")
-                entry["annotations"] = {
-                    **(current if isinstance(current, dict) else {}),
-                    **annotations,
-                }
-            return [*(e for e in entries if e.get("digest") != desc.digest), *mine]
+        def merge(entries: list[Descriptor]) -> list[Descriptor]:
+            mine = [e for e in entries if e.digest == desc.digest] or [desc]
+            merged = [replace(e, annotations={**e.annotations, **annotations}) for e in mine]
+            return [*(e for e in entries if e.digest != desc.digest), *merged]
 
         self._update_index(merge)
 
     def tags(self) -> list[str]:
         """The layout's tags; a missing layout is an error (a typo must not list "none")."""
         self._check_layout()
-        names = {
-            str((e.get("annotations") or {}).get(ANNOTATION_REF_NAME))
-            for e in self._read_index()
-            if (e.get("annotations") or {}).get(ANNOTATION_REF_NAME)
-        }
-        return sorted(names)
+        return sorted({name for e in self._read_index() if (name := _ref_name(e))})
 
     def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
         if not (self.path / LAYOUT_FILE).exists():
             return []
-        candidates = [_index_descriptor(e) for e in self._read_index()]
+        candidates = self._read_index()
         candidates += self._fallback_referrers(subject)
         found: dict[str, Descriptor] = {}
         for desc in candidates:
@@ -299,21 +283,17 @@ class LayoutTarget:
                 continue
             if not self.exists(desc):
                 continue
-            manifest = parse_json_object(self.fetch_bytes(desc), desc.digest)
-            named = manifest.get("subject")
-            if not isinstance(named, dict) or named.get("digest") != subject.digest:
+            doc = parse_document(self.fetch_bytes(desc), desc)
+            if doc.subject is None or doc.subject.digest != subject.digest:
                 continue
-            kind = _artifact_type(manifest)
-            if artifact_type and kind != artifact_type:
+            if artifact_type and doc.kind != artifact_type:
                 continue
-            annotations = manifest.get("annotations")
-            annotations = annotations if isinstance(annotations, dict) else {}
             found[desc.digest] = Descriptor(
                 desc.media_type,
                 desc.digest,
                 desc.size,
-                annotations={str(k): str(v) for k, v in annotations.items()},
-                artifact_type=kind,
+                annotations=dict(doc.annotations),
+                artifact_type=doc.kind,
             )
         return [found[d] for d in sorted(found)]
 
@@ -325,20 +305,11 @@ class LayoutTarget:
         index_desc = self.resolve(fallback_tag)
         if index_desc.media_type != OCI_INDEX:
             return []
-        index = parse_json_object(self.fetch_bytes(index_desc), index_desc.digest)
-        return [Descriptor.from_json(m) for m in index.get("manifests") or []]
+        return list(parse_index(self.fetch_bytes(index_desc), index_desc.digest).manifests)
 
 
-def _well_formed(entry: dict[str, Any]) -> bool:
-    try:
-        _index_descriptor(entry)
-    except GateError:
-        return False
-    return True
-
-
-def _index_descriptor(entry: dict[str, Any]) -> Descriptor:
-    return Descriptor.from_json(entry)
+def _ref_name(entry: Descriptor) -> str | None:
+    return entry.annotations.get(ANNOTATION_REF_NAME) or None
 
 
 def _media_type_of(data: bytes, digest: str) -> str:
@@ -349,9 +320,9 @@ def _media_type_of(data: bytes, digest: str) -> str:
     return OCI_INDEX if "manifests" in manifest else OCI_MANIFEST
 
 
-def _artifact_type(manifest: dict[str, Any]) -> str | None:
-    config = manifest.get("config")
-    kind = manifest.get("artifactType") or (
-        config.get("mediaType") if isinstance(config, dict) else None
-    )
-    return str(kind) if kind else None
+def _document_or_none(data: bytes, desc: Descriptor) -> Manifest | Index | None:
+    """A pushed manifest's typed form; bytes that are not one are stored, never indexed."""
+    try:
+        return parse_document(data, desc)
+    except GateError:
+        return None

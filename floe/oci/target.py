@@ -21,18 +21,35 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from typing import IO, Any, Protocol, runtime_checkable
 
-from floe.errors import FloeError, GateError, UsageError
+from floe.errors import GateError, UsageError
+from floe.oci.manifest import (
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+    MANIFEST_MEDIA_TYPES,
+    MAX_MANIFEST_BYTES,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Descriptor,
+    Manifest,
+    load_json,
+    parse_index,
+    parse_manifest,
+)
+
+__all__ = [
+    "DOCKER_MANIFEST",
+    "DOCKER_MANIFEST_LIST",
+    "MANIFEST_MEDIA_TYPES",
+    "MAX_MANIFEST_BYTES",
+    "OCI_INDEX",
+    "OCI_MANIFEST",
+    "Descriptor",
+]
 
 # Media types (DESIGN.md "The artifact on the wire").
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-MANIFEST_MEDIA_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST)
 
 FLOE_ARTIFACT_TYPE = "application/vnd.floe.platform.v1"
 FLOE_CONFIG = "application/vnd.floe.platform.config.v1+json"
@@ -54,76 +71,9 @@ ANNOTATION_ORAS_DIGEST = "io.deis.oras.content.digest"
 ANNOTATION_ORAS_UNPACK = "io.deis.oras.content.unpack"
 ANNOTATION_COSIGN_SIGNATURE = "dev.cosignproject.cosign/signature"
 
-MAX_MANIFEST_BYTES = 4 * 1024 * 1024
-
 # The canonical empty config blob `{}` of image-spec v1.1.
 EMPTY_JSON = b"{}"
 EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-
-
-@dataclass(frozen=True)
-class Descriptor:
-    """An OCI content descriptor: what a blob or manifest is, by digest and size."""
-
-    media_type: str
-    digest: str
-    size: int
-    annotations: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
-    artifact_type: str | None = field(default=None, compare=False, hash=False)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "mediaType": self.media_type,
-            "digest": self.digest,
-            "size": self.size,
-        }
-        if self.artifact_type:
-            out["artifactType"] = self.artifact_type
-        if self.annotations:
-            out["annotations"] = dict(sorted(self.annotations.items()))
-        return out
-
-    @classmethod
-    def from_json(cls, data: Any) -> Descriptor:
-        if not isinstance(data, dict):
-            raise GateError("artifact_manifest_invalid", "descriptor is not a JSON object")
-        try:
-            media_type = str(data["mediaType"])
-            digest = str(data["digest"])
-            size = data["size"]
-        except KeyError as exc:
-            raise GateError(
-                "artifact_manifest_invalid", f"descriptor lacks {exc.args[0]!r}"
-            ) from None
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise GateError("artifact_manifest_invalid", f"descriptor {digest} has a bad size")
-        validate_digest(digest)
-        annotations = data.get("annotations") or {}
-        if not isinstance(annotations, dict):
-            raise GateError("artifact_manifest_invalid", f"descriptor {digest} has bad annotations")
-        return cls(
-            media_type=media_type,
-            digest=digest,
-            size=size,
-            annotations={str(k): str(v) for k, v in annotations.items()},
-            artifact_type=data.get("artifactType"),
-        )
-
-    @classmethod
-    def for_bytes(
-        cls,
-        media_type: str,
-        data: bytes,
-        annotations: dict[str, str] | None = None,
-        artifact_type: str | None = None,
-    ) -> Descriptor:
-        return cls(
-            media_type, sha256_digest(data), len(data), dict(annotations or {}), artifact_type
-        )
-
-    @property
-    def hex(self) -> str:
-        return self.digest.split(":", 1)[1]
 
 
 def sha256_digest(data: bytes) -> str:
@@ -260,112 +210,69 @@ class Target(Protocol):
         ...
 
 
-MAX_JSON_DEPTH = 64  # OCI documents nest 4 deep; anything far deeper is hostile
-MAX_DESCRIPTORS = 10_000  # layers of a manifest or manifests of an index
-MAX_ANNOTATIONS = 1_024
-MAX_ANNOTATION_BYTES = 64 * 1024  # one key or value
-_DESCRIPTOR_LISTS = ("layers", "manifests")
-
-
-def json_depth(data: bytes) -> int:
-    """The deepest nesting of arrays and objects, in one linear pass (strings skipped)."""
-    depth = deepest = 0
-    in_string = escaped = False
-    for byte in data:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):
-            depth -= 1
-    return deepest
-
-
 def parse_json_object(data: bytes, digest: str) -> dict[str, Any]:
-    """A manifest or index read from any Target, parsed once and shape-checked.
+    """A JSON object from any Target (bounded size and depth), else `artifact_manifest_invalid`.
 
-    Every field floe reads has the type floe expects afterwards (descriptors are objects
-    with a valid digest and size, annotations map strings to strings, counts capped), so
-    no caller meets an `int` where it expects a descriptor. Else `artifact_manifest_invalid`.
+    For manifests and indexes use `floe.oci.manifest.parse_document`: typed and checked.
     """
-    if json_depth(data) > MAX_JSON_DEPTH:
-        raise GateError(
-            "artifact_manifest_invalid", f"{digest} nests deeper than {MAX_JSON_DEPTH} levels"
-        )
-    try:
-        value = json.loads(data)
-    except (ValueError, RecursionError):
-        raise GateError("artifact_manifest_invalid", f"{digest} is not valid JSON") from None
+    value = load_json(data, digest)
     if not isinstance(value, dict):
         raise GateError("artifact_manifest_invalid", f"{digest} is not a JSON object")
-    check_document(value, digest)
+    # A manifest or index read as a dict is still checked by the typed parser, so no
+    # caller of the dict meets an `int` where the OCI spec has a descriptor.
+    if "manifests" in value:
+        parse_index(data, digest)
+    elif "layers" in value or "config" in value:
+        parse_manifest(data, digest)
     return value
 
 
-def _invalid(digest: str, why: str) -> GateError:
-    return GateError("artifact_manifest_invalid", f"{digest}: {why}")
+# ---- capabilities (as oras-go's content.* interfaces): checked with isinstance ----------
 
 
-def check_document(doc: dict[str, Any], digest: str) -> None:
-    """Raise unless the fields floe reads of a manifest/index have their OCI types."""
-    for key in ("mediaType", "artifactType"):
-        if key in doc and not isinstance(doc[key], str):
-            raise _invalid(digest, f"{key} is not a string")
-    if "schemaVersion" in doc and (
-        not isinstance(doc["schemaVersion"], int) or isinstance(doc["schemaVersion"], bool)
-    ):
-        raise _invalid(digest, "schemaVersion is not a number")
-    for key in ("config", "subject"):
-        if key in doc:
-            _check_descriptor(doc[key], digest, key)
-    for key in _DESCRIPTOR_LISTS:
-        if key in doc:
-            items = doc[key]
-            if not isinstance(items, list):
-                raise _invalid(digest, f"{key} is not a list")
-            if len(items) > MAX_DESCRIPTORS:
-                raise _invalid(digest, f"{key} has {len(items)} entries (limit {MAX_DESCRIPTORS})")
-            for index, item in enumerate(items):
-                _check_descriptor(item, digest, f"{key}[{index}]")
-    if "annotations" in doc:
-        _check_annotations(doc["annotations"], digest, "annotations")
+@runtime_checkable
+class ReferencePusher(Protocol):
+    """Stores a manifest and tags it in one step (a registry's `PUT /manifests/<tag>`)."""
+
+    def push_manifest(self, desc: Descriptor, data: bytes, tag: str) -> None: ...
 
 
-def _check_descriptor(item: Any, digest: str, where: str) -> None:
-    if not isinstance(item, dict):
-        raise _invalid(digest, f"{where} is not a descriptor object")
-    if not isinstance(item.get("mediaType"), str):
-        raise _invalid(digest, f"{where}.mediaType is missing or not a string")
-    if "artifactType" in item and not isinstance(item["artifactType"], str):
-        raise _invalid(digest, f"{where}.artifactType is not a string")
-    size = item.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0 or size >= 2**63:
-        raise _invalid(digest, f"{where}.size is not a byte count")
-    if not isinstance(item.get("digest"), str):
-        raise _invalid(digest, f"{where}.digest is missing or not a string")
-    try:
-        validate_digest(item["digest"])
-    except FloeError:
-        raise _invalid(digest, f"{where}.digest is not sha256:<64 hex>") from None
-    if "annotations" in item:
-        _check_annotations(item["annotations"], digest, f"{where}.annotations")
+@runtime_checkable
+class Mounter(Protocol):
+    """Links a blob from another repository of the same registry (no bytes sent)."""
+
+    host: str
+    repository: str
+
+    def mount(self, desc: Descriptor, from_repository: str) -> bool: ...
 
 
-def _check_annotations(value: Any, digest: str, where: str) -> None:
-    if not isinstance(value, dict):
-        raise _invalid(digest, f"{where} is not an object")
-    if len(value) > MAX_ANNOTATIONS:
-        raise _invalid(digest, f"{where} has {len(value)} entries (limit {MAX_ANNOTATIONS})")
-    for key, text in value.items():
-        if not isinstance(text, str):
-            raise _invalid(digest, f"{where}[{key!r}] is not a string")
-        if len(key) > MAX_ANNOTATION_BYTES or len(text) > MAX_ANNOTATION_BYTES:
-            raise _invalid(digest, f"{where} has an entry over {MAX_ANNOTATION_BYTES} bytes")
+@runtime_checkable
+class Repository(Protocol):
+    """A Target that is one repository of a registry host (mount source)."""
+
+    host: str
+    repository: str
+
+
+@runtime_checkable
+class TagLister(Protocol):
+    def tags(self) -> list[str]: ...
+
+
+@runtime_checkable
+class ReferrerLister(Protocol):
+    def referrers(
+        self, subject: Descriptor, artifact_type: str | None = None
+    ) -> list[Descriptor]: ...
+
+
+@runtime_checkable
+class ManifestGate(Protocol):
+    """A destination that checks an image manifest before any of its blobs move.
+
+    `admit` raises to refuse the manifest (nothing is fetched) or returns the blobs it
+    wants (a file store wants titled layers only).
+    """
+
+    def admit(self, desc: Descriptor, manifest: Manifest) -> list[Descriptor]: ...
