@@ -23,7 +23,14 @@ from floe.errors import GateError, UsageError
 from floe.oci.auth import pull_scope, push_scope
 from floe.oci.http import BodyFactory, RegistrySession, RetryBudget
 from floe.oci.options import RegistryOptions
-from floe.oci.registry_errors import TransientError, error_message
+from floe.oci.registry_errors import (
+    READ_ERRORS,
+    TransientError,
+    error_message,
+    limit_error,
+    read_capped,
+    registry_details,
+)
 from floe.oci.target import (
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
@@ -40,6 +47,11 @@ _SPOOL_LIMIT = 8 << 20
 _SMALL_BLOB = 1 << 20  # verified blobs up to this size are kept for a second read
 _SMALL_BLOBS_TOTAL = 16 << 20
 _MISMATCH_HINT = "the registry returned content that does not match its digest; nothing was stored"
+MAX_TAG_PAGES = 1000  # pages of a tag list (each `Link` URL is followed once)
+MAX_TAGS = 100_000
+MAX_REFERRERS = 1000  # descriptors in one subject's referrers list
+MAX_REFERRER_DEPTH = 8  # a referrer of a referrer of ... the artifact
+MAX_REFERRER_QUERIES = 256  # referrers lists asked of one repository in one session
 
 
 def ping(host: str, options: RegistryOptions | None = None) -> None:
@@ -92,6 +104,8 @@ class RemoteTarget:
         self._absent: set[str] = set()  # blobs a HEAD just found missing (push skips its HEAD)
         self._referrers: dict[tuple[str, str | None], list[Descriptor]] = {}
         self._referrers_api: bool | None = None  # None: not asked yet
+        self._depth: dict[str, int] = {}  # referrer digest -> how deep under a root it sits
+        self._queries = 0  # referrers lists asked (an endless chain stops at the cap)
         self._lock = threading.Lock()
         self._pull = (pull_scope(repository),)
         self._push = (push_scope(repository),)
@@ -114,7 +128,11 @@ class RemoteTarget:
         return f"{algo}-{hexpart}"
 
     def _unexpected(self, resp: requests.Response, what: str) -> UsageError:
-        return UsageError("registry_error", f"{what} on {self.describe()}: {error_message(resp)}")
+        return UsageError(
+            "registry_error",
+            f"{what} on {self.describe()}: {error_message(resp)}",
+            details=registry_details(resp),
+        )
 
     # ------------------------------------------------------------------ manifests
 
@@ -144,7 +162,7 @@ class RemoteTarget:
 
     def _get_manifest(self, reference: str) -> tuple[bytes, Mapping[str, str]]:
         """GET manifest bytes (size-capped); a body that breaks off is fetched again."""
-        budget = RetryBudget(self.options.retry_budget_seconds)
+        budget = self.session.budget()
         path = self._path("manifests", reference)
         while True:
             resp = self.session.request(
@@ -161,12 +179,15 @@ class RemoteTarget:
                         "reference_not_found",
                         f"{self.describe()}:{reference} not found",
                         hint="check the tag with `floe platform list`",
+                        details=registry_details(resp),
                     )
                 if resp.status_code != 200:
                     raise self._unexpected(resp, f"GET manifest {reference}")
                 try:
                     return self._read_capped(resp, MAX_MANIFEST_BYTES, reference), resp.headers
-                except requests.exceptions.RequestException as exc:
+                except READ_ERRORS as exc:
+                    if self.session.deadline.expired():
+                        raise self.session.deadline.error(f"GET manifest {reference}") from None
                     if not budget.wait():
                         raise TransientError(
                             "registry_unreachable",
@@ -175,17 +196,14 @@ class RemoteTarget:
                         ) from None
 
     def _read_capped(self, resp: requests.Response, cap: int, what: str) -> bytes:
-        parts, total = [], 0
-        for chunk in resp.iter_content(64 << 10):
-            total += len(chunk)
-            if total > cap:
-                raise GateError(
-                    "pull_too_large",
-                    f"{self.describe()}: {what} is larger than {cap} bytes",
-                    hint="the artifact exceeds floe's size limits",
-                )
-            parts.append(chunk)
-        return b"".join(parts)
+        """A document body, refused over `cap` (a lying Content-Length before any read)."""
+        too_large = GateError(
+            "pull_too_large",
+            f"{self.describe()}: {what} is larger than {cap} bytes",
+            hint="the artifact exceeds floe's size limits",
+        )
+        where = f"{self.describe()}: {what}"
+        return read_capped(resp, cap, self.session.deadline, where, too_large=too_large)
 
     def push_manifest(self, desc: Descriptor, data: bytes, tag: str | None = None) -> None:
         """PUT the exact bytes (under `tag` when given, else by digest)."""
@@ -231,23 +249,38 @@ class RemoteTarget:
         self.push_manifest(desc, self.fetch_bytes(desc), tag)
 
     def tags(self, page_size: int | None = None) -> list[str]:
-        """Every tag, following `Link: <...>; rel="next"` pagination."""
+        """Every tag, following `Link: <...>; rel="next"` pagination (capped, loop-checked)."""
         first = f"/v2/{self.repository}/tags/list"
         path: str | None = first + (f"?n={page_size}" if page_size else "")
         found: list[str] = []
+        seen: set[str] = set()
         while path:
+            url = self.session.url(path)
+            if url in seen:
+                raise limit_error(f"GET tags on {self.describe()}", "a `Link` URL seen twice")
+            if len(seen) >= MAX_TAG_PAGES:
+                raise limit_error(f"GET tags on {self.describe()}", f"{MAX_TAG_PAGES} pages")
+            seen.add(url)
             resp = self.session.request("GET", path, scopes=self._pull)
             with resp:
                 if resp.status_code == 404:
                     return found
                 if resp.status_code != 200:
                     raise self._unexpected(resp, "GET tags")
-                try:
-                    found.extend(resp.json().get("tags") or [])
-                except (ValueError, AttributeError):
-                    raise self._unexpected(resp, "GET tags (invalid JSON)") from None
-                path = _next_link(resp, self.session.url(path))
+                found.extend(self._tag_page(resp))
+                path = _next_link(resp, url)
+            if len(found) > MAX_TAGS:
+                raise limit_error(f"GET tags on {self.describe()}", f"{MAX_TAGS} tags")
         return found
+
+    def _tag_page(self, resp: requests.Response) -> list[str]:
+        doc = _json_or_none(resp.content)
+        tags = doc.get("tags") if isinstance(doc, dict) else None
+        if tags is None and isinstance(doc, dict):
+            return []  # `"tags": null`: a repository without tags
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise self._unexpected(resp, "GET tags (not a tag list)")
+        return [str(tag) for tag in tags]
 
     # ------------------------------------------------------------------ referrers
 
@@ -256,14 +289,26 @@ class RemoteTarget:
         key = (subject.digest, artifact_type)
         with self._lock:
             cached = self._referrers.get(key)
+            depth = self._depth.get(subject.digest, 0) + 1
+            self._queries += 1
+            queries = self._queries
         if cached is not None:
             return list(cached)
+        what = f"referrers of {subject.digest} on {self.describe()}"
+        if depth > MAX_REFERRER_DEPTH:
+            raise limit_error(what, f"referrers nested over {MAX_REFERRER_DEPTH} deep")
+        if queries > MAX_REFERRER_QUERIES:
+            raise limit_error(what, f"{MAX_REFERRER_QUERIES} referrers lists")
         found = self._referrers_from_api(subject, artifact_type)
         if found is None:
             index = self._fallback_index(subject)
             found = _filter(_index_entries(index) if index else [], artifact_type)
+        if len(found) > MAX_REFERRERS:
+            raise limit_error(what, f"{MAX_REFERRERS} referrers")
         with self._lock:
             self._referrers[key] = found
+            for entry in found:
+                self._depth.setdefault(entry.digest, depth)
         return list(found)
 
     def _referrers_from_api(
@@ -419,13 +464,15 @@ class RemoteTarget:
 
     def _stream(self, desc: Descriptor) -> Generator[bytes, None, None]:
         """The raw bytes of `desc`; a broken connection resumes where it stopped."""
-        budget = RetryBudget(self.options.retry_budget_seconds)
+        budget = self.session.budget()
+        deadline = self.session.deadline
         received = 0
         resp = self._get(desc, 0, budget)
         while True:
             skip = received if resp.status_code == 200 else 0
             try:
-                for chunk in resp.iter_content(CHUNK):
+                for chunk in resp.raw.stream(CHUNK, decode_content=False):
+                    deadline.check(f"download of {desc.digest} from {self.describe()}")
                     if skip:
                         cut = min(skip, len(chunk))
                         chunk, skip = chunk[cut:], skip - cut
@@ -433,8 +480,10 @@ class RemoteTarget:
                     yield chunk
                 resp.close()
                 return
-            except (requests.exceptions.RequestException, OSError) as exc:
+            except READ_ERRORS as exc:
                 resp.close()
+                if deadline.expired():
+                    raise deadline.error(f"download of {desc.digest}") from None
                 if received > desc.size or not budget.wait():
                     raise TransientError(
                         "registry_unreachable",
@@ -490,7 +539,7 @@ class RemoteTarget:
 
     def _upload(self, desc: Descriptor, stream: IO[bytes]) -> None:
         start = stream.tell()
-        budget = RetryBudget(self.options.retry_budget_seconds)
+        budget = self.session.budget()
         while True:
             stream.seek(start)
             try:
@@ -571,7 +620,7 @@ def _json_or_none(data: bytes | None) -> Any:
         return None
     try:
         return json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         return None
 
 
