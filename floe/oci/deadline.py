@@ -63,8 +63,10 @@ class Deadline:
             raise self.error(what)
 
     def guard(self, connection: Any) -> None:
-        """Shut `connection`'s socket down when the deadline expires."""
+        """Shut `connection`'s socket down when the deadline expires (raise if it has)."""
         remaining = self.remaining()
+        if remaining <= 0:
+            raise self.error("sending a request")
         with self._lock:
             self._connections.add(connection)
             if self._timer is None:

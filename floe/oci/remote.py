@@ -471,7 +471,8 @@ class RemoteTarget:
         while True:
             skip = received if resp.status_code == 200 else 0
             try:
-                for chunk in resp.raw.stream(CHUNK, decode_content=False):
+                # read1: every read returns what arrived, so the deadline is checked often
+                for chunk in iter(lambda: resp.raw.read1(CHUNK, decode_content=False), b""):
                     deadline.check(f"download of {desc.digest} from {self.describe()}")
                     if skip:
                         cut = min(skip, len(chunk))
