@@ -39,7 +39,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | Iterable[bytes] = b""
     chunk_delay: float = 0.0
-    content_length: int | None | str = "auto"  # "auto": the body's length (bytes bodies)
+    content_length: int | str | None = "auto"  # "auto": the body's length (bytes bodies)
     delay: float = 0.0  # seconds before the status line (a stalled server)
     raw: bytes | None = None  # sent as is instead of an HTTP answer (garbage), then closed
     drop: bool = False  # close the connection without an answer

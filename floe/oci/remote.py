@@ -9,6 +9,7 @@ PATCHes above `monolithic_limit`); a failed upload restarts from a rewound sourc
 
 from __future__ import annotations
 
+import functools
 import json
 import tempfile
 import threading
@@ -460,6 +461,15 @@ class RemoteTarget:
         if resp.status_code not in (200, 206):
             resp.close()
             raise self._unexpected(resp, f"GET {desc.digest}")
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > desc.size - start:
+            resp.close()  # a lying length: refused before a byte is read
+            raise GateError(
+                "pull_digest_mismatch",
+                f"{self.describe()} declares {declared} bytes for {desc.digest} "
+                f"({desc.size - start} expected)",
+                hint=_MISMATCH_HINT,
+            )
         return resp
 
     def _stream(self, desc: Descriptor) -> Generator[bytes, None, None]:
@@ -472,7 +482,7 @@ class RemoteTarget:
             skip = received if resp.status_code == 200 else 0
             try:
                 # read1: every read returns what arrived, so the deadline is checked often
-                for chunk in iter(lambda: resp.raw.read1(CHUNK, decode_content=False), b""):
+                for chunk in iter(functools.partial(resp.raw.read1, CHUNK, False), b""):
                     deadline.check(f"download of {desc.digest} from {self.describe()}")
                     if skip:
                         cut = min(skip, len(chunk))
