@@ -339,7 +339,7 @@ class Case:
 
 DEEP = b"[" * 100_000 + b"]" * 100_000
 BIG_JSON = b'{"a":"' + b"x" * (5 * MiB) + b'"}'
-DEEP_XFAIL = "RecursionError in floe/oci/target.py parse_json_object (oci engineer, issue 10 item 1)"
+DEEP_XFAIL = "RecursionError in oci/target.py parse_json_object (oci engineer, issue 10)"
 UNAVAILABLE = ("registry_unavailable", "registry_timeout")
 BAD_DOC = ("artifact_manifest_invalid", "manifest_unsupported", "artifact_not_floe")
 
