@@ -237,7 +237,9 @@ class RegistrySession:
         return path if path.startswith(("http://", "https://")) else self.base + path
 
     def budget(self) -> RetryBudget:
-        return RetryBudget(self.options.retry_budget_seconds, self.deadline)
+        budget = RetryBudget(self.options.retry_budget_seconds)
+        budget.command_deadline = self.deadline  # the command's deadline caps it
+        return budget
 
     def request(
         self,

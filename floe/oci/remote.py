@@ -10,19 +10,17 @@ PATCHes above `monolithic_limit`); a failed upload restarts from a rewound sourc
 from __future__ import annotations
 
 import functools
-import json
-import tempfile
 import threading
 import urllib.parse
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import IO, Any, cast
+from typing import IO, cast
 
 import requests
 
 from floe.errors import GateError, UsageError
 from floe.oci.auth import pull_scope, push_scope
-from floe.oci.http import BodyFactory, RegistrySession, RetryBudget
+from floe.oci.http import RegistrySession, RetryBudget
 from floe.oci.options import RegistryOptions
 from floe.oci.registry_errors import (
     READ_ERRORS,
@@ -32,6 +30,7 @@ from floe.oci.registry_errors import (
     read_capped,
     registry_details,
 )
+from floe.oci.remote_upload import CHUNK, Uploads, index_entries, json_or_none
 from floe.oci.target import (
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
@@ -42,7 +41,6 @@ from floe.oci.target import (
     validate_digest,
 )
 
-CHUNK = 1 << 20
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 _SPOOL_LIMIT = 8 << 20
 _SMALL_BLOB = 1 << 20  # verified blobs up to this size are kept for a second read
@@ -70,28 +68,8 @@ def ping(host: str, options: RegistryOptions | None = None) -> None:
         session.close()
 
 
-class _UploadBody:
-    """`size` bytes of a stream for requests to send with a Content-Length, read lazily."""
-
-    def __init__(self, stream: IO[bytes], size: int) -> None:
-        self._stream = stream
-        self._left = size
-
-    def __len__(self) -> int:
-        return self._left
-
-    def read(self, amount: int = -1) -> bytes:
-        amount = self._left if amount is None or amount < 0 else min(amount, self._left)
-        data = self._stream.read(amount) if amount else b""
-        self._left -= len(data)
-        return data
-
-
-class RemoteTarget:
+class RemoteTarget(Uploads):
     """One repository on a registry: `RemoteTarget("ghcr.io", "acme/platform")`."""
-
-    monolithic_limit = 64 << 20  # blobs above this go as chunked PATCHes
-    chunk_size = 16 << 20
 
     def __init__(self, host: str, repository: str, options: RegistryOptions | None = None) -> None:
         self.host = host
@@ -122,12 +100,6 @@ class RemoteTarget:
     def _path(self, kind: str, ref: str) -> str:
         return f"/v2/{self.repository}/{kind}/{ref}"
 
-    @staticmethod
-    def fallback_tag(subject: Descriptor) -> str:
-        """The referrers tag schema: `sha256-<hex>` names an index of the referrers."""
-        algo, _, hexpart = subject.digest.partition(":")
-        return f"{algo}-{hexpart}"
-
     def _unexpected(self, resp: requests.Response, what: str) -> UsageError:
         return UsageError(
             "registry_error",
@@ -157,7 +129,7 @@ class RemoteTarget:
             if not by_digest:
                 self._tags[reference] = digest
         media_type = _media_type(data, headers.get("Content-Type", ""))
-        parsed = _json_or_none(data)
+        parsed = json_or_none(data)
         artifact_type = parsed.get("artifactType") if isinstance(parsed, dict) else None
         return Descriptor(media_type, digest, len(data), artifact_type=artifact_type)
 
@@ -234,7 +206,7 @@ class RemoteTarget:
                 "registry_error",
                 f"{self.describe()} stored the manifest as {returned}, not {desc.digest}",
             )
-        parsed = _json_or_none(data)
+        parsed = json_or_none(data)
         subject = parsed.get("subject") if isinstance(parsed, dict) else None
         with self._lock:
             self._manifests[desc.digest] = data
@@ -275,7 +247,7 @@ class RemoteTarget:
         return found
 
     def _tag_page(self, resp: requests.Response) -> list[str]:
-        doc = _json_or_none(resp.content)
+        doc = json_or_none(resp.content)
         tags = doc.get("tags") if isinstance(doc, dict) else None
         if tags is None and isinstance(doc, dict):
             return []  # `"tags": null`: a repository without tags
@@ -303,7 +275,7 @@ class RemoteTarget:
         found = self._referrers_from_api(subject, artifact_type)
         if found is None:
             index = self._fallback_index(subject)
-            found = _filter(_index_entries(index) if index else [], artifact_type)
+            found = _filter(index_entries(index) if index else [], artifact_type)
         if len(found) > MAX_REFERRERS:
             raise limit_error(what, f"{MAX_REFERRERS} referrers")
         with self._lock:
@@ -328,7 +300,7 @@ class RemoteTarget:
             if resp.status_code == 200 and _json_content(resp):
                 self._referrers_api = True
                 data = self._read_capped(resp, MAX_MANIFEST_BYTES, "referrers index")
-                return _filter(_index_entries(data), artifact_type)
+                return _filter(index_entries(data), artifact_type)
             if resp.status_code not in (404, 405, 400):
                 raise self._unexpected(resp, "GET referrers")
         # A registry with the API answers 200 (an empty index) even for no referrers.
@@ -343,32 +315,6 @@ class RemoteTarget:
                 return None
             raise
         return self.fetch_bytes(desc)
-
-    def _add_to_fallback_index(
-        self, subject: Descriptor, desc: Descriptor, manifest: dict[str, Any]
-    ) -> None:
-        """Maintain the `sha256-<hex>` index for registries without the referrers API."""
-        entry = Descriptor(
-            manifest.get("mediaType") or desc.media_type,
-            desc.digest,
-            desc.size,
-            annotations={str(k): str(v) for k, v in (manifest.get("annotations") or {}).items()},
-            artifact_type=manifest.get("artifactType")
-            or (manifest.get("config") or {}).get("mediaType"),
-        )
-        existing = self._fallback_index(subject)
-        entries = [
-            e for e in (_index_entries(existing) if existing else []) if e.digest != desc.digest
-        ]
-        entries.append(entry)
-        entries.sort(key=lambda e: e.digest)
-        index = {
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
-            "manifests": [e.to_json() for e in entries],
-        }
-        data = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
-        self.push_manifest(Descriptor.for_bytes(OCI_INDEX, data), data, self.fallback_tag(subject))
 
     # ------------------------------------------------------------------ content
 
@@ -503,147 +449,19 @@ class RemoteTarget:
                     ) from None
             resp = self._get(desc, received, budget)
 
-    # ------------------------------------------------------------------ uploads
-
-    def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
-        if desc.media_type in MANIFEST_MEDIA_TYPES:
-            data = stream.read(MAX_MANIFEST_BYTES + 1)
-            self.push_manifest(desc, data, None)
-            return
-        self.push_blob(desc, stream)
-
-    def push_blob(self, desc: Descriptor, stream: IO[bytes]) -> None:
-        validate_digest(desc.digest)
-        with self._lock:  # a graph copy has just asked (HEAD): do not ask again
-            checked = desc.digest in self._absent
-            self._absent.discard(desc.digest)
-        if not checked and self.exists(desc, self._push):
-            return
-        try:
-            if not _seekable(stream):
-                with tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as spool:
-                    _copy(stream, spool)
-                    spool.seek(0)
-                    self._upload(desc, spool)
-                return
-            self._upload(desc, stream)
-        finally:
-            with self._lock:
-                self._absent.discard(desc.digest)
-
-    def mount(self, desc: Descriptor, from_repository: str) -> bool:
-        """Cross-repository mount; False when the registry declined (then push normally)."""
-        query = urllib.parse.urlencode({"mount": desc.digest, "from": from_repository})
-        scopes = (*self._push, pull_scope(from_repository))
-        resp = self.session.request("POST", self._path("blobs", f"uploads/?{query}"), scopes=scopes)
-        with resp:
-            if resp.status_code == 201:
-                with self._lock:
-                    self._absent.discard(desc.digest)
-                return True
-            if resp.status_code == 202 and resp.headers.get("Location"):
-                # The registry opened an ordinary upload instead; cancel it.
-                location = self._location(resp, self._path("blobs", "uploads/"))
-                self.session.request("DELETE", location, scopes=self._push).close()
-                return False
-            raise self._unexpected(resp, f"mount {desc.digest} from {from_repository}")
-
-    def _upload(self, desc: Descriptor, stream: IO[bytes]) -> None:
-        start = stream.tell()
-        budget = self.session.budget()
-        while True:
-            stream.seek(start)
-            try:
-                self._upload_once(desc, stream, budget)
-                return
-            except TransientError as exc:
-                if not budget.wait_after(exc):
-                    raise
-
-    def _upload_once(self, desc: Descriptor, stream: IO[bytes], budget: RetryBudget) -> None:
-        uploads = self._path("blobs", "uploads/")
-        resp = self.session.request("POST", uploads, scopes=self._push, budget=budget)
-        with resp:
-            if resp.status_code != 202:
-                raise self._unexpected(resp, "start upload")
-            location = self._location(resp, uploads)
-        if desc.size > self.monolithic_limit:
-            location = self._patch_chunks(location, desc, stream)
-            body: BodyFactory = lambda: b""  # noqa: E731
-            headers = {"Content-Length": "0"}
-        else:
-            body = _rewinding_body(stream, stream.tell(), desc.size)
-            headers = {"Content-Type": "application/octet-stream"}
-        resp = self.session.request(
-            "PUT",
-            _with_query(location, {"digest": desc.digest}),
-            scopes=self._push,
-            headers=headers,
-            body=body,
-            retry=False,
-        )
-        with resp:
-            if resp.status_code not in (201, 204):
-                raise self._unexpected(resp, f"upload {desc.digest}")
-
-    def _patch_chunks(self, location: str, desc: Descriptor, stream: IO[bytes]) -> str:
-        offset = 0
-        while offset < desc.size:
-            length = min(self.chunk_size, desc.size - offset)
-            resp = self.session.request(
-                "PATCH",
-                location,
-                scopes=self._push,
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Range": f"{offset}-{offset + length - 1}",
-                    "Content-Length": str(length),
-                },
-                body=_rewinding_body(stream, stream.tell(), length),
-                retry=False,
-            )
-            with resp:
-                if resp.status_code != 202:
-                    raise self._unexpected(resp, f"upload chunk of {desc.digest}")
-                location = self._location(resp, location)
-            offset += length
-        return location
-
-    def _location(self, resp: requests.Response, request_path: str) -> str:
-        location = resp.headers.get("Location")
-        if not location:
-            raise self._unexpected(resp, "upload without a Location header")
-        return urllib.parse.urljoin(self.session.url(request_path), location)
-
 
 # ---------------------------------------------------------------------- helpers
 
 
 def _media_type(data: bytes, content_type: str) -> str:
-    parsed = _json_or_none(data)
+    parsed = json_or_none(data)
     if isinstance(parsed, dict) and isinstance(parsed.get("mediaType"), str):
         return str(parsed["mediaType"])
     return content_type.split(";", 1)[0].strip() or MANIFEST_MEDIA_TYPES[0]
 
 
-def _json_or_none(data: bytes | None) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
-        return None
-
-
 def _json_content(resp: requests.Response) -> bool:
     return "json" in resp.headers.get("Content-Type", "")
-
-
-def _index_entries(data: bytes) -> list[Descriptor]:
-    parsed = _json_or_none(data)
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("manifests"), list):
-        raise GateError("artifact_manifest_invalid", "the referrers index is not an OCI index")
-    return [Descriptor.from_json(item) for item in parsed["manifests"]]
 
 
 def _filter(entries: list[Descriptor], artifact_type: str | None) -> list[Descriptor]:
@@ -655,30 +473,3 @@ def _filter(entries: list[Descriptor], artifact_type: str | None) -> list[Descri
 def _next_link(resp: requests.Response, current: str) -> str | None:
     link = resp.links.get("next", {}).get("url")
     return urllib.parse.urljoin(current, link) if link else None
-
-
-def _with_query(url: str, params: dict[str, str]) -> str:
-    joiner = "&" if urllib.parse.urlsplit(url).query else "?"
-    return url + joiner + urllib.parse.urlencode(params)
-
-
-def _rewinding_body(stream: IO[bytes], start: int, size: int) -> BodyFactory:
-    """A body factory: every (re)send starts again at `start` of the stream."""
-
-    def make() -> _UploadBody:
-        stream.seek(start)
-        return _UploadBody(stream, size)
-
-    return make
-
-
-def _seekable(stream: IO[bytes]) -> bool:
-    try:
-        return bool(stream.seekable()) and stream.tell() >= 0
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _copy(source: IO[bytes], dest: IO[bytes]) -> None:
-    for chunk in iter(lambda: source.read(CHUNK), b""):
-        dest.write(chunk)
