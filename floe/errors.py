@@ -429,6 +429,24 @@ _REGISTRY = (
         2,
         "A YAML file is over floe's limits: larger than 4 MiB (64 MiB for ...",
     ),
+    _slug(
+        "registry_timeout",
+        TRANSIENT,
+        2,
+        "The command's network deadline (RegistryOptions.timeout, 20 s by ...",
+    ),
+    _slug(
+        "registry_limit_exceeded",
+        USAGE,
+        2,
+        "The registry's answer broke one of floe's limits: a tag list over ...",
+    ),
+    _slug(
+        "registry_realm_refused",
+        USAGE,
+        2,
+        "The registry's token realm is not an http(s) URL, or asks for ...",
+    ),
 )
 
 SLUGS: dict[str, SlugInfo] = {info.slug: info for info in _REGISTRY}

@@ -162,3 +162,25 @@ def test_always_slow_fails_with_a_timeout(fault_proxy: ProxyFactory, published: 
         target.resolve("v1")
     assert excinfo.value.slug == "registry_unreachable"
     assert "timed out" in excinfo.value.message
+
+
+@pytest.mark.parametrize("delay", [30.0, 3.0])
+def test_cli_through_faults_ends_within_its_deadline(
+    fault_proxy: ProxyFactory, published: str, delay: float
+) -> None:
+    """Stalls on every request: the real console entry ends (no hang) with the deadline slug."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    proxy = fault_proxy()
+    proxy.inject("slow", delay=delay, times=-1)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "floe.cli.main", "platform", "list", proxy.ref(published),
+         "--timeout", "2"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "error[registry_timeout]" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -87,3 +87,20 @@ def test_bare_tag_expands_in_configured_registry(monkeypatch: pytest.MonkeyPatch
     assert expand_reference(DIGEST).digest == DIGEST
     with pytest.raises(UsageError):
         expand_reference("not a tag")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "oci://user:hunter2pw@host/x",
+        "oci://user:hunter2pw@127.0.0.1:5000/a/b:v1",
+        "oci://hunter2pw@h/x",
+    ],
+)
+def test_reference_invalid_never_echoes_userinfo(text: str) -> None:
+    with pytest.raises(UsageError) as excinfo:
+        parse_reference(text)
+    error = excinfo.value
+    assert error.slug == "reference_invalid"
+    assert "hunter2pw" not in error.one_line() + str(error.to_json())
+    assert "[redacted]@" in error.message

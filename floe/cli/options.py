@@ -23,22 +23,38 @@ def _stack(func: Any, options: tuple[Callable[[Any], Any], ...]) -> Any:
 
 
 def registry_flags(func: F) -> F:
-    """`--plain-http/--insecure/--ca-file`, handed to the command as `options`."""
+    """`--plain-http/--insecure/--ca-file/--timeout`, handed to the command as `options`."""
 
     @functools.wraps(func)
     def wrapper(
-        *args: Any, plain_http: bool, insecure: bool, ca_file: Path | None, **kwargs: Any
+        *args: Any,
+        plain_http: bool,
+        insecure: bool,
+        ca_file: Path | None,
+        timeout: float,
+        **kwargs: Any,
     ) -> Any:
         from floe.oci.options import RegistryOptions
 
         kwargs["options"] = RegistryOptions(
-            plain_http=True if plain_http else None, insecure=insecure, ca_file=ca_file
+            plain_http=True if plain_http else None,
+            insecure=insecure,
+            ca_file=ca_file,
+            timeout=timeout,
         )
         return func(*args, **kwargs)
 
     return _stack(  # type: ignore[no-any-return]
         wrapper,
         (
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0.1, max=86400),
+                default=20.0,  # floe.oci.options' default; repeated so --help imports no oci
+                show_default=True,
+                metavar="SECONDS",
+                help="Deadline for all of the command's network work (retries included).",
+            ),
             click.option(
                 "--ca-file",
                 type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -10,6 +10,13 @@ Bearer tokens follow the distribution token spec: on a 401 with
 `WWW-Authenticate: Bearer realm=...,service=...` we ask the realm for
 `repository:<repo>:pull` (reads) or `repository:<repo>:pull,push` (writes) and cache
 the token per scope set; a 401 while sending a token refreshes it once.
+
+Credentials only go where they belong: a realm gets them only over HTTPS (plain HTTP
+only when realm and registry are both loopback); a realm on another host than the
+registry gets only the docker config's credentials for that host (none: an anonymous
+token request). Token requests follow no redirect, share the command's deadline and
+read at most MAX_TOKEN_BODY bytes. Every credential and token is remembered so that
+`registry_errors.scrub` removes it from any message.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import os
 import re
 import shutil
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +36,23 @@ from typing import Any
 import requests
 
 from floe.errors import UsageError
+from floe.oci.deadline import active
 from floe.oci.options import RegistryOptions
-from floe.oci.registry_errors import error_message, transport_error
+from floe.oci.registry_errors import (
+    READ_ERRORS,
+    error_message,
+    read_capped,
+    registry_details,
+    remember_secret,
+    scrub,
+    transport_error,
+)
 
 HELPER_TIMEOUT = 30.0
+MAX_TOKEN_BODY = 64 << 10  # bytes of a token server's answer
+MAX_TOKEN_CHARS = 16 << 10
+# Registries whose token realm is on a known sibling host (same credentials).
+_REALM_SIBLINGS = {"registry-1.docker.io": "auth.docker.io", "index.docker.io": "auth.docker.io"}
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 _LOGIN_HINT = "run `floe login HOST` or set FLOE_REGISTRY_USERNAME / FLOE_REGISTRY_PASSWORD"
 
@@ -273,6 +294,7 @@ class Authenticator:
             if not self._creds_loaded:
                 self._creds = find_credentials(self.host, self.options)
                 self._creds_loaded = True
+                _remember(self._creds)
             return self._creds
 
     def headers(self, scopes: tuple[str, ...]) -> dict[str, str]:
@@ -281,7 +303,9 @@ class Authenticator:
             creds = self.credentials()
             if creds is not None and creds.identity_token is None:
                 raw = f"{creds.username}:{creds.password}".encode()
-                return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+                value = base64.b64encode(raw).decode()
+                remember_secret(value)
+                return {"Authorization": "Basic " + value}
         if self.scheme == "bearer":
             token = self._cached_token(scopes) or self._fetch_token_once(scopes)
             return {"Authorization": f"Bearer {token}"}
@@ -310,11 +334,15 @@ class Authenticator:
         what = "denied access to" if denied else "refused the credentials for"
         if creds is None and not denied:
             what = "requires authentication for"
+        path = resp.request.path_url.split("?", 1)[0] if resp.request else ""
         return UsageError(
             "registry_auth_failed",
-            f"{self.host} {what} {resp.request.method if resp.request else ''} "
-            f"{resp.request.path_url if resp.request else ''} ({error_message(resp)})",
+            scrub(
+                f"{self.host} {what} {resp.request.method if resp.request else ''} "
+                f"{path} ({error_message(resp)})"
+            ),
             hint=_LOGIN_HINT.replace("HOST", self.host),
+            details=registry_details(resp),
         )
 
     def _cached_token(self, scopes: tuple[str, ...]) -> str | None:
@@ -332,50 +360,108 @@ class Authenticator:
         if self.challenge.get("service"):
             params.append(("service", self.challenge["service"]))
         params.extend(("scope", scope) for scope in scopes)
-        creds = self.credentials()
+        creds = self._realm_credentials(realm)
+        deadline = self.options.network_deadline
+        deadline.check(f"token request for {self.host}")
+        timeout = max(0.05, min(self.options.timeout_seconds, deadline.remaining()))
+        common: dict[str, Any] = {
+            "timeout": (timeout, timeout),
+            "verify": self.http.verify,
+            "allow_redirects": False,  # credentials never follow a redirect
+            "stream": True,
+        }
         try:
-            if creds is not None and creds.identity_token:
-                form = dict(params)
-                form.update(grant_type="refresh_token", refresh_token=creds.identity_token)
-                form.update(client_id="floe", scope=" ".join(scopes))
-                resp = self.http.post(
-                    realm, data=form, timeout=self.options.timeout_seconds, verify=self.http.verify
-                )
-            else:
-                auth = (creds.username, creds.password) if creds else None
-                resp = self.http.get(
-                    realm,
-                    params=params,
-                    auth=auth,
-                    timeout=self.options.timeout_seconds,
-                    verify=self.http.verify,
-                )
-        except requests.exceptions.RequestException as exc:
-            raise transport_error(f"token server {realm}", exc) from None
+            with active(deadline):
+                if creds is not None and creds.identity_token:
+                    form = dict(params)
+                    form.update(grant_type="refresh_token", refresh_token=creds.identity_token)
+                    form.update(client_id="floe", scope=" ".join(scopes))
+                    resp = self.http.post(realm, data=form, **common)
+                else:
+                    auth = (creds.username, creds.password) if creds else None
+                    resp = self.http.get(realm, params=params, auth=auth, **common)
+                with resp:
+                    body = read_capped(resp, MAX_TOKEN_BODY, deadline, "token", truncate=True)
+        except READ_ERRORS as exc:
+            if deadline.expired():
+                raise deadline.error(f"token request for {self.host}") from None
+            raise transport_error(f"token server {_safe_url(realm)}", exc) from None
+        resp._content = body
         if resp.status_code in (401, 403):
             raise UsageError(
                 "registry_auth_failed",
                 f"the token server for {self.host} refused the credentials ({error_message(resp)})",
                 hint=_LOGIN_HINT.replace("HOST", self.host),
+                details=registry_details(resp),
             )
         token = self._token_from(resp)
+        remember_secret(token)
         with self._lock:
             self._tokens[scopes] = token
         return token
 
+    def _realm_credentials(self, realm: str) -> Credentials | None:
+        """The credentials a token realm may receive (see the module docstring)."""
+        parts = urllib.parse.urlsplit(realm)
+        realm_host = (parts.hostname or "").lower()
+        registry_host = (urllib.parse.urlsplit(f"//{self.host}").hostname or "").lower()
+        if parts.scheme not in ("https", "http") or not realm_host:
+            raise UsageError(
+                "registry_realm_refused",
+                f"{self.host} names the token realm {_safe_url(realm)!r}, not an http(s) URL",
+                hint="the registry is misconfigured or hostile; no credentials were sent",
+            )
+        from floe.oci.http import is_loopback  # http imports this module at its top
+
+        creds = self.credentials()
+        if creds is None:
+            return None
+        both_loopback = is_loopback(realm_host) and is_loopback(registry_host)
+        if parts.scheme != "https" and not both_loopback:
+            raise UsageError(
+                "registry_realm_refused",
+                f"{self.host} asks for credentials at the plain-HTTP token realm "
+                f"{_safe_url(realm)}; floe sends credentials to a realm over HTTPS only",
+                hint="the registry is misconfigured or hostile; no credentials were sent",
+            )
+        if realm_host == registry_host or _REALM_SIBLINGS.get(registry_host) == realm_host:
+            return creds
+        config = load_docker_config(docker_config_path(self.options))
+        key = _auth_entry_key(config, parts.netloc.rpartition("@")[2])
+        found = _from_auth_entry(config["auths"][key]) if key else None
+        _remember(found)
+        return found
+
     def _token_from(self, resp: requests.Response) -> str:
         try:
-            data = resp.json() if resp.ok else {}
-        except ValueError:
+            data = json.loads(resp.content) if resp.ok else {}
+        except (ValueError, RecursionError):
             data = {}
         token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
-        if not token:
+        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_CHARS:
             raise UsageError(
                 "registry_auth_failed",
-                f"the token server for {self.host} gave no token ({error_message(resp)})",
+                f"the token server for {self.host} gave no usable token ({error_message(resp)})",
                 hint=_LOGIN_HINT.replace("HOST", self.host),
             )
-        return str(token)
+        if any(c.isspace() or not c.isprintable() for c in token):
+            raise UsageError(
+                "registry_auth_failed", f"the token server for {self.host} gave a malformed token"
+            )
+        return token
+
+
+def _remember(creds: Credentials | None) -> None:
+    if creds is not None:
+        remember_secret(creds.password)
+        remember_secret(creds.identity_token)
+
+
+def _safe_url(url: str) -> str:
+    """A URL for a message: no userinfo, no query (it may carry a token)."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc.rpartition("@")[2]
+    return scrub(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", "")))[:200]
 
 
 def _wider(scopes: tuple[str, ...]) -> tuple[str, ...]:

@@ -8,14 +8,18 @@ Every registry request goes through `RegistrySession.request`, which
 - answers auth challenges through `floe.oci.auth.Authenticator` (once per request),
 - retries 408/429/502/503/504, connection resets and timeouts with exponential
   backoff + jitter, honouring `Retry-After`, all within `retry_budget_seconds`;
-  a refused connection (nothing listening) only REFUSED_RETRIES times, within ~1 s.
+  a refused connection (nothing listening) only REFUSED_RETRIES times, within ~1 s,
+- keeps everything inside the command's `Deadline` (`options.timeout`): per-attempt
+  socket timeouts, retry waits and `Retry-After` are capped by what is left, and a
+  watchdog ends a stalled send or read when it runs out (`registry_timeout`),
+- reads every body itself, capped: error bodies up to MAX_ERROR_BODY (the rest is
+  dropped), other non-streamed bodies up to MAX_DOCUMENT_BYTES (`registry_limit_exceeded`).
 Request bodies are given as factories so a retry (or an auth round trip) re-sends
 the body from its start.
 """
 
 from __future__ import annotations
 
-import contextlib
 import email.utils
 import ipaddress
 import random
@@ -28,15 +32,26 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from floe.errors import UsageError
+from floe.errors import FloeError, UsageError
 from floe.oci.auth import Authenticator
+from floe.oci.deadline import GUARDED_POOLS, Deadline, active
 from floe.oci.options import RegistryOptions
-from floe.oci.registry_errors import TransientError, error_message, transport_error
+from floe.oci.registry_errors import (
+    MAX_ERROR_BODY,
+    READ_ERRORS,
+    TransientError,
+    error_message,
+    read_capped,
+    transport_error,
+)
 
 RETRY_STATUSES = frozenset({408, 429, 502, 503, 504})
 REFUSED_RETRIES = 2  # a refused connection (nothing listening) is retried briefly, not for long
 REFUSED_DELAY = 0.25  # seconds before the first retry of a refused connection, then doubled
 USER_AGENT = "floe-oci/1"
+MAX_DOCUMENT_BYTES = 4 << 20  # a non-streamed response body (tag list page, upload answer)
+MAX_REDIRECTS = 5
+MIN_ATTEMPT_TIMEOUT = 0.05  # seconds: the smallest socket timeout an attempt gets
 
 BodyFactory = Callable[[], Any]
 
@@ -91,8 +106,9 @@ def _silence_insecure_warning() -> None:
 class RetryBudget:
     """Exponential backoff with jitter, bounded by a total time budget."""
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, deadline: Deadline | None = None) -> None:
         self.deadline = time.monotonic() + seconds
+        self.command_deadline = deadline  # the command's deadline caps this budget
         self.attempt = 0
         self.refusals = 0  # refused connections so far (they get REFUSED_RETRIES retries)
 
@@ -115,7 +131,10 @@ class RetryBudget:
         return True
 
     def remaining(self) -> float:
-        return max(0.0, self.deadline - time.monotonic())
+        own = max(0.0, self.deadline - time.monotonic())
+        if self.command_deadline is not None:
+            return min(own, self.command_deadline.remaining())
+        return own
 
     def wait(self, retry_after: float | None = None) -> bool:
         """Sleep before the next attempt; False (at once) when the budget cannot cover it.
@@ -179,19 +198,31 @@ class _Session(requests.Session):
         return {**settings, "proxies": dict(settings["proxies"])}
 
 
+class _GuardedAdapter(HTTPAdapter):
+    """Connections whose sockets the command's deadline can shut down (see deadline.py)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = GUARDED_POOLS
+
+
 class RegistrySession:
     """One pooled `requests.Session` per registry target, with auth and retries."""
 
     def __init__(self, host: str, options: RegistryOptions) -> None:
         self.host = host
         self.options = options
+        self.deadline = options.network_deadline
         self.base = base_url(host, options)
         self.http = _Session()
+        self.http.max_redirects = MAX_REDIRECTS
         pool = max(4, options.concurrency)
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
+        adapter = _GuardedAdapter(pool_connections=4, pool_maxsize=pool, max_retries=0)
         self.http.mount("https://", adapter)
         self.http.mount("http://", adapter)
         self.http.headers["User-Agent"] = USER_AGENT
+        # Bodies are read raw (digests are over the bytes sent), so ask for no encoding.
+        self.http.headers["Accept-Encoding"] = "identity"
         if options.ca_file is not None:
             self.http.verify = str(options.ca_file)
         elif options.insecure:
@@ -204,6 +235,11 @@ class RegistrySession:
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else self.base + path
+
+    def budget(self) -> RetryBudget:
+        budget = RetryBudget(self.options.retry_budget_seconds)
+        budget.command_deadline = self.deadline  # the command's deadline caps it
+        return budget
 
     def request(
         self,
@@ -220,18 +256,24 @@ class RegistrySession:
         """Send with auth and retries; return the response (any status but 401/403).
 
         With `retry=False` a retryable outcome raises `TransientError` at once so the
-        caller can restart a larger sequence (an upload) from its beginning.
+        caller can restart a larger sequence (an upload) from its beginning. Without
+        `stream` the body has been read (capped) when this returns.
         """
         forbid_offline(self.options, f"{method} {self.base}{path}")
-        budget = budget or RetryBudget(self.options.retry_budget_seconds)
+        budget = budget or self.budget()
+        what = f"{method} {self.host}{path.split('?', 1)[0]}"
         auth_retried = False
         while True:
+            self.deadline.check(what)
             try:
-                resp = self._send(method, path, scopes, headers, body, stream, budget)
+                resp = self._send(method, path, scopes, headers, body, budget)
             except TransientError as exc:
+                if self.deadline.expired():
+                    raise self.deadline.error(what) from None
                 if retry and budget.wait_after(exc):
                     continue
                 raise
+            self._read_small(resp, stream, what)
             if resp.status_code in (401, 403):
                 if resp.status_code == 401 and not auth_retried:
                     auth_retried = True
@@ -249,22 +291,49 @@ class RegistrySession:
                     "hosts only) and pass --ca-file or --insecure",
                 )
             if resp.status_code in RETRY_STATUSES:
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                message = f"{self.host}: {error_message(resp)}"
-                resp.close()
-                if retry and budget.wait(retry_after):
-                    continue
-                if retry_after is not None:
-                    message += f" (asked to retry after {retry_after:.0f} s)"
-                raise TransientError("registry_unavailable", message, retry_after)
+                self._retryable(resp, retry, budget)
+                continue
             return resp
+
+    def _retryable(self, resp: requests.Response, retry: bool, budget: RetryBudget) -> None:
+        """Wait before retrying a 408/429/5xx, or raise `registry_unavailable`."""
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        message = f"{self.host}: {error_message(resp)}"
+        resp.close()
+        if retry and budget.wait(retry_after):
+            return
+        if retry_after is not None:
+            message += f" (asked to retry after {min(retry_after, 1e9):.0f} s)"
+        raise TransientError("registry_unavailable", message, retry_after)
+
+    def _read_small(self, resp: requests.Response, stream: bool, what: str) -> None:
+        """Read an error body (up to MAX_ERROR_BODY) or a non-streamed one (capped)."""
+        if resp.status_code >= 300:
+            cap, truncate = MAX_ERROR_BODY, True
+        elif not stream:
+            cap, truncate = MAX_DOCUMENT_BYTES, False
+        else:
+            return
+        try:
+            data = read_capped(resp, cap, self.deadline, what, truncate=truncate)
+        except FloeError:
+            resp.close()
+            raise
+        except READ_ERRORS as exc:
+            resp.close()
+            if self.deadline.expired():
+                raise self.deadline.error(what) from None
+            if resp.status_code >= 300:
+                data = b""  # the status says enough; the connection is dropped
+            else:
+                raise transport_error(self.host, exc) from None
+        resp._content = data  # so resp.json() / resp.text read the capped bytes
+        setattr(resp, "_content_consumed", True)  # noqa: B010
 
     def _https_only(self, resp: requests.Response) -> bool:
         if not self.base.startswith("http://"):
             return False
-        with contextlib.suppress(requests.exceptions.RequestException):
-            return "HTTPS server" in resp.text[:200]
-        return False
+        return b"HTTPS server" in (resp._content or b"")[:200]
 
     def _send(
         self,
@@ -273,23 +342,29 @@ class RegistrySession:
         scopes: tuple[str, ...],
         headers: dict[str, str] | None,
         body: BodyFactory | None,
-        stream: bool,
         budget: RetryBudget,
     ) -> requests.Response:
         all_headers = dict(headers or {})
         all_headers.update(self.auth.headers(scopes))
-        timeout = self.options.timeout_seconds
-        read_timeout = min(timeout, max(1.0, budget.remaining()))
+        limit = min(self.options.timeout_seconds, budget.remaining(), self.deadline.remaining())
+        timeout = max(MIN_ATTEMPT_TIMEOUT, limit)
         try:
-            return self.http.request(
-                method,
-                self.url(path),
-                headers=all_headers,
-                data=body() if body is not None else None,
-                stream=stream,
-                timeout=(timeout, read_timeout),
-                allow_redirects=True,
-                verify=self.http.verify,  # else REQUESTS_CA_BUNDLE would override ca_file
-            )
+            with active(self.deadline):
+                return self.http.request(
+                    method,
+                    self.url(path),
+                    headers=all_headers,
+                    data=body() if body is not None else None,
+                    stream=True,  # bodies are read here or by the caller, always capped
+                    timeout=(timeout, timeout),
+                    allow_redirects=True,
+                    verify=self.http.verify,  # else REQUESTS_CA_BUNDLE would override ca_file
+                )
+        except requests.exceptions.TooManyRedirects:
+            raise UsageError(
+                "registry_error", f"{self.host} redirected {method} {path} too often"
+            ) from None
         except requests.exceptions.RequestException as exc:
+            if self.deadline.expired():
+                raise self.deadline.error(f"{method} {self.host}") from None
             raise transport_error(self.host, exc) from None

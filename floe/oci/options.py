@@ -1,9 +1,11 @@
-"""How to reach a registry: TLS, auth and retry settings shared by every remote call."""
+"""How to reach a registry: TLS, auth, retry and deadline settings shared by every remote call."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from floe.oci.deadline import DEFAULT_TIMEOUT, Deadline
 
 
 @dataclass(frozen=True)
@@ -18,3 +20,16 @@ class RegistryOptions:
     timeout_seconds: float = 15.0  # connect / between-bytes read timeout of one attempt
     concurrency: int = 8  # parallel blob transfers
     offline: bool = False  # refuse any network access (lockfile-only operation)
+    timeout: float = DEFAULT_TIMEOUT  # all network work of one command (`--timeout`)
+    # The running deadline (started by the first request); copies made with
+    # dataclasses.replace share it, so one command has one deadline.
+    deadline: Deadline | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.deadline is None or self.deadline.seconds != float(self.timeout):
+            object.__setattr__(self, "deadline", Deadline(self.timeout))
+
+    @property
+    def network_deadline(self) -> Deadline:
+        assert self.deadline is not None  # set by __post_init__
+        return self.deadline

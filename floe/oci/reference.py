@@ -70,7 +70,20 @@ class Reference:
         return text
 
 
+_USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://)[^/@]*@")
+
+
+def _without_userinfo(text: str) -> str:
+    """`oci://user:pw@host/x` -> `oci://[redacted]@host/x`: a password is never echoed."""
+    return _USERINFO.sub(r"\1[redacted]@", text)
+
+
 def _invalid(text: str, why: str, hint: str | None = None) -> UsageError:
+    match = _USERINFO.match(text)
+    if match:
+        userinfo = text[len(match.group(1)) : match.end() - 1]
+        why = why.replace(userinfo, "[redacted]") if userinfo else why
+        text = _without_userinfo(text)
     return UsageError(
         "reference_invalid",
         f"invalid reference {text!r}: {why}",

@@ -9,21 +9,28 @@ PATCHes above `monolithic_limit`); a failed upload restarts from a rewound sourc
 
 from __future__ import annotations
 
-import json
-import tempfile
+import functools
 import threading
 import urllib.parse
 from collections.abc import Generator, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import IO, Any, cast
+from typing import IO, cast
 
 import requests
 
 from floe.errors import GateError, UsageError
 from floe.oci.auth import pull_scope, push_scope
-from floe.oci.http import BodyFactory, RegistrySession, RetryBudget
+from floe.oci.http import RegistrySession, RetryBudget
 from floe.oci.options import RegistryOptions
-from floe.oci.registry_errors import TransientError, error_message
+from floe.oci.registry_errors import (
+    READ_ERRORS,
+    TransientError,
+    error_message,
+    limit_error,
+    read_capped,
+    registry_details,
+)
+from floe.oci.remote_upload import CHUNK, Uploads, index_entries, json_or_none
 from floe.oci.target import (
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
@@ -34,12 +41,16 @@ from floe.oci.target import (
     validate_digest,
 )
 
-CHUNK = 1 << 20
 MANIFEST_ACCEPT = ", ".join(MANIFEST_MEDIA_TYPES)
 _SPOOL_LIMIT = 8 << 20
 _SMALL_BLOB = 1 << 20  # verified blobs up to this size are kept for a second read
 _SMALL_BLOBS_TOTAL = 16 << 20
 _MISMATCH_HINT = "the registry returned content that does not match its digest; nothing was stored"
+MAX_TAG_PAGES = 1000  # pages of a tag list (each `Link` URL is followed once)
+MAX_TAGS = 100_000
+MAX_REFERRERS = 1000  # descriptors in one subject's referrers list
+MAX_REFERRER_DEPTH = 8  # a referrer of a referrer of ... the artifact
+MAX_REFERRER_QUERIES = 256  # referrers lists asked of one repository in one session
 
 
 def ping(host: str, options: RegistryOptions | None = None) -> None:
@@ -57,28 +68,8 @@ def ping(host: str, options: RegistryOptions | None = None) -> None:
         session.close()
 
 
-class _UploadBody:
-    """`size` bytes of a stream for requests to send with a Content-Length, read lazily."""
-
-    def __init__(self, stream: IO[bytes], size: int) -> None:
-        self._stream = stream
-        self._left = size
-
-    def __len__(self) -> int:
-        return self._left
-
-    def read(self, amount: int = -1) -> bytes:
-        amount = self._left if amount is None or amount < 0 else min(amount, self._left)
-        data = self._stream.read(amount) if amount else b""
-        self._left -= len(data)
-        return data
-
-
-class RemoteTarget:
+class RemoteTarget(Uploads):
     """One repository on a registry: `RemoteTarget("ghcr.io", "acme/platform")`."""
-
-    monolithic_limit = 64 << 20  # blobs above this go as chunked PATCHes
-    chunk_size = 16 << 20
 
     def __init__(self, host: str, repository: str, options: RegistryOptions | None = None) -> None:
         self.host = host
@@ -92,6 +83,8 @@ class RemoteTarget:
         self._absent: set[str] = set()  # blobs a HEAD just found missing (push skips its HEAD)
         self._referrers: dict[tuple[str, str | None], list[Descriptor]] = {}
         self._referrers_api: bool | None = None  # None: not asked yet
+        self._depth: dict[str, int] = {}  # referrer digest -> how deep under a root it sits
+        self._queries = 0  # referrers lists asked (an endless chain stops at the cap)
         self._lock = threading.Lock()
         self._pull = (pull_scope(repository),)
         self._push = (push_scope(repository),)
@@ -107,14 +100,12 @@ class RemoteTarget:
     def _path(self, kind: str, ref: str) -> str:
         return f"/v2/{self.repository}/{kind}/{ref}"
 
-    @staticmethod
-    def fallback_tag(subject: Descriptor) -> str:
-        """The referrers tag schema: `sha256-<hex>` names an index of the referrers."""
-        algo, _, hexpart = subject.digest.partition(":")
-        return f"{algo}-{hexpart}"
-
     def _unexpected(self, resp: requests.Response, what: str) -> UsageError:
-        return UsageError("registry_error", f"{what} on {self.describe()}: {error_message(resp)}")
+        return UsageError(
+            "registry_error",
+            f"{what} on {self.describe()}: {error_message(resp)}",
+            details=registry_details(resp),
+        )
 
     # ------------------------------------------------------------------ manifests
 
@@ -138,13 +129,13 @@ class RemoteTarget:
             if not by_digest:
                 self._tags[reference] = digest
         media_type = _media_type(data, headers.get("Content-Type", ""))
-        parsed = _json_or_none(data)
+        parsed = json_or_none(data)
         artifact_type = parsed.get("artifactType") if isinstance(parsed, dict) else None
         return Descriptor(media_type, digest, len(data), artifact_type=artifact_type)
 
     def _get_manifest(self, reference: str) -> tuple[bytes, Mapping[str, str]]:
         """GET manifest bytes (size-capped); a body that breaks off is fetched again."""
-        budget = RetryBudget(self.options.retry_budget_seconds)
+        budget = self.session.budget()
         path = self._path("manifests", reference)
         while True:
             resp = self.session.request(
@@ -161,12 +152,15 @@ class RemoteTarget:
                         "reference_not_found",
                         f"{self.describe()}:{reference} not found",
                         hint="check the tag with `floe platform list`",
+                        details=registry_details(resp),
                     )
                 if resp.status_code != 200:
                     raise self._unexpected(resp, f"GET manifest {reference}")
                 try:
                     return self._read_capped(resp, MAX_MANIFEST_BYTES, reference), resp.headers
-                except requests.exceptions.RequestException as exc:
+                except READ_ERRORS as exc:
+                    if self.session.deadline.expired():
+                        raise self.session.deadline.error(f"GET manifest {reference}") from None
                     if not budget.wait():
                         raise TransientError(
                             "registry_unreachable",
@@ -175,17 +169,14 @@ class RemoteTarget:
                         ) from None
 
     def _read_capped(self, resp: requests.Response, cap: int, what: str) -> bytes:
-        parts, total = [], 0
-        for chunk in resp.iter_content(64 << 10):
-            total += len(chunk)
-            if total > cap:
-                raise GateError(
-                    "pull_too_large",
-                    f"{self.describe()}: {what} is larger than {cap} bytes",
-                    hint="the artifact exceeds floe's size limits",
-                )
-            parts.append(chunk)
-        return b"".join(parts)
+        """A document body, refused over `cap` (a lying Content-Length before any read)."""
+        too_large = GateError(
+            "pull_too_large",
+            f"{self.describe()}: {what} is larger than {cap} bytes",
+            hint="the artifact exceeds floe's size limits",
+        )
+        where = f"{self.describe()}: {what}"
+        return read_capped(resp, cap, self.session.deadline, where, too_large=too_large)
 
     def push_manifest(self, desc: Descriptor, data: bytes, tag: str | None = None) -> None:
         """PUT the exact bytes (under `tag` when given, else by digest)."""
@@ -215,7 +206,7 @@ class RemoteTarget:
                 "registry_error",
                 f"{self.describe()} stored the manifest as {returned}, not {desc.digest}",
             )
-        parsed = _json_or_none(data)
+        parsed = json_or_none(data)
         subject = parsed.get("subject") if isinstance(parsed, dict) else None
         with self._lock:
             self._manifests[desc.digest] = data
@@ -231,23 +222,38 @@ class RemoteTarget:
         self.push_manifest(desc, self.fetch_bytes(desc), tag)
 
     def tags(self, page_size: int | None = None) -> list[str]:
-        """Every tag, following `Link: <...>; rel="next"` pagination."""
+        """Every tag, following `Link: <...>; rel="next"` pagination (capped, loop-checked)."""
         first = f"/v2/{self.repository}/tags/list"
         path: str | None = first + (f"?n={page_size}" if page_size else "")
         found: list[str] = []
+        seen: set[str] = set()
         while path:
+            url = self.session.url(path)
+            if url in seen:
+                raise limit_error(f"GET tags on {self.describe()}", "a `Link` URL seen twice")
+            if len(seen) >= MAX_TAG_PAGES:
+                raise limit_error(f"GET tags on {self.describe()}", f"{MAX_TAG_PAGES} pages")
+            seen.add(url)
             resp = self.session.request("GET", path, scopes=self._pull)
             with resp:
                 if resp.status_code == 404:
                     return found
                 if resp.status_code != 200:
                     raise self._unexpected(resp, "GET tags")
-                try:
-                    found.extend(resp.json().get("tags") or [])
-                except (ValueError, AttributeError):
-                    raise self._unexpected(resp, "GET tags (invalid JSON)") from None
-                path = _next_link(resp, self.session.url(path))
+                found.extend(self._tag_page(resp))
+                path = _next_link(resp, url)
+            if len(found) > MAX_TAGS:
+                raise limit_error(f"GET tags on {self.describe()}", f"{MAX_TAGS} tags")
         return found
+
+    def _tag_page(self, resp: requests.Response) -> list[str]:
+        doc = json_or_none(resp.content)
+        tags = doc.get("tags") if isinstance(doc, dict) else None
+        if tags is None and isinstance(doc, dict):
+            return []  # `"tags": null`: a repository without tags
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise self._unexpected(resp, "GET tags (not a tag list)")
+        return [str(tag) for tag in tags]
 
     # ------------------------------------------------------------------ referrers
 
@@ -256,14 +262,26 @@ class RemoteTarget:
         key = (subject.digest, artifact_type)
         with self._lock:
             cached = self._referrers.get(key)
+            depth = self._depth.get(subject.digest, 0) + 1
+            self._queries += 1
+            queries = self._queries
         if cached is not None:
             return list(cached)
+        what = f"referrers of {subject.digest} on {self.describe()}"
+        if depth > MAX_REFERRER_DEPTH:
+            raise limit_error(what, f"referrers nested over {MAX_REFERRER_DEPTH} deep")
+        if queries > MAX_REFERRER_QUERIES:
+            raise limit_error(what, f"{MAX_REFERRER_QUERIES} referrers lists")
         found = self._referrers_from_api(subject, artifact_type)
         if found is None:
             index = self._fallback_index(subject)
-            found = _filter(_index_entries(index) if index else [], artifact_type)
+            found = _filter(index_entries(index) if index else [], artifact_type)
+        if len(found) > MAX_REFERRERS:
+            raise limit_error(what, f"{MAX_REFERRERS} referrers")
         with self._lock:
             self._referrers[key] = found
+            for entry in found:
+                self._depth.setdefault(entry.digest, depth)
         return list(found)
 
     def _referrers_from_api(
@@ -282,7 +300,7 @@ class RemoteTarget:
             if resp.status_code == 200 and _json_content(resp):
                 self._referrers_api = True
                 data = self._read_capped(resp, MAX_MANIFEST_BYTES, "referrers index")
-                return _filter(_index_entries(data), artifact_type)
+                return _filter(index_entries(data), artifact_type)
             if resp.status_code not in (404, 405, 400):
                 raise self._unexpected(resp, "GET referrers")
         # A registry with the API answers 200 (an empty index) even for no referrers.
@@ -297,32 +315,6 @@ class RemoteTarget:
                 return None
             raise
         return self.fetch_bytes(desc)
-
-    def _add_to_fallback_index(
-        self, subject: Descriptor, desc: Descriptor, manifest: dict[str, Any]
-    ) -> None:
-        """Maintain the `sha256-<hex>` index for registries without the referrers API."""
-        entry = Descriptor(
-            manifest.get("mediaType") or desc.media_type,
-            desc.digest,
-            desc.size,
-            annotations={str(k): str(v) for k, v in (manifest.get("annotations") or {}).items()},
-            artifact_type=manifest.get("artifactType")
-            or (manifest.get("config") or {}).get("mediaType"),
-        )
-        existing = self._fallback_index(subject)
-        entries = [
-            e for e in (_index_entries(existing) if existing else []) if e.digest != desc.digest
-        ]
-        entries.append(entry)
-        entries.sort(key=lambda e: e.digest)
-        index = {
-            "schemaVersion": 2,
-            "mediaType": OCI_INDEX,
-            "manifests": [e.to_json() for e in entries],
-        }
-        data = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
-        self.push_manifest(Descriptor.for_bytes(OCI_INDEX, data), data, self.fallback_tag(subject))
 
     # ------------------------------------------------------------------ content
 
@@ -415,17 +407,29 @@ class RemoteTarget:
         if resp.status_code not in (200, 206):
             resp.close()
             raise self._unexpected(resp, f"GET {desc.digest}")
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > desc.size - start:
+            resp.close()  # a lying length: refused before a byte is read
+            raise GateError(
+                "pull_digest_mismatch",
+                f"{self.describe()} declares {declared} bytes for {desc.digest} "
+                f"({desc.size - start} expected)",
+                hint=_MISMATCH_HINT,
+            )
         return resp
 
     def _stream(self, desc: Descriptor) -> Generator[bytes, None, None]:
         """The raw bytes of `desc`; a broken connection resumes where it stopped."""
-        budget = RetryBudget(self.options.retry_budget_seconds)
+        budget = self.session.budget()
+        deadline = self.session.deadline
         received = 0
         resp = self._get(desc, 0, budget)
         while True:
             skip = received if resp.status_code == 200 else 0
             try:
-                for chunk in resp.iter_content(CHUNK):
+                # read1: every read returns what arrived, so the deadline is checked often
+                for chunk in iter(functools.partial(resp.raw.read1, CHUNK, False), b""):
+                    deadline.check(f"download of {desc.digest} from {self.describe()}")
                     if skip:
                         cut = min(skip, len(chunk))
                         chunk, skip = chunk[cut:], skip - cut
@@ -433,8 +437,10 @@ class RemoteTarget:
                     yield chunk
                 resp.close()
                 return
-            except (requests.exceptions.RequestException, OSError) as exc:
+            except READ_ERRORS as exc:
                 resp.close()
+                if deadline.expired():
+                    raise deadline.error(f"download of {desc.digest}") from None
                 if received > desc.size or not budget.wait():
                     raise TransientError(
                         "registry_unreachable",
@@ -443,147 +449,19 @@ class RemoteTarget:
                     ) from None
             resp = self._get(desc, received, budget)
 
-    # ------------------------------------------------------------------ uploads
-
-    def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
-        if desc.media_type in MANIFEST_MEDIA_TYPES:
-            data = stream.read(MAX_MANIFEST_BYTES + 1)
-            self.push_manifest(desc, data, None)
-            return
-        self.push_blob(desc, stream)
-
-    def push_blob(self, desc: Descriptor, stream: IO[bytes]) -> None:
-        validate_digest(desc.digest)
-        with self._lock:  # a graph copy has just asked (HEAD): do not ask again
-            checked = desc.digest in self._absent
-            self._absent.discard(desc.digest)
-        if not checked and self.exists(desc, self._push):
-            return
-        try:
-            if not _seekable(stream):
-                with tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as spool:
-                    _copy(stream, spool)
-                    spool.seek(0)
-                    self._upload(desc, spool)
-                return
-            self._upload(desc, stream)
-        finally:
-            with self._lock:
-                self._absent.discard(desc.digest)
-
-    def mount(self, desc: Descriptor, from_repository: str) -> bool:
-        """Cross-repository mount; False when the registry declined (then push normally)."""
-        query = urllib.parse.urlencode({"mount": desc.digest, "from": from_repository})
-        scopes = (*self._push, pull_scope(from_repository))
-        resp = self.session.request("POST", self._path("blobs", f"uploads/?{query}"), scopes=scopes)
-        with resp:
-            if resp.status_code == 201:
-                with self._lock:
-                    self._absent.discard(desc.digest)
-                return True
-            if resp.status_code == 202 and resp.headers.get("Location"):
-                # The registry opened an ordinary upload instead; cancel it.
-                location = self._location(resp, self._path("blobs", "uploads/"))
-                self.session.request("DELETE", location, scopes=self._push).close()
-                return False
-            raise self._unexpected(resp, f"mount {desc.digest} from {from_repository}")
-
-    def _upload(self, desc: Descriptor, stream: IO[bytes]) -> None:
-        start = stream.tell()
-        budget = RetryBudget(self.options.retry_budget_seconds)
-        while True:
-            stream.seek(start)
-            try:
-                self._upload_once(desc, stream, budget)
-                return
-            except TransientError as exc:
-                if not budget.wait_after(exc):
-                    raise
-
-    def _upload_once(self, desc: Descriptor, stream: IO[bytes], budget: RetryBudget) -> None:
-        uploads = self._path("blobs", "uploads/")
-        resp = self.session.request("POST", uploads, scopes=self._push, budget=budget)
-        with resp:
-            if resp.status_code != 202:
-                raise self._unexpected(resp, "start upload")
-            location = self._location(resp, uploads)
-        if desc.size > self.monolithic_limit:
-            location = self._patch_chunks(location, desc, stream)
-            body: BodyFactory = lambda: b""  # noqa: E731
-            headers = {"Content-Length": "0"}
-        else:
-            body = _rewinding_body(stream, stream.tell(), desc.size)
-            headers = {"Content-Type": "application/octet-stream"}
-        resp = self.session.request(
-            "PUT",
-            _with_query(location, {"digest": desc.digest}),
-            scopes=self._push,
-            headers=headers,
-            body=body,
-            retry=False,
-        )
-        with resp:
-            if resp.status_code not in (201, 204):
-                raise self._unexpected(resp, f"upload {desc.digest}")
-
-    def _patch_chunks(self, location: str, desc: Descriptor, stream: IO[bytes]) -> str:
-        offset = 0
-        while offset < desc.size:
-            length = min(self.chunk_size, desc.size - offset)
-            resp = self.session.request(
-                "PATCH",
-                location,
-                scopes=self._push,
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Range": f"{offset}-{offset + length - 1}",
-                    "Content-Length": str(length),
-                },
-                body=_rewinding_body(stream, stream.tell(), length),
-                retry=False,
-            )
-            with resp:
-                if resp.status_code != 202:
-                    raise self._unexpected(resp, f"upload chunk of {desc.digest}")
-                location = self._location(resp, location)
-            offset += length
-        return location
-
-    def _location(self, resp: requests.Response, request_path: str) -> str:
-        location = resp.headers.get("Location")
-        if not location:
-            raise self._unexpected(resp, "upload without a Location header")
-        return urllib.parse.urljoin(self.session.url(request_path), location)
-
 
 # ---------------------------------------------------------------------- helpers
 
 
 def _media_type(data: bytes, content_type: str) -> str:
-    parsed = _json_or_none(data)
+    parsed = json_or_none(data)
     if isinstance(parsed, dict) and isinstance(parsed.get("mediaType"), str):
         return str(parsed["mediaType"])
     return content_type.split(";", 1)[0].strip() or MANIFEST_MEDIA_TYPES[0]
 
 
-def _json_or_none(data: bytes | None) -> Any:
-    if not data:
-        return None
-    try:
-        return json.loads(data)
-    except ValueError:
-        return None
-
-
 def _json_content(resp: requests.Response) -> bool:
     return "json" in resp.headers.get("Content-Type", "")
-
-
-def _index_entries(data: bytes) -> list[Descriptor]:
-    parsed = _json_or_none(data)
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("manifests"), list):
-        raise GateError("artifact_manifest_invalid", "the referrers index is not an OCI index")
-    return [Descriptor.from_json(item) for item in parsed["manifests"]]
 
 
 def _filter(entries: list[Descriptor], artifact_type: str | None) -> list[Descriptor]:
@@ -595,30 +473,3 @@ def _filter(entries: list[Descriptor], artifact_type: str | None) -> list[Descri
 def _next_link(resp: requests.Response, current: str) -> str | None:
     link = resp.links.get("next", {}).get("url")
     return urllib.parse.urljoin(current, link) if link else None
-
-
-def _with_query(url: str, params: dict[str, str]) -> str:
-    joiner = "&" if urllib.parse.urlsplit(url).query else "?"
-    return url + joiner + urllib.parse.urlencode(params)
-
-
-def _rewinding_body(stream: IO[bytes], start: int, size: int) -> BodyFactory:
-    """A body factory: every (re)send starts again at `start` of the stream."""
-
-    def make() -> _UploadBody:
-        stream.seek(start)
-        return _UploadBody(stream, size)
-
-    return make
-
-
-def _seekable(stream: IO[bytes]) -> bool:
-    try:
-        return bool(stream.seekable()) and stream.tell() >= 0
-    except (AttributeError, OSError, ValueError):
-        return False
-
-
-def _copy(source: IO[bytes], dest: IO[bytes]) -> None:
-    for chunk in iter(lambda: source.read(CHUNK), b""):
-        dest.write(chunk)
