@@ -417,6 +417,11 @@ def _graph_size(src: Target, root: Descriptor) -> int:
     help="With REF: replace a non-empty --out folder. Without: download and verify everything.",
 )
 @click.option("--upgrade", is_flag=True, help="Project mode: resolve floe.yaml again.")
+@click.option(
+    "--accept-drift",
+    is_flag=True,
+    help="Project mode: take the locked tag's new digest, verified against the lock's signers.",
+)
 @click.option("--allow-downgrade", is_flag=True, help="Project mode: accept an older version.")
 @click.option(
     "--offline",
@@ -439,6 +444,7 @@ def pull(
     out_dir: Path | None,
     force: bool,
     upgrade: bool,
+    accept_drift: bool,
     allow_downgrade: bool,
     offline: bool,
     project_dir: Path,
@@ -481,6 +487,7 @@ def pull(
             options=options,
             fmt=fmt,
             quiet=quiet,
+            accept_drift=accept_drift,
         )
         return
     if out_dir is None:
