@@ -256,3 +256,33 @@ def test_fuzzed_files_through_the_cli_print_no_traceback(tmp_path: Path) -> None
         result = run_floe("platform", "pull", "--offline", cwd=project)
         assert "Traceback" not in result.output
         assert result.exit_code in (0, 1, 2), result.output
+
+
+def test_untitled_layer_is_refused_before_anything_is_stored(tmp_path: Path) -> None:
+    import json
+
+    from floe.artifact.pack import pack_tree
+    from floe.oci.copy import StaticTarget, copy_graph
+    from floe.oci.layout import LayoutTarget
+    from floe.oci.target import Descriptor
+
+    packed = pack_tree(make_tree("1.2.3"), "v1.2.3")
+    blobs = dict(packed.blobs())
+    extra = b"x" * 4096
+    layer = Descriptor.for_bytes("application/octet-stream", extra)
+    manifest = json.loads(packed.manifest)
+    manifest["layers"].append(layer.to_json())
+    data = json.dumps(manifest, sort_keys=True).encode()
+    desc = Descriptor.for_bytes(packed.descriptor.media_type, data)
+    blobs[layer.digest], blobs[desc.digest] = extra, data
+    registry = LayoutTarget(tmp_path / "registry")
+    copy_graph(StaticTarget(blobs), registry, desc, tag="v1.2.3")
+    project = tmp_path / "p"
+    project.mkdir()
+    before = _caches(project)
+    result = run_floe(
+        "init", "--platform=v1.2.3", "--registry", f"oci-layout://{registry.path}", cwd=project
+    )
+    assert result.exit_code == 1 and "error[artifact_layer_untitled]" in result.stderr
+    assert _caches(project) == before == {}
+    assert not (project / ".floe").exists()
