@@ -138,18 +138,6 @@ def check_not_symlinked(paths: list[Path], *, hint: str) -> None:
             )
 
 
-def check_inside(path: Path, root: Path, *, slug: str, hint: str) -> None:
-    """Refuse when path, once its existing parents' links are resolved, leaves root."""
-    resolved = path.absolute().resolve()
-    base = root.absolute().resolve()
-    if resolved != base and base not in resolved.parents:
-        raise UsageError(
-            slug,
-            f"refusing {path}: it resolves to {resolved}, outside {base} (a symlinked parent)",
-            hint=hint,
-        )
-
-
 def write_failed(path: Path, exc: OSError) -> UsageError:
     # mkdir through a file says "File exists"; name the file that is in the way instead.
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
