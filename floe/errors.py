@@ -447,6 +447,22 @@ _REGISTRY = (
         2,
         "The registry's token realm is not an http(s) URL, or asks for ...",
     ),
+    _slug(
+        "artifact_layer_untitled",
+        INTEGRITY,
+        1,
+        "An artifact has a layer that is not a titled file of the tree ...",
+    ),
+    _slug(
+        "accept_drift_tag_missing",
+        NOT_FOUND,
+        2,
+        "pull --accept-drift, but the locked tag no longer exists",
+    ),
+    _slug("pull_flags_conflict", CONFLICT, 2, "pull --accept-drift and --upgrade together"),
+    _slug(
+        "path_symlinked", USAGE, 2, ".floe, .floe/platform, .floe/cache, its blob layout or the ..."
+    ),
 )
 
 SLUGS: dict[str, SlugInfo] = {info.slug: info for info in _REGISTRY}

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from floe.errors import UsageError
 
@@ -45,11 +47,14 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = Tr
 def replace_dir(staging: Path, out_dir: Path) -> None:
     """Rename a finished staging folder to out_dir; an old out_dir goes only now.
 
-    The old folder is renamed aside first and put back if the swap fails, so a
-    reader sees the old tree or the new one, never a mix (staging must sit beside
-    out_dir, on the same file system).
+    The old folder is renamed aside first (`.NAME.old-*/tree`) and put back if the swap
+    fails, so a reader sees the old tree or the new one, never a mix (staging must sit
+    beside out_dir, on the same file system). A process killed between the two renames
+    leaves out_dir missing and the old tree aside: `recover_dir` (run first here, and by
+    every command that writes out_dir) puts it back.
     """
-    if not out_dir.exists():
+    recover_dir(out_dir, keep=staging)
+    if not os.path.lexists(out_dir):
         os.replace(staging, out_dir)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
@@ -60,7 +65,77 @@ def replace_dir(staging: Path, out_dir: Path) -> None:
         os.replace(old / "tree", out_dir)
         raise
     finally:
-        shutil.rmtree(old, ignore_errors=True)
+        remove_tree(old)
+
+
+def _leftovers(out_dir: Path, kind: str) -> list[Path]:
+    prefix = f".{out_dir.name}.{kind}-"
+    try:
+        entries = sorted(out_dir.parent.iterdir())
+    except OSError:
+        return []
+    return [e for e in entries if e.name.startswith(prefix)]
+
+
+def recover_dir(out_dir: Path, *, keep: Path | None = None) -> None:
+    """Undo what a killed `replace_dir` or download left beside out_dir.
+
+    A missing out_dir with a `.NAME.old-*/tree` beside it is a swap cut between its two
+    renames: the old tree goes back. Then every `.NAME.old-*` and `.NAME.tmp-*` (other
+    than `keep`, the caller's own staging) is removed, without following links.
+    """
+    for old in _leftovers(out_dir, "old"):
+        tree = old / "tree"
+        if not os.path.lexists(out_dir) and tree.is_dir() and not tree.is_symlink():
+            os.replace(tree, out_dir)
+    for leftover in _leftovers(out_dir, "old") + _leftovers(out_dir, "tmp"):
+        if keep is None or leftover != keep:
+            remove_tree(leftover)
+
+
+def _chmod_and_retry(func: Any, path: str, _: Any) -> None:
+    """rmtree's error handler: a read-only folder (floe's trees are 0555) is made writable."""
+    parent = os.path.dirname(path)
+    if os.path.islink(parent):
+        raise OSError(f"refusing to change {parent}: it is a symlink")
+    os.chmod(parent, 0o755)
+    if func in (os.rmdir, os.unlink, os.remove):
+        func(path)
+    else:
+        raise OSError(f"cannot remove {path}")
+
+
+def remove_tree(root: Path) -> None:
+    """Delete root and everything under it, even read-only, never following a symlink.
+
+    A symlink (at root or anywhere below) is removed as a link: what it points to is
+    never touched (shutil.rmtree opens folders with O_NOFOLLOW on Linux).
+    """
+    try:
+        mode = os.lstat(root).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(mode):
+        os.unlink(root)
+        return
+    os.chmod(root, 0o755)
+    shutil.rmtree(root, onerror=_chmod_and_retry)
+
+
+def check_not_symlinked(paths: list[Path], *, hint: str) -> None:
+    """Refuse (`path_symlinked`, exit 2) when any existing path is a symlink.
+
+    floe writes and deletes inside these folders; a link would make it write into, or
+    delete in, a place it did not create.
+    """
+    for path in paths:
+        if path.is_symlink():
+            raise UsageError(
+                "path_symlinked",
+                f"refusing {path}: it is a symlink (to {os.readlink(path)}); floe never "
+                "writes or deletes through links",
+                hint=hint,
+            )
 
 
 def write_failed(path: Path, exc: OSError) -> UsageError:

@@ -64,7 +64,11 @@ def test_init_output_matches_the_transcript(tmp_path: Path, platform_repo: str) 
     assert lines[0] == f"Pulling platform artifacts from {platform_repo}:v1.2.3"
     assert lines[1] == "  ! Unsigned artifact (require_signed_artifacts: false)"
     assert lines[2].startswith("  ✓ Downloading artifacts (") and lines[2].endswith(" KB)")
-    assert lines[3:] == [
+    assert lines[3] == (
+        "  ! A newer version v1.3.0 exists outside v1.2.3: "
+        "change platform.version in floe.yaml to use it"
+    )
+    assert lines[4:] == [
         "",
         "Platform: acme-data-platform v1.2.3",
         "Compute: duckdb",

@@ -29,17 +29,21 @@ def register(cli: click.Group, platform: click.Group) -> None:
     platform.add_command(cache)
 
 
-def _say(text: str) -> None:
-    common.step(text)
+class Rendered:
+    """The lifecycle's events as lines: steps and notes on stdout (text only), warnings
+    on stderr whatever the format (stdout may be JSON)."""
 
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
 
-def _quiet(text: str) -> None:
-    return None
+    def step(self, name: str) -> None:
+        common.step(f"  ✓ {name}", self.quiet)
 
+    def info(self, msg: str) -> None:
+        common.step(msg, self.quiet)
 
-def _warn(text: str) -> None:
-    """A warning the person must see whatever the format (stderr; stdout may be JSON)."""
-    click.echo(text.strip() if common.output_format() == "json" else text, err=True)
+    def warn(self, msg: str) -> None:
+        click.echo(msg.strip() if common.output_format() == "json" else msg, err=True)
 
 
 def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
@@ -125,8 +129,7 @@ def init(
         offline=offline,
         allow_downgrade=allow_downgrade,
         options=options,
-        say=_say,
-        warn=_warn,
+        events=Rendered(),
     )
     print_outcome(outcome, "initialized", fmt)
 
@@ -153,6 +156,7 @@ def pull_project_command(
     options: RegistryOptions,
     fmt: str,
     quiet: bool = False,
+    accept_drift: bool = False,
 ) -> None:
     """`floe platform pull` without REF: floe.yaml + lock -> the project caches."""
     from floe.project.lifecycle import pull_project
@@ -162,11 +166,11 @@ def pull_project_command(
         project_dir,
         force=force,
         upgrade=upgrade,
+        accept_drift=accept_drift,
         allow_downgrade=allow_downgrade,
         offline=offline,
         options=options,
-        say=_quiet if quiet else _say,
-        warn=_warn,
+        events=Rendered(quiet),
     )
     if quiet and fmt == "text":
         click.echo(f"Locked: {outcome.ref} ({outcome.locked.manifest_digest})")

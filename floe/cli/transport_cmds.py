@@ -92,6 +92,11 @@ def publish(version: str, registry: str | None, artifacts: Path, force: bool,
     help="With REF: replace a non-empty --out folder. Without: download and verify everything.",
 )
 @click.option("--upgrade", is_flag=True, help="Project mode: resolve floe.yaml again.")
+@click.option(
+    "--accept-drift",
+    is_flag=True,
+    help="Project mode: take the locked tag's new digest, verified against the lock's signers.",
+)
 @click.option("--allow-downgrade", is_flag=True, help="Project mode: accept an older version.")
 @click.option(
     "--offline",
@@ -103,9 +108,20 @@ def publish(version: str, registry: str | None, artifacts: Path, force: bool,
 @registry_flags
 @quiet_option
 @common.format_option()
-def pull(ref: str | None, out_dir: Path | None, force: bool, upgrade: bool,
-         allow_downgrade: bool, offline: bool, project_dir: Path, trust: DownloadTrust,
-         options: RegistryOptions, quiet: bool, fmt: str) -> None:  # fmt: skip
+def pull(
+    ref: str | None,
+    out_dir: Path | None,
+    force: bool,
+    upgrade: bool,
+    accept_drift: bool,
+    allow_downgrade: bool,
+    offline: bool,
+    project_dir: Path,
+    trust: DownloadTrust,
+    options: RegistryOptions,
+    quiet: bool,
+    fmt: str,
+) -> None:
     """Fetch REF to --out; without REF, pull the project's locked platform (floe.yaml + lock).
 
     REF is verified before anything is written: against --key/--identity when given
@@ -116,9 +132,16 @@ def pull(ref: str | None, out_dir: Path | None, force: bool, upgrade: bool,
         from floe.cli.lifecycle_cmds import pull_project_command
 
         pull_project_command(
-            project_dir, force=force, upgrade=upgrade, allow_downgrade=allow_downgrade,
-            offline=offline, options=options, fmt=fmt, quiet=quiet,
-        )  # fmt: skip
+            project_dir,
+            force=force,
+            upgrade=upgrade,
+            allow_downgrade=allow_downgrade,
+            offline=offline,
+            options=options,
+            fmt=fmt,
+            quiet=quiet,
+            accept_drift=accept_drift,
+        )
         return
     if out_dir is None:
         raise FloeError(

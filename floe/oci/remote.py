@@ -18,7 +18,7 @@ from typing import IO, cast
 
 import requests
 
-from floe.errors import GateError, UsageError
+from floe.errors import GateError, NotFound, UsageError
 from floe.oci.auth import pull_scope, push_scope
 from floe.oci.http import RegistrySession, RetryBudget
 from floe.oci.options import RegistryOptions
@@ -310,10 +310,8 @@ class RemoteTarget(Uploads):
     def _fallback_index(self, subject: Descriptor) -> bytes | None:
         try:
             desc = self.resolve(self.fallback_tag(subject))
-        except UsageError as exc:
-            if exc.slug == "reference_not_found":
-                return None
-            raise
+        except NotFound:
+            return None
         return self.fetch_bytes(desc)
 
     # ------------------------------------------------------------------ content

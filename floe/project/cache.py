@@ -15,20 +15,16 @@ each file's size and sha256 against the lock.
 from __future__ import annotations
 
 import hashlib
-import io
 import os
-import shutil
 import stat
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from floe.errors import GateError, UsageError
-from floe.events import human_size  # noqa: F401  (re-exported: the one human_size)
-from floe.oci.target import MAX_MANIFEST_BYTES, Descriptor, Target
 from floe.project.lockfile import LockedFile
 
 TMP_PREFIX = ".tmp-"
@@ -104,6 +100,7 @@ def writer_lock(paths: ProjectPaths) -> Iterator[None]:
     """Serialize writers of one project (init, pull, clear); released if the process dies."""
     from filelock import FileLock, Timeout
 
+    check_project_paths(paths)
     paths.floe_dir.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(paths.writer_lock), timeout=LOCK_TIMEOUT_SECONDS)
     try:
@@ -129,30 +126,38 @@ def make_read_only(root: Path) -> None:
         os.chmod(dirpath, 0o555)
 
 
-def make_writable(root: Path) -> None:
-    if not root.exists() or root.is_symlink():
-        return
-    os.chmod(root, 0o755)
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o755)
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                os.chmod(path, 0o644)
-
-
 def remove_tree(root: Path) -> None:
-    """Delete a folder even when it was made read-only."""
-    if root.is_symlink() or root.is_file():
-        root.unlink()
-        return
-    if not root.exists():
-        return
-    make_writable(root)
-    shutil.rmtree(root)
+    """Delete a folder even when it was made read-only; never follows a symlink."""
+    from floe.files import remove_tree as remove
+
+    remove(root)
+
+
+SYMLINK_HINT = (
+    "remove the link and let floe create a real folder (it stages, checks and deletes "
+    "only inside folders it made)"
+)
+
+
+def check_project_paths(paths: ProjectPaths) -> None:
+    """`.floe`, `.floe/platform`, `.floe/cache`, its layout, and the user-wide cache roots
+    must be real folders (`path_symlinked`, exit 2), before anything is read or written."""
+    from floe.files import check_not_symlinked
+
+    shared = global_cache_dir()
+    check_not_symlinked(
+        [
+            paths.floe_dir,
+            paths.platform_dir,
+            paths.cache_dir,
+            paths.oci_dir,
+            paths.oci_dir / "blobs",
+            shared.parent,
+            shared,
+            shared / "blobs",
+        ],
+        hint=SYMLINK_HINT,
+    )
 
 
 def clean_leftovers(paths: ProjectPaths) -> None:
@@ -174,6 +179,19 @@ def clean_leftovers(paths: ProjectPaths) -> None:
             for entry in folder.iterdir():
                 if entry.name.startswith(prefixes) and entry.is_file():
                     entry.unlink(missing_ok=True)
+
+
+def clean_leftovers_if_idle(paths: ProjectPaths) -> None:
+    """Readers (compile, rules) clean a killed writer's leftovers too, when no writer runs."""
+    from filelock import FileLock, Timeout
+
+    if not paths.writer_lock.is_file():
+        return
+    try:
+        with FileLock(str(paths.writer_lock), timeout=0):
+            clean_leftovers(paths)
+    except (Timeout, OSError):
+        return  # a writer holds it (it cleans), or the folder is read-only: nothing to do
 
 
 def dir_size(root: Path) -> int:
@@ -278,120 +296,16 @@ def install_dir(built: Path, final: Path) -> None:
         os.rename(built, final)
 
 
-# ---- reading through the caches ------------------------------------------------------
-
-
-class CachedSource:
-    """A read-only Target that serves content from local layouts before the source.
-
-    Content is addressed by digest and every read is verified, so a blob from the
-    user-wide cache is as good as one from the registry: a second project's init
-    downloads nothing. Tags and referrers come from the source when it is
-    authoritative (a fresh resolve), else from the local layouts (a locked pull).
-    Small reads are memoized, so verifying a signature and then copying it costs
-    one download.
-    """
-
-    MEMO_LIMIT = 4 * 1024 * 1024
-
-    def __init__(
-        self, layouts: list[Target], source: Target | None, *, authoritative: bool
-    ) -> None:
-        import threading
-
-        self.layouts = layouts
-        self.source = source
-        self.authoritative = authoritative and source is not None
-        self.downloaded = 0
-        self._memo: dict[str, bytes] = {}
-        self._lock = threading.Lock()
-
-    def _remote(self) -> Target:
-        if self.source is None:
-            raise UsageError(
-                "network_forbidden",
-                "the platform is not in the local caches and no registry may be used",
-                hint="run `floe platform pull` once with network access",
-            )
-        return self.source
-
-    def _metadata_target(self) -> Target:
-        return self._remote() if self.authoritative else self.layouts[0]
-
-    def describe(self) -> str:
-        return self._metadata_target().describe()
-
-    def resolve(self, reference: str) -> Descriptor:
-        if not self.authoritative and reference.startswith("sha256:"):
-            for layout in self.layouts:
-                try:
-                    return layout.resolve(reference)
-                except UsageError:
-                    continue
-        return self._metadata_target().resolve(reference)
-
-    def _local(self, desc: Descriptor) -> Target | None:
-        return next((layout for layout in self.layouts if layout.exists(desc)), None)
-
-    @contextmanager
-    def fetch(self, desc: Descriptor) -> Iterator[IO[bytes]]:
-        with self._lock:
-            memo = self._memo.get(desc.digest)
-        if memo is not None:
-            yield io.BytesIO(memo)
-            return
-        local = self._local(desc)
-        if local is not None:
-            with local.fetch(desc) as stream:
-                yield stream
-            return
-        with self._remote().fetch(desc) as stream:
-            with self._lock:
-                self.downloaded += desc.size
-            yield stream
-
-    def fetch_bytes(self, desc: Descriptor, max_size: int = MAX_MANIFEST_BYTES) -> bytes:
-        with self._lock:
-            memo = self._memo.get(desc.digest)
-        if memo is not None:
-            return memo
-        local = self._local(desc)
-        if local is not None:
-            data = local.fetch_bytes(desc, max_size)
-        else:
-            data = self._remote().fetch_bytes(desc, max_size)
-            with self._lock:
-                self.downloaded += len(data)
-        if len(data) <= self.MEMO_LIMIT:
-            with self._lock:
-                self._memo[desc.digest] = data
-        return data
-
-    def exists(self, desc: Descriptor) -> bool:
-        return self._local(desc) is not None or self._remote().exists(desc)
-
-    def push(self, desc: Descriptor, stream: IO[bytes]) -> None:
-        raise UsageError("target_read_only", "the platform source is read-only here")
-
-    def tag(self, desc: Descriptor, tag: str) -> None:
-        raise UsageError("target_read_only", "the platform source is read-only here")
-
-    def tags(self) -> list[str]:
-        try:
-            return self._metadata_target().tags()
-        except UsageError as exc:
-            if exc.slug == "layout_not_found":
-                return []  # nothing cached for this repository yet
-            raise
-
-    def referrers(self, subject: Descriptor, artifact_type: str | None = None) -> list[Descriptor]:
-        if self.authoritative:
-            return self._remote().referrers(subject, artifact_type)
-        for layout in self.layouts:
-            found = layout.referrers(subject, artifact_type)
-            if found:
-                return found
-        return []
+def human_size(size: int) -> str:
+    """`8.6 KB`: decimal units, as `floe platform publish` prints them."""
+    if size < 1000:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KB", "MB", "GB"):
+        value /= 1000
+        if value < 1000 or unit == "GB":
+            return f"{value:.1f} {unit}"
+    return f"{size} B"  # unreachable
 
 
 # ---- cache list / clear --------------------------------------------------------------

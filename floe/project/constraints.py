@@ -220,3 +220,33 @@ def resolve_constraint(
         hint="pick one of the available versions, or publish a matching one",
         details={"available": [version_label(v) for v in available]},
     )
+
+
+@dataclass(frozen=True)
+class Newer:
+    """Releases above the one in use: the highest the constraint accepts, and the highest
+    it does not (prereleases never count). Either is None when there is none."""
+
+    matching: str | None = None
+    outside: str | None = None
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"matching": self.matching, "outside_constraint": self.outside}
+
+
+def newer_versions(constraint: Constraint, tags: Iterable[str], current: Version) -> Newer:
+    """What a data team could move to from `current` (`floe platform pull` / `init` say it)."""
+    matching: Version | None = None
+    outside: Version | None = None
+    for tag in tags:
+        version = parse_tag(tag)
+        if version is None or version.prerelease or version <= current:
+            continue
+        if constraint.matches(version):
+            matching = version if matching is None or version > matching else matching
+        else:
+            outside = version if outside is None or version > outside else outside
+    return Newer(
+        version_label(matching) if matching is not None else None,
+        version_label(outside) if outside is not None else None,
+    )

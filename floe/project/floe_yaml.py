@@ -113,6 +113,14 @@ def parse_floe_yaml(text: str, path: Path) -> FloeYaml:
             f"{where}: not valid YAML ({getattr(exc, 'problem', None) or exc})",
             hint="fix the YAML syntax",
         ) from None
+    except (ValueError, TypeError, AttributeError, RecursionError, OverflowError):
+        # PyYAML's constructors fail this way on e.g. a malformed `!!timestamp`, deep nesting.
+        raise UsageError(
+            "floe_yaml_invalid",
+            f"{path}: a value cannot be read (a bad explicit tag such as !!timestamp, "
+            "or nesting too deep)",
+            hint="fix the YAML: plain strings, numbers, lists and mappings only",
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):
