@@ -102,3 +102,24 @@ def test_path_caps(title: str) -> None:
         check_path(title)
     assert (info.value.slug, info.value.exit_code) == ("pull_unsafe_path", 1)
     assert check_path("/".join(["d"] * MAX_PATH_DEPTH)).parts[0] == "d"
+
+
+def test_out_parent_symlinked_outside_the_working_folder_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from floe.artifact.pack import check_destination
+    from floe.errors import UsageError
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    (work / "link").symlink_to(elsewhere)
+    (work / "inside").mkdir()
+    (work / "ok-link").symlink_to(work / "inside")
+    monkeypatch.chdir(work)
+    with pytest.raises(UsageError) as refused:
+        check_destination(Path("link/out"), force=False)
+    assert refused.value.slug == "path_symlinked" and refused.value.exit_code == 2
+    assert list(elsewhere.iterdir()) == []
+    check_destination(Path("ok-link/out"), force=False)  # a link that stays inside is fine
+    check_destination(tmp_path / "elsewhere" / "out", force=False)  # explicit outside path

@@ -390,6 +390,7 @@ def check_destination(out_dir: Path, force: bool) -> None:
     download, and again just before writing."""
     if out_dir.is_symlink() or (out_dir.exists() and not out_dir.is_dir()):
         raise UsageError("pull_out_invalid", f"{out_dir} exists and is not a folder")
+    _refuse_escaping_parents(out_dir)
     blocker = next((p for p in out_dir.absolute().parents if p.exists()), None)
     if blocker is not None and not blocker.is_dir():
         raise UsageError(
@@ -403,6 +404,28 @@ def check_destination(out_dir: Path, force: bool) -> None:
             f"{out_dir} already exists and is not empty",
             hint="pass --force to replace it",
         )
+
+
+def _refuse_escaping_parents(out_dir: Path) -> None:
+    """A `--out` inside the working folder may not go through a symlink that leads out of it
+    (a planted `out -> /etc` would make floe write, and swap folders, elsewhere)."""
+    import os
+
+    here = Path.cwd().resolve()
+    lexical = Path(os.path.abspath(out_dir))
+    if lexical != here and here not in lexical.parents:
+        return  # an --out outside the working folder is the user's explicit choice
+    for parent in [*reversed(lexical.parents), lexical]:
+        if parent == here or here not in parent.parents or not parent.is_symlink():
+            continue
+        target = parent.resolve()
+        if target != here and here not in target.parents:
+            raise UsageError(
+                "path_symlinked",
+                f"{parent} is a symlink to {target}, outside {here}; floe writes --out "
+                "only where the path says",
+                hint="pass the real folder as --out, or remove the link",
+            )
 
 
 def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result: Unpacked) -> str:
