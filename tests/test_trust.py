@@ -279,9 +279,11 @@ def test_old_lock_with_only_a_fingerprint_still_anchors(tmp_path: Path) -> None:
 def test_verify_reference_for_downloads_outside_a_project(
     tmp_path: Path, registry: Any, repo_name: str
 ) -> None:
+    from floe.artifact.verify import DownloadTrust, verify_download
     from floe.errors import GateError
+    from floe.oci.reference import parse_reference
     from floe.oci.resolve import open_target
-    from floe.project.lifecycle import verify_reference
+    from floe.project.events import Recorder
     from floe.trust.decision import FIRST_USE, PINNED
 
     ours, ours_pub = make_signer(tmp_path / "keys")
@@ -290,16 +292,19 @@ def test_verify_reference_for_downloads_outside_a_project(
     _publish_self_signed(repo, "1.2.3", attacker)
     target, _ = open_target(f"{repo}:v1.2.3")
     desc = target.resolve("v1.2.3")
-    warnings: list[str] = []
-    decision = verify_reference(target, desc, warn=warnings.append)
+    ref = parse_reference(f"{repo}:v1.2.3")
+    events = Recorder()
+    decision = verify_download(target, ref, desc, DownloadTrust(), events)
+    assert decision is not None
     assert decision.origin == FIRST_USE and decision.signer == attacker.fingerprint
+    warnings = [text.strip() for kind, text in events.events if kind == "warn"]
     assert warnings == [
-        f"  ! Trusting signer {attacker.fingerprint} on first use; "
-        "pin it: floe init --key cosign.pub"
+        f"! Trusting signer {attacker.fingerprint} on first use; pin it: floe init --key cosign.pub"
     ]
     with pytest.raises(GateError) as info:
-        verify_reference(target, desc, keys=(ours_pub,))
+        verify_download(target, ref, desc, DownloadTrust(keys=(ours_pub,)))
     assert info.value.slug == "signature_untrusted"
     publish(repo, make_tree("1.2.4"), signer=ours)
-    signed = verify_reference(target, target.resolve("v1.2.4"), keys=(ours_pub,))
+    signed = verify_download(target, ref, target.resolve("v1.2.4"), DownloadTrust(keys=(ours_pub,)))
+    assert signed is not None
     assert signed.origin == PINNED and signed.signer == ours.fingerprint

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from floe.cli import common
+from floe.cli.render import Rendered
 from floe.cli.transport_cmds import registry_flags
 from floe.errors import UsageError
 
@@ -27,23 +28,6 @@ def register(cli: click.Group, platform: click.Group) -> None:
     """Attach this area's commands to the root group and the `platform` group."""
     cli.add_command(init)
     platform.add_command(cache)
-
-
-class Rendered:
-    """The lifecycle's events as lines: steps and notes on stdout (text only), warnings
-    on stderr whatever the format (stdout may be JSON)."""
-
-    def __init__(self, quiet: bool = False) -> None:
-        self.quiet = quiet
-
-    def step(self, name: str) -> None:
-        common.step(f"  ✓ {name}", self.quiet)
-
-    def info(self, msg: str) -> None:
-        common.step(msg, self.quiet)
-
-    def warn(self, msg: str) -> None:
-        click.echo(msg.strip() if common.output_format() == "json" else msg, err=True)
 
 
 def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from floe.cli import common, report_options
+from floe.cli.project_render import render_text, render_warehouse
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 
@@ -29,15 +30,6 @@ PROFILES_OPTION = click.option(
     default=None,
     help="Where to write profiles.yml [default: the project directory].",
 )
-
-
-def _console() -> Any:
-    import sys
-
-    from rich.console import Console
-
-    # Findings tables stay readable in CI logs, where stdout is no terminal.
-    return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
 
 
 MANIFEST_OPTION = click.option(
@@ -84,56 +76,8 @@ def _compile(
             click.echo(report.dumps_json(report.error_sarif(exc)), nl=False)
         raise
     if fmt == "text":
-        _render_text(outcome, root)
+        render_text(outcome, root)
     return outcome
-
-
-def _source_line(read_from: dict[str, Any]) -> str:
-    kind = read_from.get("kind")
-    if kind == "manifest":
-        import time
-
-        age = max(0, int(time.time() - float(read_from.get("mtime") or 0)))
-        return f"  ✓ Read: manifest {read_from.get('path')} ({read_from.get('digest')}, {age}s old)"
-    if kind == "dbt-parse":
-        return (
-            f"  ✓ Read: dbt parse (dbt {read_from.get('dbt_version')}, manifest "
-            f"{read_from.get('digest')})"
-        )
-    return "  ✓ Read: files (dbt_project.yml, models, schema YAML; configs as written)"
-
-
-def _render_text(outcome: Any, root: Path) -> None:
-    from floe.project import report
-    from floe.project.compile import _relative
-
-    loaded = outcome.platform
-    click.echo("[1/4] Loading platform artifacts")
-    click.echo(f"  ✓ Platform: {loaded.tree.manifest.metadata.name} {loaded.version}")
-    click.echo(f"  ✓ Cached at: {_relative(loaded.tree_dir, root)}/")
-    click.echo(_source_line(outcome.project.read_from or {"kind": outcome.project.origin}))
-    click.echo("[2/4] Validating against platform")
-    result = outcome.result
-    for check in result.checks:
-        click.echo(report.check_line(check))
-    if result.findings:
-        report.print_findings(_console(), result.findings)
-    gates = loaded.tree.quality_gates
-    click.echo(_coverage_line(result, gates.minimum_test_coverage, gates.block_on_failure))
-    click.echo("[3/4] Generating dbt profile")
-    if outcome.profile is None:
-        click.echo("  - skipped: profiles.yml is written only when validation passes")
-    else:
-        shown = _relative(outcome.profile_path, root)
-        click.echo(f"  ✓ {shown} (target: {outcome.profile.compute})")
-        for note in outcome.profile.notes:
-            click.echo(f"  ! {note}")
-
-
-def _coverage_line(result: Any, minimum: float, blocking: bool = True) -> str:
-    from floe.project.compile import coverage_line
-
-    return str(coverage_line(result, minimum, blocking))
 
 
 def _print_document(outcome: Any, fmt: str) -> None:
@@ -256,18 +200,7 @@ def run_cmd(
     if dbt.exit_code:
         raise click.exceptions.Exit(dbt.exit_code)
     if warehouse is not None:
-        _render_warehouse(warehouse)
-
-
-def _render_warehouse(warehouse: Any) -> None:
-    click.echo(f"Warehouse: {len(warehouse.applied)} grant statements applied")
-    for finding in warehouse.findings:
-        click.echo(f"  error[{finding.rule}] {finding.relation}: {finding.message}")
-    if not warehouse.ok:
-        n = len(warehouse.findings)
-        click.echo(f"Warehouse drift: {n} finding{'s' if n != 1 else ''}", err=True)
-        raise click.exceptions.Exit(1)
-    click.echo("Warehouse verified: grants, schemas, classified columns and column types")
+        render_warehouse(warehouse)
 
 
 def register(cli: click.Group, platform: click.Group) -> None:

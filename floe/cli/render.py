@@ -69,3 +69,23 @@ def cli_events(quiet: bool = False) -> Iterator[CliEvents]:
         yield events
     finally:
         events.close()
+
+
+class Rendered:
+    """The lifecycle's events as lines: steps and notes on stdout (text only), warnings
+    on stderr whatever the format (stdout may be JSON)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet
+
+    def step(self, name: str) -> None:
+        common.step(f"  ✓ {name}", self.quiet)
+
+    def info(self, msg: str) -> None:
+        common.step(msg, self.quiet)
+
+    def warn(self, msg: str) -> None:
+        click.echo(msg.strip() if common.output_format() == "json" else msg, err=True)
+
+    def progress(self, done: int, total: int) -> None:
+        return None  # init/pull show steps, not a byte bar

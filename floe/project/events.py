@@ -1,36 +1,18 @@
-"""How the data-team lifecycle reports progress: one small event interface, never prints.
+"""The data-team lifecycle's listeners of the one event interface (`floe.events.Events`).
 
-The CLI renders these (step lines, warnings on stderr, JSON); library code only calls
-them. Same shape as the project-wide `floe.events` interface the CLI layer owns, so
-the two unify by an import change: `step(name)` a unit of work that succeeded,
-`info(msg)` something worth knowing (a newer version exists), `warn(msg)` something
-the person must see whatever the output format (trust on first use).
+`step(name)` a unit of work that succeeded, `info(msg)` something worth knowing (a
+newer version exists), `warn(msg)` something the person must see whatever the output
+format (trust on first use). The CLI renders them; library code never prints.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from floe.events import Events as Events  # the one event interface (floe/events.py)
+from floe.events import NullEvents
 
 
-class Events(Protocol):
-    def step(self, name: str) -> None: ...
-
-    def info(self, msg: str) -> None: ...
-
-    def warn(self, msg: str) -> None: ...
-
-
-class Quiet:
+class Quiet(NullEvents):
     """Events nobody listens to (library callers and tests)."""
-
-    def step(self, name: str) -> None:
-        return None
-
-    def info(self, msg: str) -> None:
-        return None
-
-    def warn(self, msg: str) -> None:
-        return None
 
 
 class Recorder:
@@ -41,6 +23,9 @@ class Recorder:
 
     def step(self, name: str) -> None:
         self.events.append(("step", name))
+
+    def progress(self, done: int, total: int) -> None:
+        return None  # byte counts are not events worth keeping
 
     def info(self, msg: str) -> None:
         self.events.append(("info", msg))

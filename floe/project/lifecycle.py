@@ -18,7 +18,6 @@ use the network.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,13 +47,11 @@ from floe.project.resolve import (
     source_from,
 )
 from floe.project.verify import project_policy, verify
-from floe.project.verify import verify_reference as _verify_reference
 from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, parse_tree
 
 if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
     from floe.oci.target import Descriptor, Target
-    from floe.trust.decision import Decision
 
 __all__ = ["LoadedPlatform", "Outcome", "init_project", "load_verified_platform", "pull_project"]
 
@@ -398,38 +395,3 @@ def pull_project(
 
 
 # ---- a single reference outside a project (`floe platform pull REF --out DIR`) ------------
-
-
-class _Callbacks:
-    """Events for callers that still pass `say` / `warn` functions (the transport CLI)."""
-
-    def __init__(self, say: Callable[[str], None], warn: Callable[[str], None]) -> None:
-        self._say, self._warn = say, warn
-
-    def step(self, name: str) -> None:
-        self._say(f"  ✓ {name}")
-
-    def info(self, msg: str) -> None:
-        self._say(msg)
-
-    def warn(self, msg: str) -> None:
-        self._warn(msg)
-
-
-def verify_reference(
-    src: Target,
-    desc: Descriptor,
-    *,
-    keys: tuple[Path, ...] = (),
-    identities: tuple[TrustedIdentity, ...] = (),
-    offline: bool = False,
-    say: Callable[[str], None] | None = None,
-    warn: Callable[[str], None] | None = None,
-    events: Events | None = None,
-) -> Decision:
-    """floe.project.verify.verify_reference, kept here for `pull REF --out`'s import."""
-    if events is None and (say is not None or warn is not None):
-        events = _Callbacks(say or QUIET.info, warn or QUIET.warn)
-    return _verify_reference(
-        src, desc, keys=keys, identities=identities, offline=offline, events=events
-    )

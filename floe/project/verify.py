@@ -254,34 +254,3 @@ def verify(
     decision = decide(src, desc, security, policy, locked, reference=reference, offline=offline)
     report_decision(decision, events)
     return Verified(checked, decision)
-
-
-def verify_reference(
-    src: Target,
-    desc: Descriptor,
-    *,
-    keys: tuple[Path, ...] = (),
-    identities: tuple[TrustedIdentity, ...] = (),
-    offline: bool = False,
-    events: Events | None = None,
-) -> Decision:
-    """The same trust decision for a download outside a project (`pull REF --out`).
-
-    `--key` / `--identity` are the anchors; without them a floe platform's own policy
-    applies as on first use (with the warning), and nothing is recorded anywhere.
-    """
-    from floe.artifact.pack import read_manifest
-    from floe.oci.target import FLOE_CONFIG
-    from floe.project.events import QUIET
-
-    policy = project_policy(None, keys, Path.cwd(), identities)
-    manifest = read_manifest(src, desc)
-    raw = manifest.get("config")
-    config = raw.get("mediaType") if isinstance(raw, dict) else None
-    platform = read_config(src, desc, manifest)[1].security if config == FLOE_CONFIG else None
-    decision = decide(
-        src, desc, platform or TrustPolicy(), policy, None, reference=None, offline=offline
-    )
-    if decision.report.ok:
-        report_decision(decision, events or QUIET)
-    return decision

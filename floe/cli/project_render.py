@@ -1,0 +1,76 @@
+"""How `floe compile` and `floe run` show a result as text (the command bodies stay thin)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _console() -> Any:
+    import sys
+
+    from rich.console import Console
+
+    # Findings tables stay readable in CI logs, where stdout is no terminal.
+    return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 120)
+
+
+def _source_line(read_from: dict[str, Any]) -> str:
+    kind = read_from.get("kind")
+    if kind == "manifest":
+        import time
+
+        age = max(0, int(time.time() - float(read_from.get("mtime") or 0)))
+        return f"  ✓ Read: manifest {read_from.get('path')} ({read_from.get('digest')}, {age}s old)"
+    if kind == "dbt-parse":
+        return (
+            f"  ✓ Read: dbt parse (dbt {read_from.get('dbt_version')}, manifest "
+            f"{read_from.get('digest')})"
+        )
+    return "  ✓ Read: files (dbt_project.yml, models, schema YAML; configs as written)"
+
+
+def render_text(outcome: Any, root: Path) -> None:
+    from floe.project import report
+    from floe.project.compile import _relative
+
+    loaded = outcome.platform
+    click.echo("[1/4] Loading platform artifacts")
+    click.echo(f"  ✓ Platform: {loaded.tree.manifest.metadata.name} {loaded.version}")
+    click.echo(f"  ✓ Cached at: {_relative(loaded.tree_dir, root)}/")
+    click.echo(_source_line(outcome.project.read_from or {"kind": outcome.project.origin}))
+    click.echo("[2/4] Validating against platform")
+    result = outcome.result
+    for check in result.checks:
+        click.echo(report.check_line(check))
+    if result.findings:
+        report.print_findings(_console(), result.findings)
+    gates = loaded.tree.quality_gates
+    click.echo(_coverage_line(result, gates.minimum_test_coverage, gates.block_on_failure))
+    click.echo("[3/4] Generating dbt profile")
+    if outcome.profile is None:
+        click.echo("  - skipped: profiles.yml is written only when validation passes")
+    else:
+        shown = _relative(outcome.profile_path, root)
+        click.echo(f"  ✓ {shown} (target: {outcome.profile.compute})")
+        for note in outcome.profile.notes:
+            click.echo(f"  ! {note}")
+
+
+def _coverage_line(result: Any, minimum: float, blocking: bool = True) -> str:
+    from floe.project.compile import coverage_line
+
+    return str(coverage_line(result, minimum, blocking))
+
+
+def render_warehouse(warehouse: Any) -> None:
+    click.echo(f"Warehouse: {len(warehouse.applied)} grant statements applied")
+    for finding in warehouse.findings:
+        click.echo(f"  error[{finding.rule}] {finding.relation}: {finding.message}")
+    if not warehouse.ok:
+        n = len(warehouse.findings)
+        click.echo(f"Warehouse drift: {n} finding{'s' if n != 1 else ''}", err=True)
+        raise click.exceptions.Exit(1)
+    click.echo("Warehouse verified: grants, schemas, classified columns and column types")
