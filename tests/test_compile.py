@@ -19,7 +19,7 @@ TRANSCRIPT = """\
   ✓ Plugin references valid
 
 [2/4] Recording plugins (resolved against the environment by `floe compile`)
-  orchestrator: dagster -> dagster, dagster-dbt any version (resolved only; nothing generated yet)
+  orchestrator: dagster -> dagster, dagster-dbt any version (floe writes a Dagster code location)
   catalog: polaris (recorded metadata; floe does not act on it)
   compute: duckdb -> dbt-duckdb any version (dbt adapter; floe writes its profile)
 

@@ -75,7 +75,7 @@ def _location(project: Path, findings: list[GateFinding]) -> Path:
         project / "target" / "floe",
         project,
         project,
-        project / "target" / "manifest.json",
+        (project / "target" / "manifest.json").read_bytes(),
         findings,
         PLATFORM,
         ["gold_customer_360", "silver_orders"],
@@ -138,3 +138,27 @@ def test_a_manifest_other_than_the_checked_one_refuses_to_load(
     done = subprocess.run(validate, env=_env(tmp_path), capture_output=True, text=True)
     assert done.returncode != 0
     assert "is not the manifest floe checked" in done.stderr + done.stdout
+
+
+@pytest.mark.dbt
+def test_compile_parse_writes_the_code_location_and_names_installed_versions(
+    tmp_path: Path,
+) -> None:
+    from importlib.metadata import version
+
+    project = copy_demo("customer-360", tmp_path / "customer-360")
+    install_state(project, acme_files({"path": "target/warehouse.duckdb", "threads": 2}))
+    result = run_floe("compile", "--dir", str(project), "--parse")
+    assert result.exit_code == 0, result.output
+    assert f"Plugin compute: duckdb (dbt-duckdb {version('dbt-duckdb')}" in result.stdout
+    assert "Plugin catalog: polaris (recorded metadata; floe does not act on it)" in result.stdout
+    assert "Dagster code location: target/floe/dagster/definitions.py" in result.stdout
+    compiled = json.loads((project / "target/floe/compiled.json").read_text())
+    compute = next(p for p in compiled["plugins"] if p["slot"] == "compute")
+    assert compute["installed"] == {"dbt-duckdb": version("dbt-duckdb")}
+    gate = json.loads((project / "target/floe/dagster/floe_gate.json").read_text())
+    assert gate["manifest_digest"] == compiled["orchestrator"]["manifest_digest"]
+    assert gate["blocked"] is False and len(gate["models"]) == 8
+    (project / "target" / "manifest.json").unlink()  # files mode: no manifest to build on
+    files_only = run_floe("compile", "--dir", str(project))
+    assert files_only.exit_code == 0 and "Dagster code location" not in files_only.stdout

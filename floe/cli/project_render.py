@@ -40,6 +40,10 @@ def render_text(outcome: Any, root: Path) -> None:
     click.echo("[1/4] Loading platform artifacts")
     click.echo(f"  ✓ Platform: {loaded.tree.manifest.metadata.name} {loaded.version}")
     click.echo(f"  ✓ Cached at: {_relative(loaded.tree_dir, root)}/")
+    for plugin in outcome.plugins:
+        click.echo(f"  {'✓' if plugin.status == 'installed' else '-'} Plugin {plugin.describe()}")
+    if outcome.compiled.get("orchestrator"):
+        click.echo(f"  ✓ Dagster code location: {outcome.compiled['orchestrator']['dagster']}")
     click.echo(_source_line(outcome.project.read_from or {"kind": outcome.project.origin}))
     click.echo("[2/4] Validating against platform")
     result = outcome.result

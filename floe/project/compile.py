@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +27,7 @@ from floe.project import report
 
 if TYPE_CHECKING:
     from floe.project.lifecycle import LoadedPlatform
+    from floe.project.plugins import ResolvedPlugin
     from floe.project.profiles import Profile
     from floe.project.report_formats import Baseline
     from floe.project.run import ParsedManifest
@@ -50,6 +51,7 @@ class CompileOutcome:
     out_dir: Path
     compiled: dict[str, Any]
     parsed: ParsedManifest | None = None  # dbt's parse (floe run, --parse)
+    plugins: list[ResolvedPlugin] = field(default_factory=list)  # resolved in this env
 
     @property
     def blocked(self) -> bool:
@@ -190,12 +192,15 @@ def _compile(
     baseline: Baseline | None = None,
 ) -> CompileOutcome:
     from floe.project.lifecycle import load_verified_platform
+    from floe.project.plugins import plugin_json, resolve_for_compile
+    from floe.project.plugins.dagster import code_location_for
     from floe.project.profiles import build_profile, read_profile_name, write_profile
     from floe.project.report_formats import with_baseline
     from floe.project.waivers import apply_waivers, read_waivers
     from floe.rules.engine import evaluate
 
     loaded = load_verified_platform(project_dir)
+    resolved = resolve_for_compile(loaded.tree, need_adapter=parse)
     profile = build_profile(loaded.tree, read_profile_name(project_dir), project_dir)
     project, parsed = _read(project_dir, out_dir, loaded, profile, manifest, parse, dbt_args)
     cache = _load_lineage_cache(out_dir)
@@ -212,8 +217,19 @@ def _compile(
         written = profile
         profile_path = write_profile(profile, profiles_dir or project_dir)
     compiled = compiled_document(loaded, project, result, written, project_dir)
+    compiled["plugins"] = [plugin_json(p) for p in resolved]
     write_reports(out_dir, result, compiled)
-    return CompileOutcome(loaded, project, result, written, profile_path, out_dir, compiled, parsed)
+    outcome = CompileOutcome(
+        loaded, project, result, written, profile_path, out_dir, compiled, parsed, resolved
+    )
+    location = code_location_for(outcome, project_dir, profiles_dir or project_dir)
+    if location is not None:
+        compiled["orchestrator"] = {
+            "dagster": str(location.definitions.relative_to(project_dir)),
+            "manifest_digest": location.manifest_digest,
+        }
+        write_reports(out_dir, result, compiled)
+    return outcome
 
 
 def _read(

@@ -35,7 +35,7 @@ KNOWN: dict[tuple[str, str], PluginSpec] = {
         "dagster",
         ("dagster", "dagster-dbt"),
         "dagster",
-        "resolved only; nothing generated yet",
+        "floe writes a Dagster code location",
     ),
     ("catalog", "polaris"): PluginSpec(
         "catalog", "polaris", (), None, "recorded metadata; floe does not act on it"

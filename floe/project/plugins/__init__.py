@@ -118,3 +118,27 @@ def check_compute(tree: PlatformTree) -> ResolvedPlugin:
             hint=f"pip install '{package}{compute.required}'",
         )
     return compute
+
+
+def resolve_for_compile(tree: PlatformTree, *, need_adapter: bool) -> list[ResolvedPlugin]:
+    """Every plugin, resolved; the compute adapter checked against the platform's range.
+
+    An installed adapter outside the range is always `plugin_version_unsupported`; a
+    missing one is `plugin_not_installed` only where dbt must run (floe run, --parse):
+    files-mode compile (a pre-commit hook) needs no dbt.
+    """
+    resolved = platform_plugins(tree)
+    compute = next((p for p in resolved if p.slot == "compute"), None)
+    if compute is not None and (compute.status == "installed" or need_adapter):
+        check_compute(tree)
+    return resolved
+
+
+def plugin_json(plugin: ResolvedPlugin) -> dict[str, object]:
+    return {
+        "slot": plugin.slot,
+        "type": plugin.type,
+        "status": plugin.status,
+        "required": plugin.required,
+        "installed": dict(plugin.versions),
+    }

@@ -53,14 +53,13 @@ def write_code_location(
     out_dir: Path,
     project_dir: Path,
     profiles_dir: Path,
-    manifest_path: Path,
+    manifest_bytes: bytes,
     findings: Iterable[GateFinding],
     platform: Mapping[str, Any],
     freshness_models: Iterable[str] = (),
 ) -> CodeLocation:
     """Write target/floe/dagster/ (three files, each temp-then-rename)."""
     folder = out_dir / DAGSTER_DIR
-    manifest_bytes = manifest_path.read_bytes()
     digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
     models = _model_names(json.loads(manifest_bytes))
     ordered = findings_list(findings)
@@ -80,6 +79,46 @@ def write_code_location(
     atomic_write(folder / GATE_FILE, gate_text.encode("utf-8"), fsync=False)
     atomic_write(folder / DEFINITIONS_FILE, DEFINITIONS.encode("utf-8"), fsync=False)
     return CodeLocation(folder, folder / DEFINITIONS_FILE, digest, len(models))
+
+
+def code_location_for(compiled: Any, project_dir: Path, profiles_dir: Path) -> CodeLocation | None:
+    """After `floe compile`: the code location when the platform orchestrates with Dagster
+    and a dbt manifest was checked (floe run, --parse, --manifest); else None."""
+    tree, project = compiled.platform.tree, compiled.project
+    if tree.manifest.plugins.get("orchestrator") != "dagster":
+        return None
+    manifest_bytes = _checked_manifest(compiled)
+    if manifest_bytes is None:
+        return None
+    layers = tree.layer_constraints.layers
+    fresh = [
+        m.name
+        for m in project.models.values()
+        if m.layer in layers and "freshness" in layers[m.layer].required_tests
+    ]
+    findings = [
+        GateFinding(f.rule_id, f.severity, f.model, f.message, f"{f.file or ''}:{f.line or 1}")
+        for f in compiled.result.findings
+        if not f.waived
+    ]
+    meta = tree.manifest.metadata
+    platform = {"name": meta.name, "version": meta.version, "digest": meta.digest}
+    return write_code_location(
+        compiled.out_dir, project_dir, profiles_dir, manifest_bytes, findings, platform, fresh
+    )
+
+
+def _checked_manifest(compiled: Any) -> bytes | None:
+    if compiled.parsed is not None:
+        document = compiled.parsed.document
+        return (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
+    read_from = compiled.project.read_from or {}
+    if read_from.get("kind") == "manifest" and read_from.get("path"):
+        path = Path(str(read_from["path"]))
+        if not path.is_absolute():
+            path = Path(compiled.project.root) / path
+        return path.read_bytes() if path.is_file() else None
+    return None
 
 
 def findings_list(findings: Iterable[GateFinding]) -> list[GateFinding]:
