@@ -93,7 +93,7 @@ test-fast: dev
 FLOOR_PINS := cryptography==43.0.0
 test-floor: system-deps
 	$(PYTHON) -m venv .venv-floor
-	.venv-floor/bin/pip install -q -e '.[dev]' $(FLOOR_PINS)
+	.venv-floor/bin/pip install -q -e '.[dev,sigstore]' $(FLOOR_PINS)
 	.venv-floor/bin/pytest -q -p no:cacheprovider tests/test_keys.py tests/test_signing.py
 
 schema: venv
