@@ -190,7 +190,11 @@ def parse_document(data: bytes, desc: Descriptor) -> Manifest | Index:
 
 
 def parse_manifest(data: bytes, where: str) -> Manifest:
-    doc = _document(data, where, IMAGE_MEDIA_TYPES)
+    return manifest_from(_document(data, where, IMAGE_MEDIA_TYPES), where)
+
+
+def manifest_from(doc: dict[str, Any], where: str) -> Manifest:
+    """A Manifest from a JSON object already loaded (and shape-checked at its top)."""
     config = Descriptor.from_json(doc.get("config"), f"{where} config")
     return Manifest(
         media_type=str(doc.get("mediaType") or OCI_MANIFEST),
@@ -203,7 +207,11 @@ def parse_manifest(data: bytes, where: str) -> Manifest:
 
 
 def parse_index(data: bytes, where: str) -> Index:
-    doc = _document(data, where, INDEX_MEDIA_TYPES)
+    return index_from(_document(data, where, INDEX_MEDIA_TYPES), where)
+
+
+def index_from(doc: dict[str, Any], where: str) -> Index:
+    """An Index from a JSON object already loaded (and shape-checked at its top)."""
     return Index(
         media_type=str(doc.get("mediaType") or OCI_INDEX),
         manifests=_descriptors(doc.get("manifests"), f"{where} manifests"),
@@ -217,6 +225,11 @@ def _document(data: bytes, where: str, media_types: tuple[str, ...]) -> dict[str
     doc = load_json(data, where)
     if not isinstance(doc, dict):
         raise _invalid(where, "not a JSON object")
+    return check_top(doc, where, media_types)
+
+
+def check_top(doc: dict[str, Any], where: str, media_types: tuple[str, ...]) -> dict[str, Any]:
+    """schemaVersion 2 and a known mediaType (when given): the document's top level."""
     if doc.get("schemaVersion") != 2 or isinstance(doc.get("schemaVersion"), bool):
         raise _invalid(where, "schemaVersion is not 2")
     media_type = doc.get("mediaType")

@@ -27,15 +27,18 @@ from floe.errors import GateError, UsageError
 from floe.oci.manifest import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
+    IMAGE_MEDIA_TYPES,
+    INDEX_MEDIA_TYPES,
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
     OCI_INDEX,
     OCI_MANIFEST,
     Descriptor,
     Manifest,
+    check_top,
+    index_from,
     load_json,
-    parse_index,
-    parse_manifest,
+    manifest_from,
 )
 
 __all__ = [
@@ -221,9 +224,9 @@ def parse_json_object(data: bytes, digest: str) -> dict[str, Any]:
     # A manifest or index read as a dict is still checked by the typed parser, so no
     # caller of the dict meets an `int` where the OCI spec has a descriptor.
     if "manifests" in value:
-        parse_index(data, digest)
+        index_from(check_top(value, digest, INDEX_MEDIA_TYPES), digest)
     elif "layers" in value or "config" in value:
-        parse_manifest(data, digest)
+        manifest_from(check_top(value, digest, IMAGE_MEDIA_TYPES), digest)
     return value
 
 

@@ -218,7 +218,6 @@ def _compile(
         profile_path = write_profile(profile, profiles_dir or project_dir)
     compiled = compiled_document(loaded, project, result, written, project_dir)
     compiled["plugins"] = [plugin_json(p) for p in resolved]
-    write_reports(out_dir, result, compiled)
     outcome = CompileOutcome(
         loaded, project, result, written, profile_path, out_dir, compiled, parsed, resolved
     )
@@ -228,7 +227,7 @@ def _compile(
             "dagster": str(location.definitions.relative_to(project_dir)),
             "manifest_digest": location.manifest_digest,
         }
-        write_reports(out_dir, result, compiled)
+    write_reports(out_dir, result, compiled)  # once, with everything compiled.json says
     return outcome
 
 

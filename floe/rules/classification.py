@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from floe.rules.context import Context
-from floe.rules.lineage import ModelLineage
+from floe.rules.lineage import ModelLineage, topological
 from floe.rules.model import Column, Finding, Model
 
 _ALWAYS_PROPAGATE = ("pii", "phi")
@@ -173,7 +173,7 @@ def _propagate(ctx: Context, rank: dict[str, int]) -> dict[str, dict[str, _Origi
         passes[name] = _own(name, columns, sticky)
     inherited: dict[str, dict[str, _Origin]] = {}
     lineages = ctx.lineage
-    for model in _topological(ctx):
+    for model in topological(ctx.project.models):
         lineage = lineages.get(model.name)
         if lineage is not None and lineage.error is None and lineage.columns:
             incoming = _through_lineage(lineage, passes, rank)
@@ -238,28 +238,3 @@ def _leaf_columns(ctx: Context) -> list[tuple[str, tuple[Column, ...]]]:
         ("source:" + name, source.columns) for name, source in sorted(project.sources.items())
     )
     return leaves
-
-
-def _topological(ctx: Context) -> list[Model]:
-    """Models with parents first (Kahn's algorithm; name order breaks ties, cycles last)."""
-    models = ctx.project.models
-    children: dict[str, list[str]] = {}
-    pending: dict[str, int] = {}
-    for model in ctx.all_models:
-        parents = {ref for ref in model.refs if ref in models and ref != model.name}
-        pending[model.name] = len(parents)
-        for parent in parents:
-            children.setdefault(parent, []).append(model.name)
-    ready = [model.name for model in ctx.all_models if pending[model.name] == 0]
-    order: list[Model] = []
-    while ready:
-        name = ready.pop()
-        order.append(models[name])
-        for child in children.get(name, ()):
-            pending[child] -= 1
-            if pending[child] == 0:
-                ready.append(child)
-    if len(order) < len(models):  # a ref cycle (dbt rejects these): visit the rest anyway
-        seen = {model.name for model in order}
-        order.extend(model for model in ctx.all_models if model.name not in seen)
-    return order
