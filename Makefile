@@ -11,8 +11,10 @@ FLOE := $(VENV)/bin/floe
 DBT_PINS := dbt-core==1.12.0 dbt-duckdb==1.11.1
 # Server-warehouse plugin tests: dbt-postgres against a real PostgreSQL (Debian package).
 PLUGIN_PINS := dbt-postgres==1.11.0
-SYSTEM_BINARIES := docker-registry skopeo htpasswd openssl pg_ctlcluster node npm
-SYSTEM_PACKAGES := docker-registry skopeo apache2-utils openssl postgresql nodejs npm
+# binary:Debian package; only the missing ones are installed (a machine whose nodejs comes
+# from NodeSource already has npm, and Debian's npm package conflicts with it)
+SYSTEM_DEPS := docker-registry:docker-registry skopeo:skopeo htpasswd:apache2-utils \
+  openssl:openssl pg_ctlcluster:postgresql node:nodejs npm:npm
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DO_NOT_TRACK := 1
 
@@ -52,16 +54,16 @@ dev: $(VENV)/.dev
 
 # Debian packages the integration tests need; installed when missing and we are root.
 system-deps:
-	@missing=""; for b in $(SYSTEM_BINARIES); do \
-	  command -v $$b >/dev/null 2>&1 || [ -x /usr/bin/$$b ] || missing="$$missing $$b"; done; \
+	@missing=""; for pair in $(SYSTEM_DEPS); do b=$${pair%%:*}; p=$${pair#*:}; \
+	  command -v $$b >/dev/null 2>&1 || [ -x /usr/bin/$$b ] || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "installing Debian packages for:$$missing"; \
+	    echo "installing Debian packages:$$missing"; \
 	    export DEBIAN_FRONTEND=noninteractive; \
-	    apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
-	      { apt-get update -q >/dev/null && apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null; }; \
+	    apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	      { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }; \
 	  else \
-	    echo "missing:$$missing; install with: sudo apt-get install $(SYSTEM_PACKAGES)" >&2; exit 2; \
+	    echo "missing:$$missing; install with: sudo apt-get install$$missing" >&2; exit 2; \
 	  fi; \
 	fi
 
