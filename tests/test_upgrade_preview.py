@@ -179,12 +179,76 @@ def test_preview_of_the_same_release_changes_nothing_and_passes(
     signer, pub = make_signer(tmp_path / "keys")
     project = _init_demo(tmp_path, repo, release(acme_files, "1.2.3", key=pub), signer, pub)
     publish(repo, release(acme_files, "1.2.4", key=pub), signer=signer)  # a neutral patch
+    publish(repo, release(acme_files, "2.0.0", key=pub), signer=signer)
     before = _state(project)
     result = run_floe("compile", "--dir", str(project), "--platform", "v1.2.*")
     assert result.exit_code == 0, result.output
     assert "Findings v1.2.4 adds: 0" in result.stdout
+    assert "Findings v1.2.4 removes: 0" in result.stdout
+    assert "  ! A newer version v2.0.0 exists outside v1.2.*" in result.stdout
     assert "v1.2.4 would pass; `floe init --platform=v1.2.*` pins it" in result.stdout
     assert _state(project) == before
+    data = json.loads(
+        run_floe("compile", "--dir", str(project), "--platform=v1.2.*", "--format=json").stdout
+    )
+    assert data["candidate"]["newer"] == {"matching": None, "outside_constraint": "v2.0.0"}
+    assert data["status"] == "passed" and data["candidate"]["read_from"]["kind"] == "files"
+
+
+@pytest.mark.registry
+@pytest.mark.dbt
+@pytest.mark.slow
+def test_preview_with_dbt_parse_sees_what_dbt_resolved(
+    tmp_path: Path, registry: Any, repo_name: str, acme_files: dict[str, bytes]
+) -> None:
+    repo = registry.ref(repo_name)
+    signer, pub = make_signer(tmp_path / "keys")
+    project = _init_demo(tmp_path, repo, release(acme_files, "1.2.3", key=pub), signer, pub)
+    publish(repo, release(acme_files, "1.3.0", TIGHTER, key=pub), signer=signer)
+    reports = _hashes(project / "target" / "floe")
+    profile = (project / "profiles.yml").read_bytes()
+    files_mode = json.loads(
+        run_floe("compile", "--dir", str(project), "--platform=v1.3.0", "--format=json").stdout
+    )
+    result = run_floe(
+        "compile", "--dir", str(project), "--platform=v1.3.0", "--parse", "--format=json"
+    )
+    assert result.exit_code == 1, result.output
+    data = json.loads(result.stdout)
+    for side in ("locked", "candidate"):
+        read_from = data[side]["read_from"]
+        assert read_from["kind"] == "dbt-parse" and read_from["digest"].startswith("sha256:")
+    assert data["locked"]["status"] == "passed"
+    key = ("rule_id", "model", "message")
+    assert sorted(tuple(f[k] for k in key) for f in data["added"]) == sorted(
+        tuple(f[k] for k in key) for f in files_mode["added"]
+    )
+    assert _hashes(project / "target" / "floe") == reports  # no report of a build rewritten
+    assert (project / "profiles.yml").read_bytes() == profile
+
+
+@pytest.mark.registry
+def test_init_says_a_newer_release_outside_its_constraint(
+    tmp_path: Path, registry: Any, repo_name: str
+) -> None:
+    repo = registry.ref(repo_name)
+    for version in ("1.2.3", "1.4.0", "2.0.0", "3.0.0-rc.1"):
+        publish(repo, make_tree(version))
+    project = tmp_path / "p"
+    project.mkdir()
+    text = run_floe("init", "--platform=^1.2", "--registry", repo, cwd=project)
+    assert text.exit_code == 0, text.output
+    assert "A newer version v2.0.0 exists outside ^1.2" in text.stdout  # prereleases never
+    assert "matches ^1.2" not in text.stdout  # init takes the highest match itself
+    latest = tmp_path / "latest"
+    latest.mkdir()
+    data = json.loads(
+        run_floe(
+            "init", "--platform=latest", "--registry", repo, "--format=json", cwd=latest
+        ).stdout
+    )
+    assert data["version"] == "v2.0.0"
+    assert data["newer"] == {"matching": None, "outside_constraint": None}
 
 
 @pytest.mark.registry

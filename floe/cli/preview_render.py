@@ -7,7 +7,9 @@ or changes (what a pull request should see). Exit 1 when the candidate would blo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -57,6 +59,9 @@ def render_text(preview: Preview, constraint: str) -> None:
     for change in diff.changed:
         (line,) = _lines("~", [change.after])
         click.echo(f"{line} (was {_state(change.before)})")
+    newer = candidate.newer  # the highest match is the candidate: only `outside` can be set
+    if newer is not None and newer.outside:
+        click.echo(f"  ! A newer version {newer.outside} exists outside {constraint}")
     click.echo("Not locked: artifacts.lock, floe.yaml and the reports are unchanged")
     if preview.blocked:
         n = preview.after.result.errors
@@ -67,6 +72,15 @@ def render_text(preview: Preview, constraint: str) -> None:
 
 def _state(finding: Any) -> str:
     return f"{finding.severity}{', waived' if finding.waived else ''}"
+
+
+@contextlib.contextmanager
+def _dbt_logs_to_stderr(wanted: bool) -> Iterator[None]:
+    if not wanted:
+        yield
+        return
+    with contextlib.redirect_stdout(sys.stderr):
+        yield
 
 
 def run_preview(
@@ -99,14 +113,15 @@ def run_preview(
             f"--platform previews print {', '.join(FORMATS)}, not {fmt}",
             hint="use --format sarif for CI annotations, or drop --platform to build",
         )
-    preview = preview_upgrade(
-        project_dir.resolve(),
-        constraint,
-        manifest=manifest,
-        parse=parse,
-        options=options,
-        events=Rendered(),
-    )
+    with _dbt_logs_to_stderr(parse and fmt != "text"):  # stdout carries one document
+        preview = preview_upgrade(
+            project_dir.resolve(),
+            constraint,
+            manifest=manifest,
+            parse=parse,
+            options=options,
+            events=Rendered(),
+        )
     shown = [*preview.diff.added, *(c.after for c in preview.diff.changed)]
     if fmt == "json":
         common.emit_json({"event": "upgrade_preview", **preview.to_json()})

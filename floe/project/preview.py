@@ -6,7 +6,8 @@ signers; a candidate signed by another key is refused like a pull), but never lo
 artifacts.lock, floe.yaml and `.floe/platform/` stay as they are. Then the same gate
 `floe compile` runs (read the project with each platform's layers, every rule family,
 the waivers) runs twice, on the locked tree and on the candidate's, and the findings
-are compared.
+are compared. With `--parse`, dbt parses once, with the locked platform's profile (what
+`floe compile --parse` runs), and both gates read that parse.
 
 A preview is not a build: it writes none of the outputs `floe compile` writes and
 `floe run` or Dagster rely on (compiled.json, findings.json, junit.xml, findings.sarif,
@@ -23,7 +24,6 @@ waiver state is listed as changed.
 from __future__ import annotations
 
 import tempfile
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
     from floe.project.lifecycle import Candidate, LoadedPlatform
     from floe.project.profiles import Profile
+    from floe.project.run import ParsedManifest
     from floe.rules.engine import EnforcementResult
     from floe.rules.model import Finding, Project
     from floe.tree.model import PlatformTree
@@ -115,6 +116,7 @@ class Gate:
             "findings": len(self.result.findings),
             "coverage": self.result.coverage.to_json(),
             "minimum_test_coverage": gates.minimum_test_coverage,
+            "read_from": self.project.read_from or {"kind": self.project.origin},
         }
 
 
@@ -162,20 +164,21 @@ class Preview:
 
 
 def _gate(
-    project_dir: Path, tree: PlatformTree, manifest: Path | None, document: dict[str, Any] | None
+    project_dir: Path, tree: PlatformTree, manifest: Path | None, parsed: ParsedManifest | None
 ) -> Gate:
     """floe compile's verdict with this tree: its layers, every rule family, the waivers."""
-    from floe.project.compile import platform_layers
     from floe.project.waivers import apply_waivers, read_waivers
     from floe.rules.dbt_reader import read_project
     from floe.rules.engine import evaluate
 
-    layers = platform_layers(tree)
-    project = read_project(project_dir, layers=layers, manifest=manifest, document=document)
-    if document is not None:
+    document = parsed.document if parsed is not None else None
+    project = read_project(project_dir, layers=_layers(tree), manifest=manifest, document=document)
+    if parsed is not None:
         from floe.project.profiles import profile_schema
 
-        project = replace(project, target_schema=profile_schema(tree))
+        dbt_version = (parsed.document.get("metadata") or {}).get("dbt_version")
+        read_from = {"kind": "dbt-parse", "digest": parsed.digest, "dbt_version": dbt_version}
+        project = replace(project, read_from=read_from, target_schema=profile_schema(tree))
     result = evaluate(project, tree)
     governance = tree.quality_gates.governance
     policy = governance.waivers if governance is not None else None
@@ -188,27 +191,25 @@ def _profile(tree: PlatformTree, project_dir: Path) -> Profile:
     return build_profile(tree, read_profile_name(project_dir), project_dir)
 
 
-def _parse(project_dir: Path, profile: Profile, dbt_args: Sequence[str]) -> dict[str, Any]:
+def _parse(project_dir: Path, profile: Profile, dbt_args: Sequence[str]) -> ParsedManifest:
     """dbt's parse with this profile, staged in a temporary folder (no profile is kept)."""
     from floe.project.profiles import write_profile
     from floe.project.run import parse_project
 
     with tempfile.TemporaryDirectory(prefix="floe-preview-") as staging:
         write_profile(profile, Path(staging))
-        return parse_project(project_dir, Path(staging), dbt_args).document
+        return parse_project(project_dir, Path(staging), dbt_args)
 
 
-def _documents(
-    project_dir: Path, trees: tuple[PlatformTree, PlatformTree], dbt_args: Sequence[str]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """One dbt parse per distinct profile (the two versions usually render the same one)."""
+def _parse_once(project_dir: Path, locked: PlatformTree, dbt_args: Sequence[str]) -> ParsedManifest:
+    """One dbt parse with the locked platform's profile, what `floe compile --parse` runs
+    (so dbt's own target/ holds what a build would parse); both gates read it, each with
+    its platform's schema."""
     from floe.rules.dbt_reader import read_project
 
     # floe's own reader first, as in `floe compile --parse` (a file:line before dbt's words)
-    read_project(project_dir, layers=_layers(trees[0]))
-    first, second = (_profile(tree, project_dir) for tree in trees)
-    before = _parse(project_dir, first, dbt_args)
-    return before, (before if second == first else _parse(project_dir, second, dbt_args))
+    read_project(project_dir, layers=_layers(locked))
+    return _parse(project_dir, _profile(locked, project_dir), dbt_args)
 
 
 def _layers(tree: PlatformTree) -> dict[str, str]:
@@ -235,16 +236,9 @@ def preview_upgrade(
     current = load_verified_platform(root)
     candidate = fetch_candidate(root, constraint, options=options, events=events)
     resolve_for_compile(candidate.tree, need_adapter=parse)  # a plugin it needs, missing here
-    documents: tuple[dict[str, Any] | None, dict[str, Any] | None] = (None, None)
-    if parse:
-        documents = _documents(root, (current.tree, candidate.tree), dbt_args)
-    before = _gate(root, current.tree, manifest, documents[0])
-    after = _gate(root, candidate.tree, manifest, documents[1])
+    parsed = _parse_once(root, current.tree, dbt_args) if parse else None
+    before = _gate(root, current.tree, manifest, parsed)
+    after = _gate(root, candidate.tree, manifest, parsed)
     return Preview(current, candidate, before, after, diff_findings(
         before.result.findings, after.result.findings
     ))  # fmt: skip
-
-
-def counts(findings: Sequence[Finding]) -> Counter[str]:
-    """Findings by severity (waived ones apart), for the summary line."""
-    return Counter("waived" if f.waived else f.severity for f in findings)
