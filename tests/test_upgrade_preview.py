@@ -170,6 +170,15 @@ def test_preview_lists_the_new_findings_on_customer_360_without_locking(
     assert len(github.stdout.splitlines()) == len(data["added"])
     assert all(line.startswith("::error ") for line in github.stdout.splitlines())
 
+    # pinning it afterwards verifies it again from the caches, and the build says the same
+    pinned = run_floe("init", "--platform=v1.3.0", cwd=project)
+    assert pinned.exit_code == 0, pinned.output
+    assert "✓ Artifacts already cached" in pinned.stdout
+    built = run_floe("compile", "--dir", str(project), "--format=json")
+    assert built.exit_code == 1
+    found = {(f["rule_id"], f["model"], f["message"]) for f in json.loads(built.stdout)["findings"]}
+    assert found == {(f["rule_id"], f["model"], f["message"]) for f in data["added"]}
+
 
 @pytest.mark.registry
 def test_preview_of_the_same_release_changes_nothing_and_passes(
@@ -225,6 +234,15 @@ def test_preview_with_dbt_parse_sees_what_dbt_resolved(
     )
     assert _hashes(project / "target" / "floe") == reports  # no report of a build rewritten
     assert (project / "profiles.yml").read_bytes() == profile
+    manifest = project / "target" / "manifest.json"  # what dbt's parse left
+    given = run_floe(
+        "compile", "--dir", str(project), "--platform=v1.3.0", "--manifest", str(manifest),
+        "--format=json",
+    )  # fmt: skip
+    assert given.exit_code == 1, given.output
+    from_manifest = json.loads(given.stdout)
+    assert from_manifest["candidate"]["read_from"]["kind"] == "manifest"
+    assert len(from_manifest["added"]) == len(data["added"])
 
 
 @pytest.mark.registry
@@ -320,7 +338,13 @@ def test_a_retagged_candidate_is_refused_with_nothing_written(
 
 @pytest.mark.parametrize(
     "flags",
-    [["--out", "elsewhere"], ["--profiles-dir", "p"], ["--compact"], ["--format", "junit"]],
+    [
+        ["--out", "elsewhere"],
+        ["--profiles-dir", "p"],
+        ["--baseline", "findings.json"],
+        ["--compact"],
+        ["--format", "junit"],
+    ],
 )
 def test_build_only_flags_are_refused_with_a_preview(tmp_path: Path, flags: list[str]) -> None:
     result = run_floe("compile", "--dir", str(tmp_path), "--platform=v1.3.0", *flags)
@@ -352,3 +376,29 @@ def test_findings_match_on_rule_model_file_and_message_not_line() -> None:
     assert [(f.rule_id, f.line) for f in diff.removed] == [("a.x", 9)]
     assert [(c.before.severity, c.after.severity) for c in diff.changed] == [("error", "warning")]
     assert diff_findings(after, after).empty
+
+
+@pytest.mark.registry
+def test_accept_drift_as_documented(tmp_path: Path, registry: Any, repo_name: str) -> None:
+    """docs/data-teams.md "Accepting a moved tag deliberately", claim by claim."""
+    repo = registry.ref(repo_name)
+    signer, pub = make_signer(tmp_path / "k1")
+    trusted = {"trusted_keys": [pub.read_text()]}
+    publish(repo, make_tree("1.2.3", security=trusted), signer=signer)
+    project = write_tiny_project(tmp_path / "tiny")
+    assert run_floe("init", "--platform=v1.2.*", "--registry", repo, cwd=project).exit_code == 0
+    old = load_verified_platform(project).manifest_digest
+    conflict = run_floe("platform", "pull", "--accept-drift", "--upgrade", cwd=project)
+    assert conflict.exit_code == 2 and "error[pull_flags_conflict]" in conflict.stderr
+    publish(repo, make_tree("1.2.3", security=trusted, min_coverage=50))  # moved, unsigned
+    before = _caches(project)
+    unsigned = run_floe("platform", "pull", "--accept-drift", cwd=project)
+    assert unsigned.exit_code == 1 and "error[signature_missing]" in unsigned.stderr
+    assert _caches(project) == before
+    new = publish(repo, make_tree("1.2.3", security=trusted, min_coverage=40), signer=signer)
+    drift = run_floe("platform", "pull", cwd=project)
+    assert drift.exit_code == 1 and "error[lock_drift]" in drift.stderr
+    accepted = run_floe("platform", "pull", "--accept-drift", cwd=project)
+    assert accepted.exit_code == 0, accepted.output
+    assert f"! Accepting v1.2.3 moved from {old} to {new}" in accepted.stderr
+    assert load_verified_platform(project).manifest_digest == new
