@@ -202,6 +202,12 @@ def test_preview_of_the_same_release_changes_nothing_and_passes(
     )
     assert data["candidate"]["newer"] == {"matching": None, "outside_constraint": "v2.0.0"}
     assert data["status"] == "passed" and data["candidate"]["read_from"]["kind"] == "files"
+    same = run_floe("compile", "--dir", str(project), "--platform=v1.2.3", "--format=json")
+    assert same.exit_code == 0, same.output
+    itself = json.loads(same.stdout)
+    assert itself["candidate"]["manifest_digest"] == itself["locked"]["manifest_digest"]
+    assert itself["added"] == itself["removed"] == itself["changed"] == []
+    assert _state(project) == before
 
 
 @pytest.mark.registry
@@ -350,6 +356,12 @@ def test_build_only_flags_are_refused_with_a_preview(tmp_path: Path, flags: list
     result = run_floe("compile", "--dir", str(tmp_path), "--platform=v1.3.0", *flags)
     assert result.exit_code == 2, result.output
     assert "error[usage_invalid]" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bad_constraint_is_refused_before_anything_is_read(tmp_path: Path) -> None:
+    result = run_floe("compile", "--dir", str(tmp_path), "--platform=v1.x; rm -rf /")
+    assert result.exit_code == 2 and "error[constraint_invalid]" in result.stderr
     assert list(tmp_path.iterdir()) == []
 
 

@@ -426,7 +426,7 @@ class Candidate:
 
 def fetch_candidate(
     project_dir: Path,
-    constraint_text: str,
+    constraint: Constraint,
     *,
     options: RegistryOptions | None = None,
     events: Events = QUIET,
@@ -442,9 +442,7 @@ def fetch_candidate(
     source = source_from(config.platform.ref, paths.root, paths.root, pinned=True)
     policy = project_policy(config, (), paths.root)
     job = _Job(paths, source, policy, lock.platform, _options(options, False), events)
-    plan = _plan_from_registry(
-        job, parse_constraint(constraint_text), allow_downgrade=True, force=False
-    )
+    plan = _plan_from_registry(job, constraint, allow_downgrade=True, force=False)
     with writer_lock(paths):
         staged = stage(paths, plan, job.options.concurrency)
         try:

@@ -229,12 +229,14 @@ def preview_upgrade(
     events: Events = QUIET,
 ) -> Preview:
     """The locked platform's verdict, the candidate's, and the findings between them."""
+    from floe.project.constraints import parse_constraint
     from floe.project.lifecycle import fetch_candidate, load_verified_platform
     from floe.project.plugins import resolve_for_compile
 
+    wanted = parse_constraint(constraint)  # a bad constraint before any file is read
     root = Path(project_dir)
     current = load_verified_platform(root)
-    candidate = fetch_candidate(root, constraint, options=options, events=events)
+    candidate = fetch_candidate(root, wanted, options=options, events=events)
     resolve_for_compile(candidate.tree, need_adapter=parse)  # a plugin it needs, missing here
     parsed = _parse_once(root, current.tree, dbt_args) if parse else None
     before = _gate(root, current.tree, manifest, parsed)
