@@ -138,9 +138,13 @@ def test_preview_lists_the_new_findings_on_customer_360_without_locking(
     assert "Findings v1.3.0 removes: 0" in out
     assert _state(project) == before  # no lock, floe.yaml, tree, report or profile written
 
+    seen = len(registry.request_log())
     data = json.loads(
         run_floe("compile", "--dir", str(project), "--platform=^1.3", "--format", "json").stdout
     )
+    asked = [r for r in registry.request_log()[seen:] if repo_name in r]
+    assert any("/tags/list" in r for r in asked), asked  # resolved against the registry
+    assert not [r for r in asked if "/blobs/" in r], asked  # every blob from the cache
     assert data["event"] == "upgrade_preview" and data["kind"] == "UpgradePreview"
     assert data["status"] == "blocked" and data["lock_written"] is False
     assert data["locked"]["version"] == "v1.2.3" and data["locked"]["status"] == "passed"
