@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from floe.cli import common, report_options
+from floe.cli.options import registry_flags
 from floe.cli.project_render import render_text, render_warehouse
+
+if TYPE_CHECKING:
+    from floe.oci.options import RegistryOptions
 
 FORMATS = ("text", "json", "junit", "sarif", "github")
 
@@ -38,6 +42,16 @@ MANIFEST_OPTION = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
     help="Read this dbt manifest.json instead of the project files.",
+)
+
+
+PLATFORM_OPTION = click.option(
+    "--platform",
+    "candidate",
+    metavar="VERSION",
+    default=None,
+    help="Preview a platform version or constraint from floe.yaml's repository: verified "
+    "and cached, never locked; shows the findings it adds and removes.",
 )
 
 
@@ -120,6 +134,8 @@ def _verdict(outcome: Any) -> None:
 @PARSE_OPTION
 @report_options.BASELINE_OPTION
 @report_options.COMPACT_OPTION
+@PLATFORM_OPTION
+@registry_flags
 def compile_cmd(
     project_dir: Path,
     fmt: str,
@@ -129,16 +145,26 @@ def compile_cmd(
     parse: bool,
     baseline: Path | None,
     compact: bool,
+    candidate: str | None,
+    options: RegistryOptions,
 ) -> None:
     """Check the dbt project against the platform's rules and write profiles.yml.
 
     Exit 1 when a blocking rule fails (profiles.yml is then not written); the report
     files (compiled.json, findings.json, junit.xml, findings.sarif) are always written.
+    With --platform VERSION: an upgrade preview (exit 1 when VERSION would block).
     """
-    if manifest is not None and parse:
-        from floe.errors import UsageError
+    from floe.errors import UsageError
 
+    if manifest is not None and parse:
         raise UsageError("usage_invalid", "--manifest and --parse are alternatives; give one")
+    if candidate is not None:
+        from floe.cli.preview_render import run_preview
+
+        unused = {"--out": out, "--profiles-dir": profiles_dir, "--baseline": baseline,
+                  "--compact": compact}  # fmt: skip
+        run_preview(project_dir, candidate, fmt, manifest, parse, options, unused)
+        return
     known = report_options.load(baseline)
     shown = "compact" if fmt == "text" and compact else fmt
     outcome = _compile(

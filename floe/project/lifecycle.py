@@ -7,6 +7,8 @@
               takes a moved tag deliberately, verified against the lock's signers;
               --force downloads and verifies everything again
     load      no network: re-verify every cached file against the lock, parse the tree
+    candidate `floe compile --platform`: resolve and verify like init, cache the blobs,
+              keep the tree in memory; never the lock, floe.yaml or `.floe/platform/`
 
 The jobs live in their own modules: floe.project.resolve (where from, which version),
 floe.project.verify (shape, versions, trust: one call into floe.trust),
@@ -28,13 +30,16 @@ from floe.project.cache import (
     ProjectPaths,
     check_project_paths,
     clean_leftovers_if_idle,
+    human_size,
     read_verified_tree,
+    remove_tree,
+    writer_lock,
 )
 from floe.project.cached_source import CachedSource
 from floe.project.constraints import Constraint, Newer, newer_versions, parse_constraint, parse_tag
 from floe.project.events import QUIET, Events
 from floe.project.floe_yaml import FloeYaml, PlatformSpec, SecuritySpec, read_floe_yaml
-from floe.project.install import Outcome, Plan, install, layouts
+from floe.project.install import Outcome, Plan, commit_blobs, install, layouts, stage
 from floe.project.lockfile import Lock, LockedPlatform, read_lock
 from floe.project.resolve import (
     Source,
@@ -53,7 +58,15 @@ if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
     from floe.oci.target import Descriptor, Target
 
-__all__ = ["LoadedPlatform", "Outcome", "init_project", "load_verified_platform", "pull_project"]
+__all__ = [
+    "Candidate",
+    "LoadedPlatform",
+    "Outcome",
+    "fetch_candidate",
+    "init_project",
+    "load_verified_platform",
+    "pull_project",
+]
 
 INIT_HINT = "run `floe init --platform=VERSION` (for example --platform=v1.2.3)"
 
@@ -392,6 +405,63 @@ def pull_project(
         check_lock_current(config, locked)
         plan = _plan_from_lock(job, locked, constraint, force=force, online=not opts.offline)
     return _finish(job, plan, force=force)
+
+
+# ---- a candidate for `floe compile --platform` (verified, cached, never locked) ----------
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A release resolved and verified exactly as init would, cached, but not locked."""
+
+    tree: PlatformTree
+    ref: str
+    version: str  # v1.3.0
+    manifest_digest: str
+    signer: str | None
+    trust: str  # floe.yaml | lock | first-use | unverified
+    downloaded: int
+    newer: Newer | None = None  # what lies above the candidate
+
+
+def fetch_candidate(
+    project_dir: Path,
+    constraint: Constraint,
+    *,
+    options: RegistryOptions | None = None,
+    events: Events = QUIET,
+) -> Candidate:
+    """Resolve CONSTRAINT in floe.yaml's repository, verify it (floe.yaml's anchors and the
+    lock's signers, as a pull would), commit its checked blobs to the caches; the tree
+    stays in memory: artifacts.lock, floe.yaml and `.floe/platform/` are never written."""
+    paths = ProjectPaths(Path(project_dir).absolute())
+    check_project_paths(paths)
+    config, lock = read_project(paths)
+    assert config.platform is not None
+    check_lock_current(config, lock.platform)
+    source = source_from(config.platform.ref, paths.root, paths.root, pinned=True)
+    policy = project_policy(config, (), paths.root)
+    job = _Job(paths, source, policy, lock.platform, _options(options, False), events)
+    plan = _plan_from_registry(job, constraint, allow_downgrade=True, force=False)
+    with writer_lock(paths):
+        staged = stage(paths, plan, job.options.concurrency)
+        try:
+            commit_blobs(staged, paths, plan, force=False)
+        finally:
+            remove_tree(staged.root)
+    what = "Downloaded" if plan.downloaded() else "Already cached"
+    size = human_size(plan.verified.checked.size)
+    events.step(f"{what} {plan.label} ({size}): verified, cached, not locked")
+    return Candidate(
+        tree=parse_tree(staged.files),
+        ref=plan.source.with_tag(plan.tag),
+        version=plan.label,
+        manifest_digest=plan.verified.desc.digest,
+        signer=plan.verified.signer,
+        trust=plan.verified.decision.origin,
+        downloaded=plan.downloaded(),
+        newer=plan.newer,
+    )
 
 
 # ---- a single reference outside a project (`floe platform pull REF --out DIR`) ------------
