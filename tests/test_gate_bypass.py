@@ -130,6 +130,16 @@ def test_custom_generate_schema_name_is_caught(tmp_path: Path) -> None:
 
 
 @pytest.mark.dbt
+def test_parse_logs_stay_off_a_json_stdout(tmp_path: Path) -> None:
+    root = _project(tmp_path / "p")
+    result = run_floe("compile", "--dir", str(root), "--parse", "--format", "json")
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)  # one JSON document: dbt's parse log went to stderr
+    assert document["read_from"]["kind"] == "dbt-parse"
+    assert "Running with dbt" in result.stderr
+
+
+@pytest.mark.dbt
 def test_snapshot_into_an_unapproved_schema(tmp_path: Path) -> None:
     root = _project(tmp_path / "p")
     (root / "snapshots").mkdir()

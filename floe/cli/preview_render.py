@@ -7,9 +7,7 @@ or changes (what a pull request should see). Exit 1 when the candidate would blo
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,15 +72,6 @@ def _state(finding: Any) -> str:
     return f"{finding.severity}{', waived' if finding.waived else ''}"
 
 
-@contextlib.contextmanager
-def _dbt_logs_to_stderr(wanted: bool) -> Iterator[None]:
-    if not wanted:
-        yield
-        return
-    with contextlib.redirect_stdout(sys.stderr):
-        yield
-
-
 def run_preview(
     project_dir: Path,
     constraint: str,
@@ -113,15 +102,14 @@ def run_preview(
             f"--platform previews print {', '.join(FORMATS)}, not {fmt}",
             hint="use --format sarif for CI annotations, or drop --platform to build",
         )
-    with _dbt_logs_to_stderr(parse and fmt != "text"):  # stdout carries one document
-        preview = preview_upgrade(
-            project_dir.resolve(),
-            constraint,
-            manifest=manifest,
-            parse=parse,
-            options=options,
-            events=Rendered(),
-        )
+    preview = preview_upgrade(
+        project_dir.resolve(),
+        constraint,
+        manifest=manifest,
+        parse=parse,
+        options=options,
+        events=Rendered(),
+    )
     shown = [*preview.diff.added, *(c.after for c in preview.diff.changed)]
     if fmt == "json":
         common.emit_json({"event": "upgrade_preview", **preview.to_json()})

@@ -17,6 +17,7 @@ import importlib
 import importlib.util
 import json
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -214,7 +215,9 @@ def parse_project(project_dir: Path, profiles_dir: Path, extra: Sequence[str]) -
     from dbt.cli.main import dbtRunner
 
     args = dbt_args("parse", profiles_dir.resolve(), project_dir.resolve(), parse_args(extra))
-    with _in_project(project_dir):
+    # dbt logs the parse on stdout; floe's stdout carries its own report (one JSON document
+    # with --format json), so the parse's log lines go to stderr.
+    with _in_project(project_dir), contextlib.redirect_stdout(sys.stderr):
         result = dbtRunner().invoke(args)
     manifest: Any = result.result
     if not result.success or not hasattr(manifest, "writable_manifest"):
