@@ -73,7 +73,9 @@ def test_host_only_gets_default_repository() -> None:
 def test_registry_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FLOE_HOME", str(tmp_path))
     monkeypatch.delenv("FLOE_REGISTRY", raising=False)
-    assert default_registry() == f"oci-layout://{tmp_path / 'registry'}"
+    # one layout per repository: `floe-platform` while the embedded registry is empty
+    assert default_registry() == f"oci-layout://{tmp_path / 'registry' / 'floe-platform'}"
+    assert default_registry("acme") == f"oci-layout://{tmp_path / 'registry' / 'acme'}"
     assert configured_registry(None, None) == default_registry()
     assert configured_registry(None, "oci://cfg/r") == "oci://cfg/r"
     monkeypatch.setenv("FLOE_REGISTRY", "oci://env/r")
