@@ -393,6 +393,12 @@ _REGISTRY = (
         "The compiled tree fails the built-in platform checks (unsafe ...",
     ),
     _slug(
+        "diff_operand_invalid",
+        USAGE,
+        2,
+        "A side of platform diff is neither a compiled folder, a reference ...",
+    ),
+    _slug(
         "publish_semver_too_small",
         CONFLICT,
         1,
