@@ -45,9 +45,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "floe-home"
 
 
-def test_two_platforms_side_by_side_each_pulled_and_initialised(
-    tmp_path: Path, home: Path
-) -> None:
+def test_two_platforms_side_by_side_each_pulled_and_initialised(tmp_path: Path, home: Path) -> None:
     alpha, beta = _platform(tmp_path, ALPHA, 70), _platform(tmp_path, BETA, 90)
     published = {}
     for folder in (alpha, beta):
@@ -113,9 +111,7 @@ def test_one_platform_in_the_embedded_registry_needs_no_name(tmp_path: Path, hom
     assert _publish(alpha).exit_code == 0
     result = _init(tmp_path / "project")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["ref"].startswith(
-        f"oci-layout://{home / 'registry' / ALPHA}:"
-    )
+    assert json.loads(result.stdout)["ref"].startswith(f"oci-layout://{home / 'registry' / ALPHA}:")
 
 
 def test_a_flat_embedded_registry_is_read_and_publishing_into_it_is_refused(

@@ -304,9 +304,7 @@ def diff_platforms(request: DiffRequest, events: Events = NULL_EVENTS) -> DiffRe
     return _report(old, new, (old_source, new_source))
 
 
-def _side(
-    text: str, out: Path, request: DiffRequest, events: Events
-) -> tuple[PlatformTree, str]:
+def _side(text: str, out: Path, request: DiffRequest, events: Events) -> tuple[PlatformTree, str]:
     """A folder (it wins over a tag of the same name), else a pulled, verified release."""
     from floe.artifact.pull import PullRequest, pull_to_dir
     from floe.artifact.versions import parse_version
