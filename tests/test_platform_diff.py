@@ -121,13 +121,13 @@ def test_version_bumps() -> None:
 # ---- against a real registry: publish's semver check, diff of references ------------------
 
 
-def _release(tmp_path: Path, name: str, text: str, *args: str) -> Any:
+def _release(tmp_path: Path, name: str, text: str, *args: str, fmt: str = "json") -> Any:
     """Compile `text` in its own folder (.floe/artifacts) and publish its version there."""
     folder = tmp_path / name
     write_manifest(folder, text)
     assert compile_in(folder).exit_code == 0
     version = "v" + text.split('version: "', 1)[1].split('"', 1)[0]
-    return run_floe("platform", "publish", version, *args, "--format", "json", cwd=folder)
+    return run_floe("platform", "publish", version, *args, "--format", fmt, cwd=folder)
 
 
 def _writes(registry: Any, repo: str, before: int) -> list[str]:
@@ -170,14 +170,23 @@ def test_publish_compares_with_the_previous_release_and_check_semver_refuses(
     listing = json.loads(run_floe("platform", "list", ref, "--format", "json").stdout)
     assert [v["tag"] for v in listing["versions"]] == ["v1.2.4", "v1.2.3"]
     minor = stricter.replace('version: "1.2.5"', 'version: "1.3.0"')
-    accepted = _release(tmp_path, "d", minor, "--registry", ref, "--check-semver")
+    accepted = _release(tmp_path, "d", minor, "--registry", ref, "--check-semver", fmt="text")
     assert accepted.exit_code == 0, accepted.output
-    assert json.loads(accepted.stdout)["semver"]["enough"] is True
+    assert (
+        "  ✓ Semver: 1 rule change(s) since v1.2.4 need a minor bump; v1.3.0 is a minor bump\n"
+    ) in accepted.stdout
+    again = run_floe("platform", "publish", "v1.3.0", "--registry", ref, cwd=tmp_path / "d")
+    assert again.exit_code == 0, again.output
+    assert "Semver" not in again.output  # the same build again: nothing to compare
+    same = minor.replace('version: "1.3.0"', 'version: "1.3.1"')
+    patch = _release(tmp_path, "f", same, "--registry", ref, "--check-semver", fmt="text")
+    assert patch.exit_code == 0, patch.output
+    assert "  ✓ Semver: no rule change since v1.3.0\n" in patch.stdout
     major = _release(tmp_path, "e", _base("2.0.0"), "--registry", ref)
     assert major.exit_code == 0, major.output  # loosening back to 80 under a major: enough
     assert "! Semver" not in major.stderr
     semver = json.loads(major.stdout)["semver"]
-    assert (semver["previous"], semver["needed"], semver["made"]) == ("v1.3.0", "patch", "major")
+    assert (semver["previous"], semver["needed"], semver["made"]) == ("v1.3.1", "patch", "major")
 
 
 def test_diff_of_references_and_bare_versions_in_a_platform_folder(

@@ -110,6 +110,8 @@ class SemverCheck:
         summary = (
             f"{len(changes)} rule change(s) since {previous} need a {outcome.needed} bump; "
             f"{self.version} is a {outcome.made} bump"
+            if changes
+            else f"no rule change since {previous}"
         )
         if outcome.enough:
             self.events.step(f"  ✓ Semver: {summary}")
