@@ -175,3 +175,21 @@ def test_a_tag_held_by_another_platform_names_the_repository_not_force(
     again = _publish(changed, "--registry", shared)
     assert again.exit_code == 1
     assert "--force" in error_json(again)["hint"]
+
+
+def test_flag_and_floe_registry_win_over_the_platform_folder(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alpha = _platform(tmp_path, ALPHA, 70, "artifacts:\n  registry: oci-layout://configured\n")
+    other = f"oci-layout://{tmp_path / 'other'}"
+    assert _publish(alpha, "--registry", other).exit_code == 0
+    monkeypatch.setenv("FLOE_REGISTRY", other)
+    listing = run_floe("platform", "list", "--format", "json", cwd=alpha)
+    assert json.loads(listing.stdout)["registry"] == other
+    monkeypatch.delenv("FLOE_REGISTRY")
+    (alpha / ".floe" / "artifacts" / "manifest.json").write_text("{not json")
+    broken = run_floe("platform", "list", "--format", "json", cwd=alpha)
+    assert broken.exit_code == 1 and error_json(broken)["event"] == "tree_invalid"
+    flagged = run_floe("platform", "list", other, "--format", "json", cwd=alpha)
+    assert flagged.exit_code == 0, flagged.output  # a named registry never reads the folder
+    assert [v["tag"] for v in json.loads(flagged.stdout)["versions"]] == ["v1.0.0"]

@@ -13,13 +13,14 @@ of floe.oci.resolve applies.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floe.errors import GateError, UsageError
 from floe.oci.reference import is_reference
-from floe.oci.resolve import configured_registry, expand_reference
+from floe.oci.resolve import REGISTRY_ENV, configured_registry, expand_reference
 from floe.tree.files import MANIFEST_FILE
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ def _from_compiled(path: Path) -> PlatformHere:
 
 def registry_here(flag: str | None, cwd: Path | None = None) -> str:
     """The registry a command run in `cwd` means (see the module doc)."""
+    if flag or os.environ.get(REGISTRY_ENV):
+        return configured_registry(flag)  # the folder is not even read
     here = platform_here(cwd or Path.cwd())
     if here is None:
         return configured_registry(flag)
