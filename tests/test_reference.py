@@ -106,3 +106,14 @@ def test_reference_invalid_never_echoes_userinfo(text: str) -> None:
     assert error.slug == "reference_invalid"
     assert "hunter2pw" not in error.one_line() + str(error.to_json())
     assert "[redacted]@" in error.message
+
+
+def test_an_embedded_repository_is_one_safe_path_component(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FLOE_HOME", str(tmp_path))
+    for hostile in ("../escape", "a/b", "UPPER", "", "."):
+        with pytest.raises(UsageError) as caught:
+            default_registry(hostile)
+        assert caught.value.slug == "reference_invalid"
+    assert not (tmp_path / "registry").exists()

@@ -68,6 +68,12 @@ def default_registry(repository: str | None = None, *, for_write: bool = False) 
             raise _flat_layout_error(root, repository or DEFAULT_REPOSITORY)
         return f"{LAYOUT_SCHEME}{root}"
     if repository is not None:
+        if "/" in repository or not REPOSITORY_RE.match(repository):
+            raise UsageError(
+                "reference_invalid",
+                f"{repository!r} cannot name a repository of the embedded registry",
+                hint="a platform name is lowercase letters, digits and dashes; or pass --registry",
+            )
         return f"{LAYOUT_SCHEME}{root / repository}"
     found = embedded_repositories(root)
     if len(found) > 1:
