@@ -233,3 +233,27 @@ def test_diff_of_references_and_bare_versions_in_a_platform_folder(
     bad = run_floe("platform", "diff", str(tmp_path / "nope"), "v1.2.3", "--format", "json")
     assert bad.exit_code == 2
     assert json.loads(bad.stdout)["event"] == "diff_operand_invalid"
+
+
+def test_the_comparison_reads_the_previous_release_once(
+    tmp_path: Path, registry: Any, repo_name: str
+) -> None:
+    ref = registry.ref(repo_name)
+    assert _release(tmp_path, "a", _base(), "--registry", ref).exit_code == 0
+    before = len(registry.request_log())
+    tighter = _base("1.3.0").replace("minimum_test_coverage: 80", "minimum_test_coverage: 90")
+    assert _release(tmp_path, "b", tighter, "--registry", ref).exit_code == 0
+    log = [
+        line.split("?", 1)[0]
+        for line in registry.request_log()[before:]
+        if f"/v2/{repo_name}/" in line
+    ]
+    gets = [line for line in log if line.startswith("GET")]
+    # new tag free? tag list, previous manifest, each of its 8 blobs: every question once
+    assert len(gets) == len(set(gets)) == 11
+    assert gets[:3] == [
+        f"GET /v2/{repo_name}/manifests/v1.3.0",
+        f"GET /v2/{repo_name}/tags/list",
+        f"GET /v2/{repo_name}/manifests/v1.2.3",
+    ]
+    assert len([line for line in gets if "/blobs/" in line]) == 8
