@@ -170,6 +170,18 @@ def test_a_tag_held_by_another_platform_names_the_repository_not_force(
     parent = repo_name.rpartition("/")[0]  # the repository beside the shared one
     assert f"--registry oci://{registry.host}/{parent}/{BETA} " in event["hint"]
     assert "--force" not in event["hint"]
+    # another version of the other platform in the shared repository: no semver comparison
+    newer = _platform(tmp_path / "newer", BETA, 90)
+    text = (newer / "manifest.yaml").read_text().replace('"1.0.0"', '"1.1.0"')
+    (newer / "manifest.yaml").write_text(text)
+    assert compile_in(newer).exit_code == 0
+    mixed = run_floe(
+        "platform", "publish", "v1.1.0", "--registry", shared, "--format", "json",
+        cwd=newer,
+    )  # fmt: skip
+    assert mixed.exit_code == 0, mixed.output
+    assert f"{shared}:v1.0.0 is the platform {ALPHA!r}, not {BETA!r}" in mixed.stderr
+    assert json.loads(mixed.stdout)["semver"]["skipped"] == f"v1.0.0 is platform {ALPHA}"
     # the same platform rebuilt differently still hears about --force
     changed = _platform(tmp_path / "again", ALPHA, 75)
     again = _publish(changed, "--registry", shared)
