@@ -205,3 +205,23 @@ def test_flag_and_floe_registry_win_over_the_platform_folder(
     flagged = run_floe("platform", "list", other, "--format", "json", cwd=alpha)
     assert flagged.exit_code == 0, flagged.output  # a named registry never reads the folder
     assert [v["tag"] for v in json.loads(flagged.stdout)["versions"]] == ["v1.0.0"]
+
+
+def test_sign_and_verify_a_bare_version_in_a_platform_folder(tmp_path: Path, home: Path) -> None:
+    alpha, beta = _platform(tmp_path, ALPHA, 70), _platform(tmp_path, BETA, 90)
+    assert _publish(alpha).exit_code == 0 and _publish(beta).exit_code == 0
+    env = {"FLOE_SIGNING_PASSWORD": "pw"}
+    assert run_floe("platform", "keygen", cwd=beta, env=env).exit_code == 0
+    signed = run_floe("platform", "sign", "v1.0.0", "--key", "cosign.key", cwd=beta, env=env)
+    assert signed.exit_code == 0, signed.output
+    assert f"Signed oci-layout://{home / 'registry' / BETA}@sha256:" in signed.stdout
+    verified = run_floe(
+        "platform", "verify", "v1.0.0", "--key", "cosign.pub", "--format", "json", cwd=beta
+    )
+    assert verified.exit_code == 0, verified.output
+    assert (
+        json.loads(verified.stdout)["reference"]
+        == f"oci-layout://{home / 'registry' / BETA}:v1.0.0"
+    )
+    other = run_floe("platform", "verify", "v1.0.0", "--key", str(beta / "cosign.pub"), cwd=alpha)
+    assert other.exit_code == 1  # alpha's v1.0.0 is not signed by beta's key
