@@ -257,3 +257,33 @@ def test_the_comparison_reads_the_previous_release_once(
         f"GET /v2/{repo_name}/manifests/v1.2.3",
     ]
     assert len([line for line in gets if "/blobs/" in line]) == 8
+
+
+def test_a_previous_tag_that_is_not_a_floe_release_warns_or_with_check_semver_refuses(
+    tmp_path: Path,
+) -> None:
+    import io
+
+    from floe.oci.layout import LayoutTarget
+    from floe.oci.target import EMPTY_DIGEST, EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST, Descriptor
+    from floe.oci.target import canonical_json as cj
+
+    layout = LayoutTarget(tmp_path / "layout")  # an oras-style artifact tagged v1.2.0
+    layer = Descriptor.for_bytes("text/plain", b"not a platform")
+    layout.push(layer, io.BytesIO(b"not a platform"))
+    layout.push(Descriptor.for_bytes(OCI_EMPTY, EMPTY_JSON), io.BytesIO(EMPTY_JSON))
+    data = cj({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "text/plain",
+               "config": {"mediaType": OCI_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
+               "layers": [layer.to_json()]})  # fmt: skip
+    manifest = Descriptor.for_bytes(OCI_MANIFEST, data)
+    layout.push(manifest, io.BytesIO(data))
+    layout.tag(manifest, "v1.2.0")
+    ref = f"oci-layout://{tmp_path / 'layout'}"
+    strict = _release(tmp_path, "a", _base(), "--registry", ref, "--check-semver")
+    assert strict.exit_code != 0
+    assert json.loads(strict.stdout)["event"] == "artifact_not_floe"
+    assert LayoutTarget(tmp_path / "layout").tags() == ["v1.2.0"]  # nothing was pushed
+    warned = _release(tmp_path, "b", _base(), "--registry", ref)
+    assert warned.exit_code == 0, warned.output
+    assert f"! Semver: cannot compare with {ref}:v1.2.0: " in warned.stderr
+    assert json.loads(warned.stdout)["semver"]["skipped"] == "v1.2.0: artifact_not_floe"

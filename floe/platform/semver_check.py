@@ -3,9 +3,12 @@
 The previous release is the highest semver tag below the new version (prereleases
 are not releases to compare against). Its tree is fetched with every byte checked
 against its digest and validated as a platform tree (a comparison, not a trust
-decision: nothing of it is installed). The rule-by-rule diff says the smallest bump
-the change needs (floe.platform.diff); a version below that is a warning, or with
-`--check-semver` the refusal `publish_semver_too_small` before anything is pushed.
+decision: nothing of it is installed). A previous tag that is not a readable floe
+release is a warning (no comparison), and with `--check-semver` its own error.
+
+The rule-by-rule diff says the smallest bump the change needs (floe.platform.diff); a
+version below that is a warning, or with `--check-semver` the refusal
+`publish_semver_too_small` before anything is pushed.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from floe.artifact.versions import parse_version
-from floe.errors import GateError
+from floe.errors import FloeError, GateError
 from floe.events import Events
 from floe.oci.reference import Reference
 from floe.oci.target import Target
@@ -93,7 +96,14 @@ class SemverCheck:
             self.outcome = SemverOutcome()
             self.events.step(f"  ✓ Semver: first release in {where} (nothing to compare)")
             return
-        old = _fetch_tree(dst, previous)
+        try:
+            old = _fetch_tree(dst, previous)
+        except FloeError as exc:
+            if self.strict:
+                raise  # --check-semver fails closed: a release it cannot compare with
+            self.outcome = SemverOutcome(previous, skipped=f"{previous}: {exc.slug}")
+            self.events.warn(f"! Semver: cannot compare with {where}:{previous}: {exc.message}")
+            return
         name, old_name = self.tree.manifest.metadata.name, old.manifest.metadata.name
         if old_name != name:
             self.outcome = SemverOutcome(previous, skipped=f"{previous} is platform {old_name}")
