@@ -225,3 +225,16 @@ def test_sign_and_verify_a_bare_version_in_a_platform_folder(tmp_path: Path, hom
     )
     other = run_floe("platform", "verify", "v1.0.0", "--key", str(beta / "cosign.pub"), cwd=alpha)
     assert other.exit_code == 1  # alpha's v1.0.0 is not signed by beta's key
+
+
+def test_an_uncompiled_platform_folder_takes_the_registry_from_its_manifest(
+    tmp_path: Path, home: Path
+) -> None:
+    import shutil
+
+    alpha, beta = _platform(tmp_path, ALPHA, 70), _platform(tmp_path, BETA, 90)
+    assert _publish(alpha).exit_code == 0 and _publish(beta).exit_code == 0
+    shutil.rmtree(beta / ".floe")  # only manifest.yaml is left
+    listing = run_floe("platform", "list", "--format", "json", cwd=beta)
+    assert listing.exit_code == 0, listing.output
+    assert json.loads(listing.stdout)["registry"] == f"oci-layout://{home / 'registry' / BETA}"
