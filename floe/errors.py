@@ -134,6 +134,18 @@ _REGISTRY = (
         "The path is not an OCI image layout: no such folder, or no ...",
     ),
     _slug(
+        "registry_ambiguous",
+        USAGE,
+        2,
+        "The embedded registry holds several platforms and nothing names one",
+    ),
+    _slug(
+        "registry_flat_layout",
+        USAGE,
+        2,
+        "Publishing into a pre-namespace (flat) embedded registry",
+    ),
+    _slug(
         "layout_invalid",
         USAGE,
         2,
@@ -379,6 +391,18 @@ _REGISTRY = (
         INTEGRITY,
         1,
         "The compiled tree fails the built-in platform checks (unsafe ...",
+    ),
+    _slug(
+        "diff_operand_invalid",
+        USAGE,
+        2,
+        "A side of platform diff is neither a compiled folder, a reference ...",
+    ),
+    _slug(
+        "publish_semver_too_small",
+        CONFLICT,
+        1,
+        "--check-semver: the version is a smaller bump than the changes since ...",
     ),
     _slug(
         "version_tag_conflict",

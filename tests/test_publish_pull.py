@@ -42,17 +42,18 @@ def blob_writes(log: list[str]) -> list[str]:
 def test_publish_to_embedded_layout_prints_steps(project: Path) -> None:
     result = run_floe("platform", "publish", "v1.2.3", cwd=project)
     assert result.exit_code == 0, result.output
-    layout = project.parent / "home" / "registry"
+    layout = project.parent / "home" / "registry" / "acme"  # the platform's own repository
     lines = result.stdout.splitlines()
     assert lines[0] == f"Publishing to oci-layout://{layout}:v1.2.3"
-    assert lines[1] == "  ✓ Uploading manifest.json (300 B)"
-    assert [line.split(" (")[0] for line in lines[2:5]] == [
+    assert lines[1] == f"  ✓ Semver: first release in oci-layout://{layout} (nothing to compare)"
+    assert lines[2] == "  ✓ Uploading manifest.json (300 B)"
+    assert [line.split(" (")[0] for line in lines[3:6]] == [
         "  ✓ Uploading policies/",
         "  ✓ Uploading catalog/",
         "  ✓ Uploading architecture/",
     ]
-    assert lines[5] == f"Published: oci-layout://{layout}:v1.2.3"
-    assert lines[6].startswith("Digest: sha256:")
+    assert lines[6] == f"Published: oci-layout://{layout}:v1.2.3"
+    assert lines[7].startswith("Digest: sha256:")
     assert (layout / "oci-layout").is_file()
 
 

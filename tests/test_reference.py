@@ -73,7 +73,9 @@ def test_host_only_gets_default_repository() -> None:
 def test_registry_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FLOE_HOME", str(tmp_path))
     monkeypatch.delenv("FLOE_REGISTRY", raising=False)
-    assert default_registry() == f"oci-layout://{tmp_path / 'registry'}"
+    # one layout per repository: `floe-platform` while the embedded registry is empty
+    assert default_registry() == f"oci-layout://{tmp_path / 'registry' / 'floe-platform'}"
+    assert default_registry("acme") == f"oci-layout://{tmp_path / 'registry' / 'acme'}"
     assert configured_registry(None, None) == default_registry()
     assert configured_registry(None, "oci://cfg/r") == "oci://cfg/r"
     monkeypatch.setenv("FLOE_REGISTRY", "oci://env/r")
@@ -104,3 +106,14 @@ def test_reference_invalid_never_echoes_userinfo(text: str) -> None:
     assert error.slug == "reference_invalid"
     assert "hunter2pw" not in error.one_line() + str(error.to_json())
     assert "[redacted]@" in error.message
+
+
+def test_an_embedded_repository_is_one_safe_path_component(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("FLOE_HOME", str(tmp_path))
+    for hostile in ("../escape", "a/b", "UPPER", "", "."):
+        with pytest.raises(UsageError) as caught:
+            default_registry(hostile)
+        assert caught.value.slug == "reference_invalid"
+    assert not (tmp_path / "registry").exists()

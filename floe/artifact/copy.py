@@ -4,6 +4,7 @@ copy), verified first when trust flags are given, refused when the tag lies."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import PurePosixPath
 
 from floe.artifact.integrity import check_one_spelling, check_versions_agree
 from floe.artifact.transfer import copy_with_events, lookup, resolve
@@ -14,7 +15,7 @@ from floe.oci.copy import CopyStats
 from floe.oci.options import RegistryOptions
 from floe.oci.reference import DEFAULT_REPOSITORY, Reference, parse_reference
 from floe.oci.resolve import open_target, target_for
-from floe.oci.target import Target
+from floe.oci.target import ANNOTATION_TITLE, Descriptor, Target
 
 
 @dataclass(frozen=True)
@@ -35,21 +36,56 @@ class CopyResult:
     stats: CopyStats
 
 
-def check_tag_free(dst: Target, ref: Reference, digest: str, force: bool) -> None:
+def check_tag_free(
+    dst: Target, ref: Reference, digest: str, force: bool, platform: str | None = None
+) -> list[str] | None:
     """A version tag is immutable: `publish_tag_exists` when it names another digest
-    (unless `force`), `version_tag_conflict` when the other `v` spelling exists."""
+    (unless `force`), `version_tag_conflict` when the other `v` spelling exists.
+
+    Returns dst's tags when the tag is new there (None when it already exists).
+    `platform`: the name of what is published, so a tag held by another platform is
+    told apart from a rebuild of the same one (its hint is another repository).
+    """
     tag = ref.tag or ""
     existing = lookup(dst, tag)
     if existing is None:
-        check_one_spelling(existing_tags(dst), tag, str(ref.repository_ref()))
-        return
+        tags = existing_tags(dst)
+        check_one_spelling(tags, tag, str(ref.repository_ref()))
+        return tags
     if existing.digest == digest or force:
-        return
+        return None
+    holder = _platform_of(dst, existing)
+    if platform is not None and holder is not None and holder != platform:
+        raise GateError(
+            "publish_tag_exists",
+            f"{ref} already holds the platform {holder!r}, not {platform!r}",
+            hint=f"each platform publishes to its own repository: "
+            f"--registry {_sibling(ref, platform)} (or artifacts.registry in the manifest)",
+        )
     raise GateError(
         "publish_tag_exists",
         f"{ref} already exists with a different digest ({existing.digest})",
         hint="versions are immutable: publish a new version, or pass --force to move the tag",
     )
+
+
+def _platform_of(dst: Target, desc: Descriptor) -> str | None:
+    """The platform name (title annotation) of a published manifest; None if unreadable."""
+    from floe.artifact.pack import read_manifest
+
+    try:
+        title = (read_manifest(dst, desc).get("annotations") or {}).get(ANNOTATION_TITLE)
+    except FloeError:
+        return None
+    return title if isinstance(title, str) else None
+
+
+def _sibling(ref: Reference, name: str) -> str:
+    """The repository `name` beside ref's (same host, or same parent folder)."""
+    if ref.is_layout:
+        return f"oci-layout://{PurePosixPath(ref.path).parent / name}"
+    parent = ref.repository.rpartition("/")[0]
+    return f"oci://{ref.host}/{parent + '/' if parent else ''}{name}"
 
 
 def existing_tags(dst: Target) -> list[str]:

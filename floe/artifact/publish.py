@@ -23,6 +23,9 @@ from floe.signing.keys import Signer
 FOLDER_ORDER = ("manifest.json", "policies/", "catalog/", "architecture/")
 # (published reference, manifest descriptor) -> the in-toto statement to sign
 Statement = Callable[[Reference, Descriptor], bytes]
+# (destination, reference, its tags) -> raises to refuse; called before anything is pushed
+# when the version's tag is new there (the semver check against the previous release)
+Preflight = Callable[[Target, Reference, list[str]], None]
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class PublishRequest:
     checks: Sequence[Check] = ()
     statement: Statement | None = None  # attest: provenance to sign and attach
     options: RegistryOptions | None = None
+    against_target: Preflight | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +71,9 @@ def publish(request: PublishRequest, events: Events = NULL_EVENTS) -> PublishRes
     dst = target_for(ref, request.options)
     root = packed.descriptor
     events.step(f"Publishing to {ref}")
-    check_tag_free(dst, ref, root.digest, request.force)
+    tags = check_tag_free(dst, ref, root.digest, request.force, metadata["name"])
+    if tags is not None and request.against_target is not None:
+        request.against_target(dst, ref, tags)
     concurrency = request.options.concurrency if request.options else 8
     stats = copy_with_events(
         StaticTarget(packed.blobs()), dst, root, ref.tag, concurrency=concurrency,

@@ -104,7 +104,9 @@ def sign_cmd(
 ) -> None:
     """Sign the published artifact REF (both cosign formats with --key; a bundle keyless)."""
     from floe.artifact.signatures import sign_reference
+    from floe.platform.where import reference_here
 
+    ref = reference_here(ref)  # a bare version: in the registry publish pushed it to
     result = sign_reference(
         ref, key_path, keyless=keyless, identity_token=identity_token, options=options
     )
@@ -157,8 +159,10 @@ def verify_cmd(
 ) -> None:
     """Check every signature on REF; exit 1 unless a trusted one covers its digest."""
     from floe.artifact.signatures import verify_signatures
+    from floe.platform.where import reference_here
     from floe.signing.verify import SignatureRejected
 
+    ref = reference_here(ref)  # a bare version: in the registry publish pushed it to
     trusted = tuple(_identities(identities, identity_regexes))
     try:
         parsed, report = verify_signatures(

@@ -55,28 +55,33 @@ def register(cli: click.Group, platform: click.Group) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="With --attest: the manifest the tree was compiled from (default: as compile finds it).",
 )
+@click.option("--check-semver", is_flag=True, help="Refuse a VERSION below the bump needed.")
 @registry_flags
 @quiet_option
 @common.format_option()
 def publish(version: str, registry: str | None, artifacts: Path, force: bool,
             key_path: Path | None, keyless: bool, identity_token: str | None,
-            allow_unsigned: bool, attest: bool, source: Path | None,
+            allow_unsigned: bool, attest: bool, source: Path | None, check_semver: bool,
             options: RegistryOptions, quiet: bool, fmt: str) -> None:  # fmt: skip
-    """Push the compiled platform as VERSION (e.g. v1.2.3) to an OCI registry."""
+    """Push the compiled platform as VERSION (e.g. v1.2.3) to an OCI registry (default:
+    artifacts.registry, else the embedded registry's repository named after the platform).
+    A VERSION below the bump the changes since the previous release need is a warning."""
     from floe.platform.release import ReleaseRequest, publish_platform
 
     request = ReleaseRequest(
         version, artifacts, registry, force, key_path, keyless, identity_token,
-        allow_unsigned, attest, source, options,
+        allow_unsigned, attest, source, options, check_semver,
     )  # fmt: skip
     with cli_events(quiet) as events:
-        result = publish_platform(request, events)
+        release = publish_platform(request, events)
+    result = release.published
     if fmt == "json":
+        semver = release.semver.as_json() if release.semver else None
         common.emit_json(
             {"event": "published", "reference": str(result.reference), "digest": result.digest,
              "version": result.version, "content_digest": result.content_digest,
              "signatures": result.signatures, "attestation": result.attestation,
-             **result.stats.to_json()}
+             "semver": semver, **result.stats.to_json()}
         )  # fmt: skip
         return
     click.echo(f"Published: {result.reference}")

@@ -19,11 +19,14 @@ if TYPE_CHECKING:
 @registry_flags
 @common.format_option()
 def inspect(ref: str, options: RegistryOptions, fmt: str) -> None:
-    """Show an artifact's manifest, annotations, files, signatures and other referrers."""
-    from floe.artifact.inspect import inspect_artifact
-    from floe.platform.attest import describe_statement
+    """Show an artifact's manifest, annotations, files, signatures and other referrers.
 
-    info = inspect_artifact(ref, options=options, describe=describe_statement).to_json()
+    A bare VERSION is looked up where publish would push: in a platform folder the
+    manifest's artifacts.registry (else the platform's embedded repository).
+    """
+    from floe.platform.where import inspect_here
+
+    info = inspect_here(ref, options=options).to_json()
     if fmt == "json":
         common.emit_json(info)
         return
@@ -73,10 +76,14 @@ def _print_attestation(claims: dict[str, Any]) -> None:
 @registry_flags
 @common.format_option()
 def list_versions(registry: str | None, show_all: bool, options: RegistryOptions, fmt: str) -> None:
-    """List published versions (newest first) with their digests."""
-    from floe.artifact.listing import list_versions as list_tags
+    """List published versions (newest first) with their digests.
 
-    listing = list_tags(registry, show_all=show_all, options=options)
+    Without REGISTRY: FLOE_REGISTRY, else (in a platform folder) the manifest's
+    artifacts.registry or the platform's embedded repository, else the embedded registry.
+    """
+    from floe.platform.where import list_here
+
+    listing = list_here(registry, show_all=show_all, options=options)
     if fmt == "json":
         common.emit_json(
             {"registry": str(listing.repository),

@@ -2,6 +2,7 @@
 
     changes = diff_trees(old, new)       # [Change(rule, kind, detail, breaking), ...]
     required_bump(old, new)              # "none" | "patch" | "minor" | "major"
+    diff_platforms(DiffRequest(a, b))    # each side a folder, a reference or a bare version
 
 Each change is classified from a data team's side:
 
@@ -17,11 +18,18 @@ loosening and neutral changes need a patch. Two identical rule sets need none.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from floe.errors import UsageError
+from floe.events import NULL_EVENTS, Events
 from floe.tree.model import PlatformTree, load_tree
+
+if TYPE_CHECKING:
+    from floe.artifact.verify import DownloadTrust
+    from floe.oci.options import RegistryOptions
 
 Kind = Literal["tightening", "loosening", "neutral"]
 Bump = Literal["none", "patch", "minor", "major"]
@@ -234,6 +242,7 @@ class DiffReport:
     changes: list[Change]
     needed: Bump  # the smallest bump the changes need
     made: Bump  # the bump the two versions make
+    sources: tuple[str, str] = ("", "")  # each side's folder, or reference@digest
 
     @property
     def enough(self) -> bool:
@@ -244,6 +253,7 @@ class DiffReport:
             "event": "platform_diff",
             "old": self.old,
             "new": self.new,
+            "sources": {"old": self.sources[0], "new": self.sources[1]},
             "changes": [change.as_json() for change in self.changes],
             "semver": {"needed": self.needed, "made": self.made, "enough": self.enough},
         }
@@ -251,7 +261,10 @@ class DiffReport:
 
 def diff_folders(old_root: Path, new_root: Path) -> DiffReport:
     """Diff two compiled tree folders (each verified against its own content digest)."""
-    old, new = load_tree(old_root), load_tree(new_root)
+    return _report(load_tree(old_root), load_tree(new_root), (str(old_root), str(new_root)))
+
+
+def _report(old: PlatformTree, new: PlatformTree, sources: tuple[str, str]) -> DiffReport:
     changes = diff_trees(old, new)
     old_meta, new_meta = old.manifest.metadata, new.manifest.metadata
     return DiffReport(
@@ -260,4 +273,65 @@ def diff_folders(old_root: Path, new_root: Path) -> DiffReport:
         changes=changes,
         needed=bump_for(changes),
         made=bump_between(old_meta.version, new_meta.version),
+        sources=sources,
     )
+
+
+def _no_trust() -> DownloadTrust:
+    from floe.artifact.verify import DownloadTrust
+
+    return DownloadTrust()
+
+
+@dataclass(frozen=True)
+class DiffRequest:
+    """`platform diff OLD NEW`: each side a compiled folder, `oci://...`/`oci-layout://...`,
+    or a bare version (`v1.2.0`, `sha256:...`) in `registry` (else the registry this
+    folder means, floe.platform.where). References are pulled verified with `trust`."""
+
+    old: str
+    new: str
+    trust: DownloadTrust = field(default_factory=_no_trust)
+    registry: str | None = None
+    options: RegistryOptions | None = None
+
+
+def diff_platforms(request: DiffRequest, events: Events = NULL_EVENTS) -> DiffReport:
+    """Diff two platforms; pulled sides go through a private temp folder, removed after."""
+    with tempfile.TemporaryDirectory(prefix="floe-diff-") as tmp:
+        old, old_source = _side(request.old, Path(tmp) / "old", request, events)
+        new, new_source = _side(request.new, Path(tmp) / "new", request, events)
+    return _report(old, new, (old_source, new_source))
+
+
+def _side(text: str, out: Path, request: DiffRequest, events: Events) -> tuple[PlatformTree, str]:
+    """A folder (it wins over a tag of the same name), else a pulled, verified release."""
+    from floe.artifact.pull import PullRequest, pull_to_dir
+    from floe.artifact.versions import parse_version
+    from floe.oci.reference import DIGEST_RE, is_reference
+    from floe.oci.resolve import expand_reference
+    from floe.platform.where import reference_here
+
+    if Path(text).is_dir():
+        return load_tree(Path(text)), text
+    if not (is_reference(text) or parse_version(text) or DIGEST_RE.match(text)):
+        raise UsageError(
+            "diff_operand_invalid",
+            f"{text!r} is neither a compiled platform folder, a reference nor a version",
+            hint="pass a folder written by `floe platform compile`, oci://HOST/REPO:v1.2.0, "
+            "oci-layout://PATH:v1.2.0, or v1.2.0 (in the configured registry)",
+        )
+    if request.registry is not None and not is_reference(text):
+        ref = str(expand_reference(text, request.registry))
+    else:
+        ref = reference_here(text)
+    pulled = pull_to_dir(
+        PullRequest(ref, out, trust=request.trust, options=request.options), events
+    )
+    if not pulled.unpacked.is_floe:
+        raise UsageError(
+            "artifact_not_floe",
+            f"{pulled.reference} ({pulled.digest}) is not a floe platform",
+            hint="diff releases published with `floe platform publish`",
+        )
+    return load_tree(out), str(pulled.reference.with_digest(pulled.digest))

@@ -2,7 +2,10 @@
 
 Reads the tree, runs the built-in platform checks, takes the signing key from the
 source manifest's `security.signing.key` when no signer is given, checks provenance
-sources for `--attest`, then calls floe.artifact.publish (which refuses, pushes, signs).
+sources for `--attest`, picks the registry (flag > FLOE_REGISTRY > artifacts.registry >
+the embedded registry's repository named after the platform), compares the tree with
+the previous release there (floe.platform.semver_check), then calls
+floe.artifact.publish (which refuses, pushes, signs).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from floe.errors import UsageError
 from floe.events import NULL_EVENTS, Events
 from floe.oci.options import RegistryOptions
 from floe.oci.reference import Reference
+from floe.oci.resolve import configured_registry
 from floe.oci.target import Descriptor
+from floe.platform.semver_check import SemverOutcome
 
 
 @dataclass(frozen=True)
@@ -33,14 +38,30 @@ class ReleaseRequest:
     attest: bool = False
     source: Path | None = None  # the manifest the tree was compiled from
     options: RegistryOptions | None = None
+    check_semver: bool = False  # refuse a version smaller than the change needs
 
 
-def publish_platform(request: ReleaseRequest, events: Events = NULL_EVENTS) -> PublishResult:
+@dataclass(frozen=True)
+class Release:
+    published: PublishResult
+    semver: SemverOutcome | None  # None: not compared (the same build was already there)
+
+
+def publish_platform(request: ReleaseRequest, events: Events = NULL_EVENTS) -> Release:
     """Publish the compiled tree at `request.artifacts` (see the module doc)."""
     from floe.platform.policy_test import BUILTIN_CHECKS
+    from floe.platform.semver_check import SemverCheck
+    from floe.tree.model import parse_tree
 
     normalize_version(request.version)  # a bad VERSION is reported before any file is read
     files = read_tree_dir(request.artifacts)
+    tree = parse_tree(files, origin=str(request.artifacts))
+    registry = configured_registry(
+        request.registry, tree.manifest.artifacts.get("registry"),
+        repository=tree.manifest.metadata.name,
+        for_write=True,
+    )  # fmt: skip
+    check = SemverCheck(tree, request.version, request.check_semver, events)
     statement = _provenance(request, files)
     key_path = request.key_path
     if key_path is None and not request.keyless:
@@ -50,16 +71,18 @@ def publish_platform(request: ReleaseRequest, events: Events = NULL_EVENTS) -> P
     from floe.signing import load_signer
 
     signer = load_signer(key_path) if key_path is not None else None  # before any push
-    return publish(
+    published = publish(
         PublishRequest(
             files=files, version=request.version, origin=str(request.artifacts),
-            registry=request.registry, force=request.force, signer=signer,
+            registry=registry, force=request.force, signer=signer,
             key_path=key_path, keyless=request.keyless,
             identity_token=request.identity_token, allow_unsigned=request.allow_unsigned,
             checks=BUILTIN_CHECKS, statement=statement, options=request.options,
+            against_target=check,
         ),
         events,
     )  # fmt: skip
+    return Release(published, check.outcome)
 
 
 def _manifest_key(source: Path | None, files: dict[str, bytes]) -> Path | None:
