@@ -105,7 +105,9 @@ def _silence_insecure_warning() -> None:
 
 # ---- --debug trace (one line per HTTP response; never a header, token or password)
 
-_SAFE_QUERY_KEYS = frozenset({"n", "last", "artifacttype", "digest", "mount", "from", "service"})
+_SAFE_QUERY_KEYS = frozenset(
+    {"n", "last", "artifacttype", "digest", "mount", "from", "service", "scope"}
+)
 
 
 def redact_url(url: str) -> str:

@@ -273,3 +273,14 @@ def remember_ca_file(host: str, ca_file: Path, path: Path | None = None) -> Path
     hosts[key] = replace(old, ca_file=ca_file.resolve())
     atomic_write(path, render_settings(RegistrySettings(path, hosts)).encode("utf-8"))
     return path
+
+
+def remember_ca_file_for(reference: str, ca_file: Path) -> tuple[str, Path] | None:
+    """`floe init --ca-file`: remember the CA of the reference's registry host, so later
+    commands need no flag; (host, settings file), or None for a layout."""
+    from floe.oci.reference import parse_reference
+
+    ref = parse_reference(reference, default_repository="x")
+    if ref.is_layout:
+        return None
+    return ref.host, remember_ca_file(ref.host, ca_file)
