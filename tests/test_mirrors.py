@@ -197,3 +197,31 @@ def test_mirror_settings_are_checked(pair: Pair) -> None:
     result = run_floe("platform", "inspect", pair.ref())
     assert result.exit_code == 2
     assert "registry_settings_invalid" in result.output and "mirrors" in result.output
+
+
+def test_the_origin_credentials_never_reach_a_mirror(
+    basic_auth_registry: Registry, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hostile mirror asks for Basic credentials: the command's -u/-p are the origin's."""
+    from hostile_registry import HostileRegistry, error_reply
+
+    origin = basic_auth_registry
+    publish(origin.ref(REPO), make_tree("1.2.3"), options=origin.options())
+    mirror = HostileRegistry()
+    try:
+        challenge = {"WWW-Authenticate": 'Basic realm="mirror"'}
+        mirror.script(None, r".*", error_reply(401, "UNAUTHORIZED", "log in", **challenge))
+        settings = tmp_path / "registries.toml"
+        settings.write_text(f'[registry."{origin.host}"]\nmirrors = ["{mirror.host}"]\n')
+        monkeypatch.setenv("FLOE_REGISTRIES_CONFIG", str(settings))
+        password = origin.password or ""
+        result = run_floe("platform", "pull", origin.ref(REPO, TAG), "--out", str(tmp_path / "o"),
+                          "-u", "floe", "-p", password)  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert f"mirror {mirror.host} failed" in result.stderr
+        assert "[registry_auth_failed]" in result.stderr
+        assert mirror.seen(), "the mirror was asked first"
+        assert all("Authorization" not in req.headers for req in mirror.requests)
+        assert password not in result.output
+    finally:
+        mirror.close()
