@@ -392,3 +392,22 @@ def test_password_stdin_on_a_remote_command(basic_auth_registry: Registry) -> No
     assert proc.returncode == 0, proc.stderr
     assert "WARNING" not in proc.stderr
     assert json.loads(proc.stdout)["versions"] == []
+
+
+def test_login_and_logout_with_registry_config(
+    basic_auth_registry: Registry, tmp_path: Path
+) -> None:
+    reg = basic_auth_registry
+    config = tmp_path / "ci" / "config.json"
+    result = run_floe("login", reg.host, "-u", "floe", "-p", reg.password or "",
+                      "--registry-config", str(config))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert str(config) in result.stdout
+    assert not _docker_config().exists()  # the default file is untouched
+    auth = json.loads(config.read_text())["auths"][reg.host]["auth"]
+    assert base64.b64decode(auth).decode() == f"floe:{reg.password}"
+    used = run_floe("platform", "list", reg.ref("t/cfg"), "--registry-config", str(config))
+    assert used.exit_code == 0, used.output
+    out = run_floe("logout", reg.host, "--registry-config", str(config))
+    assert out.exit_code == 0 and "Removing login credentials" in out.stdout
+    assert json.loads(config.read_text())["auths"] == {}

@@ -293,3 +293,18 @@ def test_redact_url_hides_query_secrets() -> None:
     text = redact_url(url)
     assert "abc123" not in text and "t0k" not in text and "pw" not in text
     assert "n=10" in text and text.startswith("https://s3.example/blob?")
+
+
+def test_login_reads_the_file_warns_on_insecure_and_traces(
+    settings_file: Path, tls_registry: Registry
+) -> None:
+    reg = tls_registry
+    untrusted = run_floe("login", reg.host, "-u", "x", "-p", "y")
+    assert untrusted.exit_code == 2 and "registry_tls" in untrusted.output
+    settings_file.write_text(f'[registry."{reg.host}"]\nca_file = "{reg.ca_file}"\n')
+    trusted = run_floe("--debug", "login", reg.host, "-u", "x", "-p", "y")
+    assert trusted.exit_code == 0, trusted.output
+    assert f"debug: GET https://{reg.host}/v2/ -> 200" in trusted.stderr
+    insecure = run_floe("login", reg.host, "-u", "x", "-p", "y", "--insecure")
+    assert insecure.exit_code == 0, insecure.output
+    assert insecure.stderr.count("TLS certificate verification is off") == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from floe.cli import common
-from floe.cli.registry_flags import REGISTRY_CONFIG_OPTION
+from floe.cli.registry_flags import REGISTRY_CONFIG_OPTION, cli_hooks
 from floe.errors import UsageError
 
 
@@ -73,7 +73,11 @@ def register(cli: click.Group, platform: click.Group) -> None:
         if not secret:
             raise UsageError("login_password_empty", "the password is empty")
         options = RegistryOptions(
-            plain_http=plain_http, insecure=insecure, ca_file=ca_file, docker_config=registry_config
+            plain_http=plain_http,
+            insecure=insecure,
+            ca_file=ca_file,
+            docker_config=registry_config,
+            **cli_hooks(),
         )
         path = store_login(registry, user, secret, options)
         if fmt == "json":

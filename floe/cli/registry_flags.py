@@ -31,12 +31,6 @@ class _Once:
             click.echo(message, err=True)
 
 
-def debug_enabled() -> bool:
-    """`floe --debug ...` (set on the root group's context)."""
-    ctx = click.get_current_context(silent=True)
-    return bool(ctx is not None and ctx.meta.get("floe.debug"))
-
-
 def read_secret(password: str | None, password_stdin: bool) -> str | None:
     """`-p` (warned: visible in `ps`) or `--password-stdin` (one line), never both."""
     import sys
@@ -92,9 +86,16 @@ def registry_options(
         username=username,
         password=password,
         docker_config=registry_config,
-        warn=warn or _Once(),
-        trace=functools.partial(click.echo, err=True) if debug_enabled() else None,
+        **cli_hooks(warn),
     )
+
+
+def cli_hooks(warn: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """RegistryOptions' `warn` (each line once per command) and `trace` (`--debug`)."""
+    ctx = click.get_current_context(silent=True)  # `floe --debug` sets it on the root
+    debug = ctx is not None and ctx.meta.get("floe.debug")
+    trace = functools.partial(click.echo, err=True) if debug else None
+    return {"warn": warn or _Once(), "trace": trace}
 
 
 def connection_flags(prefix: str = "", what: str = "the registry") -> tuple[Any, ...]:
