@@ -4,6 +4,7 @@ takes (`registry_flags`), and `copy`'s per-end `--from-*` / `--to-*` (`copy_flag
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,10 +25,13 @@ class _Once:
 
     def __init__(self) -> None:
         self.seen: set[str] = set()
+        self.lock = threading.Lock()  # parallel blob transfers warn from several threads
 
     def __call__(self, message: str) -> None:
-        if message not in self.seen:
+        with self.lock:
+            new = message not in self.seen
             self.seen.add(message)
+        if new:
             click.echo(message, err=True)
 
 
@@ -44,11 +48,8 @@ def read_secret(password: str | None, password_stdin: bool) -> str | None:
             )
         return sys.stdin.readline().rstrip("\r\n")
     if password is not None:
-        click.echo(
-            "WARNING! Using --password via the CLI is insecure: other users can read it in "
-            "`ps`. Use --password-stdin.",
-            err=True,
-        )
+        warning = "other users can read it in `ps`. Use --password-stdin."
+        click.echo(f"WARNING! Using --password via the CLI is insecure: {warning}", err=True)
     return password
 
 
