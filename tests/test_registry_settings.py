@@ -308,3 +308,16 @@ def test_login_reads_the_file_warns_on_insecure_and_traces(
     insecure = run_floe("login", reg.host, "-u", "x", "-p", "y", "--insecure")
     assert insecure.exit_code == 0, insecure.output
     assert insecure.stderr.count("TLS certificate verification is off") == 1
+
+
+def test_what_floe_writes_reads_back_the_same() -> None:
+    from floe.oci.settings import HostSettings, RegistrySettings, render_settings
+
+    odd = Path('/certs/\x7f"quote"\\back\nnewline é.pem')
+    hosts = {
+        "a.example": HostSettings("a.example", ca_file=odd, insecure=True, mirrors=("m.example",)),
+        "b.example:5000": HostSettings("b.example:5000", plain_http=False),
+    }
+    path = Path("/etc/floe/registries.toml")
+    text = render_settings(RegistrySettings(path, hosts))
+    assert parse_settings(text.encode(), path) == RegistrySettings(path, hosts)

@@ -197,11 +197,12 @@ def load_settings(path: Path | None = None) -> RegistrySettings:
 def options_for(host: str, options: RegistryOptions) -> RegistryOptions:
     """`options` for one host: the file's TLS entry unless flags chose TLS; warns on insecure."""
     if options.use_settings and not options.tls_given:
-        entry = load_settings().for_host(host)
+        settings = load_settings()
+        entry = settings.for_host(host)
         if entry is not None and entry.has_tls:
             if entry.ca_file is not None and not entry.ca_file.is_file():
                 raise _invalid(
-                    settings_path(),
+                    settings.path,
                     f"registry {entry.host!r}: ca_file {entry.ca_file} is not a file",
                 )
             options = replace(
@@ -237,7 +238,8 @@ def mirror_options(options: RegistryOptions) -> RegistryOptions:
 
 
 def _toml_string(value: str) -> str:
-    return json.dumps(value, ensure_ascii=False)  # a JSON string is a TOML basic string
+    # A JSON string is a TOML basic string, but for DEL, which TOML wants escaped.
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def render_settings(settings: RegistrySettings) -> str:
