@@ -225,3 +225,35 @@ def test_the_origin_credentials_never_reach_a_mirror(
         assert password not in result.output
     finally:
         mirror.close()
+
+
+def test_a_tampered_manifest_by_digest_and_signature_fall_back(pair: Pair, tmp_path: Path) -> None:
+    """Pinned by digest, the manifest itself comes from the mirror (verified); so do the
+    signature manifests the origin's referrers list names. Both tampered: both refused."""
+    origin = RemoteTarget(pair.origin.host, REPO, pair.origin.options(use_settings=False))
+    root = origin.resolve(pair.digest)
+    signatures = origin.referrers(root)
+    assert signatures, "the fixture signs the artifact"
+    _tamper(pair.mirror, pair.digest)
+    _tamper(pair.mirror, signatures[0].digest)
+    pinned = pair.origin.ref(REPO) + "@" + pair.digest
+    result = run_floe("platform", "pull", pinned, "--out", str(tmp_path / "out"), "--key",
+                      str(pair.pub), "--format", "json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"failed for manifest {pair.digest} [pull_digest_mismatch]" in result.stderr
+    assert json.loads(result.stdout)["verified"]
+    for name, data in pair.files.items():
+        assert (tmp_path / "out" / name).read_bytes() == data
+
+
+def test_a_tampered_signature_on_the_mirror_falls_back_and_still_verifies(
+    pair: Pair, tmp_path: Path
+) -> None:
+    origin = RemoteTarget(pair.origin.host, REPO, pair.origin.options(use_settings=False))
+    signature = origin.referrers(origin.resolve(pair.digest))[0]
+    _tamper(pair.mirror, signature.digest)
+    result = _pull(pair, tmp_path / "out", "--format", "json")
+    assert result.exit_code == 0, result.output
+    assert f"failed for content {signature.digest} [pull_digest_mismatch]" in result.stderr
+    assert json.loads(result.stdout)["verified"]
+    assert f"GET /v2/{REPO}/manifests/{signature.digest}" in pair.origin.request_log()

@@ -321,3 +321,18 @@ def test_what_floe_writes_reads_back_the_same() -> None:
     path = Path("/etc/floe/registries.toml")
     text = render_settings(RegistrySettings(path, hosts))
     assert parse_settings(text.encode(), path) == RegistrySettings(path, hosts)
+
+
+def test_debug_never_shows_a_known_refresh_token(token_registry: Registry) -> None:
+    import os
+
+    reg = token_registry
+    assert reg.token_server is not None
+    refresh = reg.token_server.refresh_token
+    config = Path(os.environ["DOCKER_CONFIG"]) / "config.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"auths": {reg.host: {"identitytoken": refresh}}}))
+    result = run_floe("--debug", "platform", "list", reg.ref(REPO))
+    assert result.exit_code == 0, result.output
+    assert f"debug: POST {reg.token_server.realm} -> 200" in result.stderr
+    assert refresh not in result.output and "eyJ" not in result.output
