@@ -186,6 +186,18 @@ _REGISTRY = (
         "The docker config.json is unreadable or not a JSON object",
     ),
     _slug(
+        "registry_settings_invalid",
+        USAGE,
+        2,
+        "registries.toml is unreadable, not TOML, over its limits or has a bad ...",
+    ),
+    _slug(
+        "registry_credentials_incomplete",
+        USAGE,
+        2,
+        "-u/--username without a password, or a password without -u",
+    ),
+    _slug(
         "credential_helper_missing",
         NOT_FOUND,
         2,

@@ -260,3 +260,154 @@ def test_login_password_stdin(basic_auth_registry: Registry) -> None:
     assert "WARNING" not in proc.stderr
     auths = json.loads(_docker_config().read_text())["auths"]
     assert base64.b64decode(auths[reg.host]["auth"]).decode() == f"floe:{reg.password}"
+
+
+# ---- Docker Hub: one registry under three names, stored as https://index.docker.io/v1/
+
+
+HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io")
+
+
+@pytest.mark.parametrize("host", HUB_NAMES)
+def test_docker_hub_names_find_the_index_key_in_auths(host: str) -> None:
+    from floe.oci.auth import find_credentials
+
+    token = base64.b64encode(b"hubuser:hub-secret").decode()
+    _write_config({"auths": {"https://index.docker.io/v1/": {"auth": token}}})
+    found = find_credentials(host, RegistryOptions())
+    assert found is not None and (found.username, found.password) == ("hubuser", "hub-secret")
+    assert find_credentials("ghcr.io", RegistryOptions()) is None  # no other host matches
+
+
+@pytest.mark.parametrize("kind", ["credHelpers", "credsStore"])
+@pytest.mark.parametrize("host", HUB_NAMES)
+def test_docker_hub_names_ask_the_helper_for_the_index_url(
+    host: str, kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from floe.oci.auth import find_credentials
+
+    store = _install_helper(tmp_path, monkeypatch)
+    # The helper only knows the key docker itself uses for Docker Hub.
+    store.write_text(json.dumps({"https://index.docker.io/v1/": ["hubuser", "helper-secret"]}))
+    if kind == "credHelpers":
+        _write_config({"credHelpers": {"docker.io": "floetest"}})
+    else:
+        _write_config({"credsStore": "floetest"})
+    found = find_credentials(host, RegistryOptions())
+    assert found is not None and (found.username, found.password) == ("hubuser", "helper-secret")
+
+
+def test_docker_hub_login_stores_under_the_index_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from floe.oci.auth import Credentials, erase_credentials, store_credentials
+
+    path = store_credentials("docker.io", Credentials("hubuser", "s3cret"), RegistryOptions())
+    auths = json.loads(path.read_text())["auths"]
+    assert list(auths) == ["https://index.docker.io/v1/"]
+    store = _install_helper(tmp_path, monkeypatch)
+    _write_config({"credsStore": "floetest"})
+    store_credentials("registry-1.docker.io", Credentials("hubuser", "s3cret"), RegistryOptions())
+    assert json.loads(store.read_text()) == {"https://index.docker.io/v1/": ["hubuser", "s3cret"]}
+    assert erase_credentials("index.docker.io", RegistryOptions()) is True
+    assert json.loads(store.read_text()) == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "repository"),
+    [
+        ("oci://docker.io/alpine:3", "library/alpine"),
+        ("oci://index.docker.io/alpine", "library/alpine"),
+        ("oci://docker.io/acme/rules:v1", "acme/rules"),
+        ("oci://ghcr.io/alpine:3", "alpine"),
+    ],
+)
+def test_docker_hub_single_names_are_library_images(text: str, repository: str) -> None:
+    from floe.oci.http import base_url
+    from floe.oci.reference import parse_reference
+
+    ref = parse_reference(text)
+    assert ref.repository == repository
+    if ref.host != "ghcr.io":
+        assert base_url(ref.host, RegistryOptions()) == "https://registry-1.docker.io"
+
+
+def test_docker_hub_realm_gets_the_hub_credentials() -> None:
+    """auth.docker.io is Docker Hub's own token realm: docker.io credentials go there."""
+    import requests
+
+    from floe.oci.auth import Authenticator
+
+    options = RegistryOptions(username="hubuser", password="hub-secret")
+    auth = Authenticator("docker.io", options, requests.Session())
+    creds = auth._realm_credentials("https://auth.docker.io/token")
+    assert creds is not None and creds.username == "hubuser"
+    other = Authenticator("ghcr.io", options, requests.Session())
+    assert other._realm_credentials("https://auth.docker.io/token") is None
+
+
+# ---- -u/-p/--password-stdin/--registry-config on every remote command
+
+
+def test_remote_commands_take_credentials_flags(
+    basic_auth_registry: Registry, tmp_path: Path
+) -> None:
+    reg = basic_auth_registry
+    ref = reg.ref("t/flags", "v1.0.0")
+    listed = run_floe("platform", "list", reg.ref("t/flags"))
+    assert listed.exit_code == 2 and "registry_auth_failed" in listed.output
+    with_flags = run_floe(
+        "platform", "list", reg.ref("t/flags"), "-u", "floe", "-p", reg.password or ""
+    )
+    assert "registry_auth_failed" not in with_flags.output, with_flags.output
+    assert "`ps`" in with_flags.stderr and "--password-stdin" in with_flags.stderr
+    assert (reg.password or "") not in with_flags.output
+    config = tmp_path / "other-config.json"
+    token = base64.b64encode(f"floe:{reg.password}".encode()).decode()
+    config.write_text(json.dumps({"auths": {reg.host: {"auth": token}}}))
+    from_config = run_floe("platform", "inspect", ref, "--registry-config", str(config))
+    assert "registry_auth_failed" not in from_config.output, from_config.output
+    assert "reference_not_found" in from_config.output  # authenticated, nothing published
+    half = run_floe("platform", "inspect", ref, "-u", "floe")
+    assert half.exit_code == 2 and "registry_credentials_incomplete" in half.output
+    for command in (["platform", "pull"], ["platform", "publish"], ["platform", "copy"],
+                    ["platform", "sign"], ["platform", "verify"], ["init"]):  # fmt: skip
+        text = run_floe(*command, "--help").stdout
+        for flag in ("--username", "--password-stdin", "--registry-config", "--ca-file"):
+            assert flag in text, (command, flag)
+
+
+def test_password_stdin_on_a_remote_command(basic_auth_registry: Registry) -> None:
+    reg = basic_auth_registry
+    floe = Path(sys.executable).with_name("floe")
+    proc = subprocess.run(
+        [str(floe), "platform", "list", reg.ref("t/stdin"), "-u", "floe",
+         "--password-stdin", "--format", "json"],
+        input=f"{reg.password}\n",
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "WARNING" not in proc.stderr
+    assert json.loads(proc.stdout)["versions"] == []
+
+
+def test_login_and_logout_with_registry_config(
+    basic_auth_registry: Registry, tmp_path: Path
+) -> None:
+    reg = basic_auth_registry
+    config = tmp_path / "ci" / "config.json"
+    result = run_floe("login", reg.host, "-u", "floe", "-p", reg.password or "",
+                      "--registry-config", str(config))  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert str(config) in result.stdout
+    assert not _docker_config().exists()  # the default file is untouched
+    auth = json.loads(config.read_text())["auths"][reg.host]["auth"]
+    assert base64.b64decode(auth).decode() == f"floe:{reg.password}"
+    used = run_floe("platform", "list", reg.ref("t/cfg"), "--registry-config", str(config))
+    assert used.exit_code == 0, used.output
+    out = run_floe("logout", reg.host, "--registry-config", str(config))
+    assert out.exit_code == 0 and "Removing login credentials" in out.stdout
+    assert json.loads(config.read_text())["auths"] == {}

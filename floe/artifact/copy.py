@@ -26,6 +26,7 @@ class CopyRequest:
     force: bool = False
     trust: DownloadTrust = field(default_factory=DownloadTrust)
     options: RegistryOptions | None = None
+    dst_options: RegistryOptions | None = None  # the destination's (`copy --to-*`); else options
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ def copy_artifact(request: CopyRequest, events: Events = NULL_EVENTS) -> CopyRes
     tag = dst_ref.tag or src_ref.tag
     dst_ref = dst_ref.with_tag(tag) if tag else dst_ref.with_digest(desc.digest)
     check_versions_agree(source, desc, tag)
-    target = target_for(dst_ref, request.options)
+    target = target_for(dst_ref, request.dst_options or request.options)
     if tag:
         check_tag_free(target, dst_ref, desc.digest, request.force)
     events.step(f"Copying {src_ref} -> {dst_ref}")

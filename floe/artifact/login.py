@@ -21,6 +21,6 @@ def login(host: str, username: str, password: str, options: RegistryOptions) -> 
     return store_credentials(host, Credentials(username, password), checked)
 
 
-def logout(host: str) -> bool:
+def logout(host: str, docker_config: Path | None = None) -> bool:
     """Remove the stored credentials for `host`; False when there were none."""
-    return erase_credentials(host, RegistryOptions())
+    return erase_credentials(host, RegistryOptions(docker_config=docker_config))

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from floe.cli import common
+from floe.cli.registry_flags import REGISTRY_CONFIG_OPTION, cli_hooks
 from floe.errors import UsageError
 
 
@@ -21,18 +22,10 @@ def _host(value: str) -> str:
 
 
 def _read_password(password: str | None, password_stdin: bool) -> str:
-    if password_stdin:
-        if password is not None:
-            raise UsageError(
-                "login_password_conflict", "--password and --password-stdin are exclusive"
-            )
-        return sys.stdin.readline().rstrip("\r\n")
-    if password is not None:
-        click.echo(
-            "WARNING! Using --password via the CLI is insecure. Use --password-stdin.", err=True
-        )
-        return password
-    return _prompt("Password", hide_input=True)
+    from floe.cli.registry_flags import read_secret
+
+    secret = read_secret(password, password_stdin)
+    return secret if secret is not None else _prompt("Password", hide_input=True)
 
 
 def _prompt(label: str, *, hide_input: bool = False) -> str:
@@ -57,6 +50,7 @@ def register(cli: click.Group, platform: click.Group) -> None:
     @click.option("--ca-file", type=click.Path(dir_okay=False, path_type=Path), help="CA bundle.")
     @click.option("--insecure", is_flag=True, help="Skip TLS certificate verification.")
     @click.option("--plain-http", is_flag=True, default=None, help="Use HTTP, not HTTPS.")
+    @REGISTRY_CONFIG_OPTION
     @common.format_option()
     def login(
         host: str,
@@ -66,6 +60,7 @@ def register(cli: click.Group, platform: click.Group) -> None:
         ca_file: Path | None,
         insecure: bool,
         plain_http: bool | None,
+        registry_config: Path | None,
         fmt: str,
     ) -> None:
         """Verify credentials for HOST and store them in the docker config."""
@@ -77,7 +72,13 @@ def register(cli: click.Group, platform: click.Group) -> None:
         secret = _read_password(password, password_stdin)
         if not secret:
             raise UsageError("login_password_empty", "the password is empty")
-        options = RegistryOptions(plain_http=plain_http, insecure=insecure, ca_file=ca_file)
+        options = RegistryOptions(
+            plain_http=plain_http,
+            insecure=insecure,
+            ca_file=ca_file,
+            docker_config=registry_config,
+            **cli_hooks(),
+        )
         path = store_login(registry, user, secret, options)
         if fmt == "json":
             common.emit_json({"event": "login", "host": registry, "config": str(path)})
@@ -86,13 +87,14 @@ def register(cli: click.Group, platform: click.Group) -> None:
 
     @cli.command()
     @click.argument("host")
+    @REGISTRY_CONFIG_OPTION
     @common.format_option()
-    def logout(host: str, fmt: str) -> None:
+    def logout(host: str, registry_config: Path | None, fmt: str) -> None:
         """Remove stored credentials for HOST from the docker config."""
         from floe.artifact.login import logout as erase_login
 
         registry = _host(host)
-        removed = erase_login(registry)
+        removed = erase_login(registry, registry_config)
         if fmt == "json":
             common.emit_json({"event": "logout", "host": registry, "removed": removed})
         elif removed:

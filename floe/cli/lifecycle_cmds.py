@@ -115,6 +115,12 @@ def init(
         options=options,
         events=Rendered(),
     )
+    if options.ca_file is not None:  # remembered in registries.toml for the next commands
+        from floe.oci.settings import remember_ca_file_for
+
+        saved = remember_ca_file_for(outcome.ref, options.ca_file)
+        if saved is not None:
+            click.echo(f"Remembered --ca-file for {saved[0]} in {saved[1]}", err=True)
     print_outcome(outcome, "initialized", fmt)
 
 

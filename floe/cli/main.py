@@ -13,8 +13,13 @@ from floe.errors import FloeError, UsageError
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="floe")
-def cli() -> None:
+@click.option(
+    "--debug", is_flag=True, help="Trace every registry HTTP request on stderr (no credentials)."
+)
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
     """floe: ship a data platform's rules as signed OCI artifacts and enforce them."""
+    ctx.meta["floe.debug"] = debug
 
 
 @cli.group()

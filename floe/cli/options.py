@@ -10,62 +10,20 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from floe.cli.registry_flags import copy_flags, registry_flags
+
 if TYPE_CHECKING:
     from floe.artifact.verify import DownloadTrust
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["copy_flags", "quiet_option", "registry_flags", "trust_flags"]
 
 
 def _stack(func: Any, options: tuple[Callable[[Any], Any], ...]) -> Any:
     for option in options:
         func = option(func)
     return func
-
-
-def registry_flags(func: F) -> F:
-    """`--plain-http/--insecure/--ca-file/--timeout`, handed to the command as `options`."""
-
-    @functools.wraps(func)
-    def wrapper(
-        *args: Any,
-        plain_http: bool,
-        insecure: bool,
-        ca_file: Path | None,
-        timeout: float,
-        **kwargs: Any,
-    ) -> Any:
-        from floe.oci.options import RegistryOptions
-
-        kwargs["options"] = RegistryOptions(
-            plain_http=True if plain_http else None,
-            insecure=insecure,
-            ca_file=ca_file,
-            timeout=timeout,
-        )
-        return func(*args, **kwargs)
-
-    return _stack(  # type: ignore[no-any-return]
-        wrapper,
-        (
-            click.option(
-                "--timeout",
-                type=click.FloatRange(min=0.1, max=86400),
-                default=20.0,  # floe.oci.options' default; repeated so --help imports no oci
-                show_default=True,
-                metavar="SECONDS",
-                help="Deadline for all of the command's network work (retries included).",
-            ),
-            click.option(
-                "--ca-file",
-                type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                help="CA bundle to verify the registry's TLS certificate.",
-            ),
-            click.option("--insecure", is_flag=True, help="Skip TLS certificate verification."),
-            click.option(
-                "--plain-http", is_flag=True, help="Use HTTP, not HTTPS (automatic for loopback)."
-            ),
-        ),
-    )
 
 
 def download_trust(

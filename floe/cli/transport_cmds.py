@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from floe.cli import common, view_cmds
-from floe.cli.options import quiet_option, registry_flags, trust_flags
+from floe.cli.options import copy_flags, quiet_option, registry_flags, trust_flags
 from floe.cli.render import cli_events
 from floe.errors import FloeError, UsageError
 from floe.events import human_size
@@ -215,12 +215,12 @@ def _report_pull(result: PullResult, quiet: bool, fmt: str) -> None:
 @click.option("--force", is_flag=True, help="Move an existing version tag at the destination.")
 @click.option("--offline", is_flag=True, help="Keyless verification: cached trusted root.")
 @trust_flags
-@registry_flags
+@copy_flags
 @quiet_option
 @common.format_option()
 def copy(src: str, dst: str, with_referrers: bool, force: bool, offline: bool,
-         trust: DownloadTrust, options: RegistryOptions, quiet: bool,
-         fmt: str) -> None:  # fmt: skip
+         trust: DownloadTrust, options: RegistryOptions, dst_options: RegistryOptions,
+         quiet: bool, fmt: str) -> None:  # fmt: skip
     """Mirror SRC to DST between registries and layouts (e.g. into an air-gapped layout).
 
     With --key/--identity/--require-signed, SRC is verified first and a rejected
@@ -228,7 +228,8 @@ def copy(src: str, dst: str, with_referrers: bool, force: bool, offline: bool,
     """
     from floe.artifact.copy import CopyRequest, copy_artifact
 
-    request = CopyRequest(src, dst, with_referrers, force, replace(trust, offline=offline), options)
+    trust = replace(trust, offline=offline)
+    request = CopyRequest(src, dst, with_referrers, force, trust, options, dst_options)
     with cli_events(quiet) as events:
         result = copy_artifact(request, events)
     stats = result.stats

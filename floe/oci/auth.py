@@ -52,7 +52,14 @@ HELPER_TIMEOUT = 30.0
 MAX_TOKEN_BODY = 64 << 10  # bytes of a token server's answer
 MAX_TOKEN_CHARS = 16 << 10
 # Registries whose token realm is on a known sibling host (same credentials).
-_REALM_SIBLINGS = {"registry-1.docker.io": "auth.docker.io", "index.docker.io": "auth.docker.io"}
+_REALM_SIBLINGS = {
+    "docker.io": "auth.docker.io",
+    "registry-1.docker.io": "auth.docker.io",
+    "index.docker.io": "auth.docker.io",
+}
+DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
+# The key docker, ORAS and every credential helper use for Docker Hub.
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]+))')
 _LOGIN_HINT = "run `floe login HOST` or set FLOE_REGISTRY_USERNAME / FLOE_REGISTRY_PASSWORD"
 
@@ -114,11 +121,19 @@ def _host_of(key: str) -> str:
     return key.split("/", 1)[0]
 
 
+def _hub(host: str) -> str:
+    """Docker Hub's names are one registry: `index.docker.io`; other hosts unchanged."""
+    return "index.docker.io" if host in DOCKER_HUB_HOSTS else host
+
+
 def _same_host(key: str, host: str) -> bool:
-    wanted = _host_of(host)
-    if wanted in ("docker.io", "registry-1.docker.io"):
-        wanted = "index.docker.io"
-    return _host_of(key) == wanted
+    return _hub(_host_of(key)) == _hub(_host_of(host))
+
+
+def server_url(host: str) -> str:
+    """What a credential helper is asked for: Docker Hub's `https://index.docker.io/v1/`
+    (as docker stores it), else the host itself."""
+    return DOCKER_HUB_KEY if _hub(_host_of(host)) == "index.docker.io" else host
 
 
 def _auth_entry_key(config: dict[str, Any], host: str) -> str | None:
@@ -215,7 +230,7 @@ def find_credentials(host: str, options: RegistryOptions) -> Credentials | None:
     config = load_docker_config(docker_config_path(options))
     helper = _helper_for(config, host)
     if helper:
-        found = _helper_get(helper, host)
+        found = _helper_get(helper, server_url(host))
         if found is not None:
             return found
     key = _auth_entry_key(config, host)
@@ -229,10 +244,14 @@ def store_credentials(host: str, creds: Credentials, options: RegistryOptions) -
     auths = config.get("auths")
     if not isinstance(auths, dict):
         auths = config["auths"] = {}
-    key = _auth_entry_key(config, host) or host
+    key = _auth_entry_key(config, host) or server_url(host)
     helper = _helper_for(config, host)
     if helper:
-        payload = {"ServerURL": host, "Username": creds.username, "Secret": creds.password}
+        payload = {
+            "ServerURL": server_url(host),
+            "Username": creds.username,
+            "Secret": creds.password,
+        }
         _run_helper(helper, "store", json.dumps(payload))
         auths[key] = {}
     else:
@@ -250,8 +269,8 @@ def erase_credentials(host: str, options: RegistryOptions) -> bool:
     helper = _helper_for(config, host)
     if helper:
         with contextlib.suppress(UsageError):
-            if _helper_get(helper, host) is not None:
-                _run_helper(helper, "erase", host)
+            if _helper_get(helper, server_url(host)) is not None:
+                _run_helper(helper, "erase", server_url(host))
                 removed = True
     key = _auth_entry_key(config, host)
     if key is not None:

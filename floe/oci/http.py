@@ -103,6 +103,36 @@ def _silence_insecure_warning() -> None:
             _warnings_done = True
 
 
+# ---- --debug trace (one line per HTTP response; never a header, token or password)
+
+_SAFE_QUERY_KEYS = frozenset(
+    {"n", "last", "artifacttype", "digest", "mount", "from", "service", "scope"}
+)
+
+
+def redact_url(url: str) -> str:
+    """A URL for the trace: no userinfo; query values other than paging/mount names hidden."""
+    from floe.oci.registry_errors import scrub
+
+    parts = urllib.parse.urlsplit(url)
+    query = "&".join(
+        f"{key}={value if key.lower() in _SAFE_QUERY_KEYS else '[redacted]'}"
+        for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    )
+    netloc = parts.netloc.rpartition("@")[2]
+    return scrub(urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, "")))
+
+
+def trace_hook(trace: Callable[[str], None]) -> Callable[..., requests.Response]:
+    def hook(resp: requests.Response, *args: Any, **kwargs: Any) -> requests.Response:
+        method = resp.request.method if resp.request is not None else "?"
+        elapsed = resp.elapsed.total_seconds() * 1000
+        trace(f"debug: {method} {redact_url(resp.url)} -> {resp.status_code} ({elapsed:.0f} ms)")
+        return resp
+
+    return hook
+
+
 class RetryBudget:
     """Exponential backoff with jitter, bounded by a total time budget."""
 
@@ -210,6 +240,9 @@ class RegistrySession:
     """One pooled `requests.Session` per registry target, with auth and retries."""
 
     def __init__(self, host: str, options: RegistryOptions) -> None:
+        from floe.oci.settings import options_for  # registries.toml: TLS per host
+
+        options = options_for(host, options)
         self.host = host
         self.options = options
         self.deadline = options.network_deadline
@@ -229,6 +262,8 @@ class RegistrySession:
             self.http.verify = False
             _silence_insecure_warning()
         self.auth = Authenticator(host, options, self.http)
+        if options.trace is not None:  # --debug: every request and redirect hop, token ones too
+            self.http.hooks["response"].append(trace_hook(options.trace))
 
     def close(self) -> None:
         self.http.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,10 +25,24 @@ class RegistryOptions:
     # The running deadline (started by the first request); copies made with
     # dataclasses.replace share it, so one command has one deadline.
     deadline: Deadline | None = field(default=None, compare=False, repr=False)
+    # Where warnings go (`--insecure`, a mirror that failed); the CLI prints each once.
+    warn: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    # `--debug`: one line per HTTP request (method, redacted URL, status, time).
+    trace: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
+    use_settings: bool = True  # apply the registries.toml entry of each host (floe.oci.settings)
 
     def __post_init__(self) -> None:
         if self.deadline is None or self.deadline.seconds != float(self.timeout):
             object.__setattr__(self, "deadline", Deadline(self.timeout))
+
+    @property
+    def tls_given(self) -> bool:
+        """True when the caller chose the TLS settings itself (a flag: they win over the file)."""
+        return self.plain_http is not None or self.insecure or self.ca_file is not None
+
+    def notify(self, message: str) -> None:
+        if self.warn is not None:
+            self.warn(message)
 
     @property
     def network_deadline(self) -> Deadline:

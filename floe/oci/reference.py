@@ -15,6 +15,7 @@ from floe.errors import UsageError
 OCI_SCHEME = "oci://"
 LAYOUT_SCHEME = "oci-layout://"
 DEFAULT_REPOSITORY = "floe-platform"
+DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io")
 
 # distribution-spec: path components of lowercase alphanumerics joined by separators.
 _COMPONENT = r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*"
@@ -156,6 +157,8 @@ def _parse_remote(text: str, default_repository: str | None) -> Reference:
             hint="repository names are lowercase [a-z0-9] components joined by '.', '_', "
             "'__' or '-', separated by '/'",
         )
+    if host.lower() in DOCKER_HUB_HOSTS and "/" not in repository:
+        repository = f"library/{repository}"  # Docker Hub's official images, as docker does
     return Reference("oci", host=host, repository=repository, tag=tag, digest=digest)
 
 

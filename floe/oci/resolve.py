@@ -141,9 +141,13 @@ def target_for(ref: Reference, options: RegistryOptions | None = None) -> Target
         from floe.oci.layout import LayoutTarget
 
         return LayoutTarget(Path(ref.path))
+    from floe.oci.mirror import with_mirrors
     from floe.oci.remote import RemoteTarget
+    from floe.oci.settings import mirrors_of
 
-    return RemoteTarget(ref.host, ref.repository, options or RegistryOptions())
+    options = options or RegistryOptions()
+    origin = RemoteTarget(ref.host, ref.repository, options)
+    return with_mirrors(origin, mirrors_of(ref.host, options))  # registries.toml mirrors
 
 
 def open_target(
