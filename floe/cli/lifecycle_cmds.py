@@ -1,6 +1,6 @@
 """`floe init`, `floe platform cache list|clear`, and project mode of `floe platform pull`.
 
-The work happens in floe.project.lifecycle / floe.project.cache (imported inside the
+The work happens in floe.project.lifecycle / floe.release.cache (imported inside the
 commands so `floe --help` stays fast); this module parses flags and prints.
 """
 
@@ -175,7 +175,7 @@ def cache() -> None:
 @common.format_option()
 def cache_list(project_dir: Path, fmt: str) -> None:
     """Cached platform versions with sizes and digests, and the user-wide cache size."""
-    from floe.project.cache import list_cache
+    from floe.release.cache import list_cache
 
     listing = list_cache(project_dir)
     if fmt == "json":
@@ -218,7 +218,7 @@ def cache_clear(
     fmt: str,
 ) -> None:
     """Remove cached platform versions (never the lock unless --all)."""
-    from floe.project.cache import clear_cache, plan_clear
+    from floe.release.cache import clear_cache, plan_clear
 
     plan = plan_clear(project_dir, version=version, clear_all=clear_all, clear_global=clear_global)
     if not plan:
