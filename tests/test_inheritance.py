@@ -300,3 +300,229 @@ def test_a_parent_signed_by_another_key_is_refused(
     assert "signature_untrusted" in result.output
     assert not (folder / "platform.lock").exists()
     assert files_under(folder / ".floe" / "platform") == []
+
+
+SALES_KEY = "security: {trusted_keys: [sales.pub]}\n"
+
+
+def test_init_and_inspect_show_the_chain(
+    tmp_path: Path, enterprise: dict[str, Any], registry: Any, repo_name: str
+) -> None:
+    """The domain platform is published; a data team's init and inspect show its parent."""
+    folder = _domain(tmp_path, enterprise, TIGHTER + SALES_KEY)
+    sales, _ = make_signer(folder, "sales")
+    assert _compile(folder).exit_code == 0
+    domain_ref = registry.ref(f"{repo_name}/sales")
+    publish(domain_ref, t.read_tree_files(folder / "out"), signer=sales)
+    shown = run_floe("platform", "inspect", f"{domain_ref}:v1.0.0")
+    assert shown.exit_code == 0, shown.output
+    parent = f"{enterprise['ref']}:v1.3.0 ({enterprise['digests']['1.3.0']})"
+    assert f"Extends:       {parent}" in shown.stdout
+    as_json = run_floe("platform", "inspect", f"{domain_ref}:v1.0.0", "--format", "json")
+    assert [p["manifest_digest"] for p in json.loads(as_json.stdout)["extends"]] == [
+        enterprise["digests"]["1.3.0"]
+    ]
+    project = tmp_path / "project"
+    project.mkdir()
+    init = run_floe("init", "--platform=v1.0.0", "--registry", str(domain_ref), cwd=project)
+    assert init.exit_code == 0, init.output
+    assert (
+        f"Extends: enterprise-platform v1.3.0 ({enterprise['ref']}:v1.3.0, "
+        f"{enterprise['digests']['1.3.0']})"
+    ) in init.stdout
+    # the data team's project enforces the merged rules (coverage 90, not the parent's 80)
+    from floe.project.lifecycle import load_verified_platform
+
+    loaded = load_verified_platform(project)
+    assert loaded.tree.quality_gates.minimum_test_coverage == 90
+
+
+def test_a_grandchild_records_the_whole_chain_and_runs_every_shared_test(
+    tmp_path: Path, enterprise: dict[str, Any], registry: Any, repo_name: str
+) -> None:
+    folder = _domain(tmp_path, enterprise, TIGHTER + SALES_KEY + "share_tests: true\n")
+    sales, _ = make_signer(folder, "sales")
+    (folder / "tests").mkdir()
+    (folder / "tests" / "gold.yaml").write_text(
+        ENTERPRISE_TEST.replace("Enterprise naming", "Sales naming")
+    )
+    assert _compile(folder).exit_code == 0
+    sales_ref = registry.ref(f"{repo_name}/sales")
+    sales_digest = publish(sales_ref, t.read_tree_files(folder / "out"), signer=sales)
+    team = tmp_path / "team"
+    team.mkdir()
+    (team / "manifest.yaml").write_text(
+        DOMAIN.format(ref=sales_ref, body="")
+        .replace("sales-domain", "sales-emea")
+        .replace('version: "^1.2"', 'version: "^1.0"')
+        .replace("  trusted_keys: [enterprise.pub]\n", "")
+    )
+    result = _compile(team)
+    assert result.exit_code == 0, result.output
+    assert "trust on first use" in result.output.lower() or "first use" in result.output
+    compiled = t.load_tree(team / "out")
+    assert compiled.manifest.inheritance is not None
+    assert [p.manifest_digest for p in compiled.manifest.inheritance.parents] == [
+        sales_digest,
+        enterprise["digests"]["1.3.0"],
+    ]
+    assert compiled.quality_gates.minimum_test_coverage == 90  # the middle's tightening holds
+    tested = run_floe("platform", "test", "--artifacts", "out", "--format", "json", cwd=team)
+    names = [x["name"] for x in json.loads(tested.stdout)["tests"] if x["kind"] == "cases"]
+    assert names == [
+        "Enterprise naming (inherited from enterprise-platform v1.3.0)",
+        "Sales naming (inherited from sales-domain v1.0.0)",
+    ]
+    assert tested.exit_code == 0, tested.output
+
+
+# ---- the stricter-wins rules, field by field (a parent in an OCI layout: no registry) ----
+
+RULES = """\
+rules:
+  metadata:
+    required_keys: {severity: error, keys: {"*": [owner]}}
+  lineage:
+    chained_views: {severity: warn, max: 3}
+"""
+
+
+@pytest.fixture
+def layout_parent(tmp_path: Path) -> dict[str, Any]:
+    source = tmp_path / "enterprise"
+    signer, pub = make_signer(source, "enterprise")
+    (source / "manifest.yaml").write_text(ENTERPRISE.format(version="1.2.0", coverage=80) + RULES)
+    ref = f"oci-layout://{tmp_path / 'layout'}"
+    digest = publish(ref, build_tree(source / "manifest.yaml").files, signer=signer)
+    return {"ref": ref, "pub": pub, "digests": {"1.3.0": digest}}
+
+
+def _compile_layout(tmp_path: Path, parent: dict[str, Any], body: str) -> Any:
+    folder = _domain(tmp_path, parent, body)
+    return folder, run_floe(
+        "platform", "compile", "manifest.yaml", "--out", "out", "--format", "json", cwd=folder
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "path", "why"),
+    [
+        (
+            "governance:\n  access_control:\n    roles: [analyst, admin]\n",
+            "governance.access_control.roles",
+            "'admin'",
+        ),
+        (
+            "governance:\n  access_control:\n    permissions: {analyst: [select, delete]}\n",
+            "governance.access_control.permissions.analyst",
+            "'delete'",
+        ),
+        (
+            "governance:\n  classification:\n    levels: [public, internal, confidential]\n",
+            "governance.classification.levels",
+            "drops level 'pii'",
+        ),
+        (
+            "governance:\n  classification:\n    levels: [public, pii, secret]\n",
+            "governance.classification.levels",
+            "'secret'",
+        ),
+        (
+            "governance:\n  classification:\n    propagate: false\n",
+            "governance.classification.propagate",
+            "looser",
+        ),
+        (
+            "governance:\n  quality_gates:\n    block_on_failure: false\n",
+            "governance.quality_gates.block_on_failure",
+            "looser",
+        ),
+        (
+            "governance:\n  exempt_packages: [dbt_utils]\n",
+            "governance.exempt_packages",
+            "'dbt_utils'",
+        ),
+        (
+            "governance:\n  waivers: {allowed: ['naming.*']}\n",
+            "governance.waivers",
+            "no finding be waived",
+        ),
+        (
+            "data_architecture:\n  pattern: kimball\n",
+            "data_architecture.pattern",
+            "only the parent sets it",
+        ),
+        (
+            "catalog:\n  grants: {gold: {analyst: [select, insert]}}\n",
+            "catalog.grants.gold.analyst",
+            "'select', 'insert'",
+        ),
+        (
+            "security:\n  require_signed_artifacts: false\n",
+            "security.require_signed_artifacts",
+            "looser",
+        ),
+        (
+            "rules:\n  metadata:\n    required_keys: {severity: warn}\n",
+            "rules.metadata.required_keys.severity",
+            "severity warn is looser than the parent's error",
+        ),
+        (
+            "rules:\n  lineage:\n    chained_views: {severity: warn, max: 5}\n",
+            "rules.lineage.chained_views.max",
+            "max 5 is looser than the parent's 3",
+        ),
+    ],
+)
+def test_each_loosening_is_refused(
+    tmp_path: Path, layout_parent: dict[str, Any], body: str, path: str, why: str
+) -> None:
+    folder, result = _compile_layout(tmp_path, layout_parent, body)
+    assert result.exit_code == 1, result.output
+    error = json.loads(result.stdout)
+    assert error["event"] == "inherit_weakens"
+    assert [(w["path"], why in w["why"]) for w in error["weakenings"]] == [(path, True)]
+    child_line = int(error["weakenings"][0]["child"].split(":")[1])
+    leaf = path.split(".")[-1]
+    assert leaf in (folder / "manifest.yaml").read_text().splitlines()[child_line - 1]
+    assert error["weakenings"][0]["parent"].startswith(".floe/platform/v1.2.0/")
+    assert not (folder / "out").exists()
+
+
+def test_narrowing_and_adding_rules_is_accepted(
+    tmp_path: Path, layout_parent: dict[str, Any]
+) -> None:
+    body = (
+        "governance:\n"
+        "  classification:\n    levels: [public, pii]\n    default_level: pii\n"
+        "  access_control:\n    roles: [analyst]\n    permissions: {analyst: []}\n"
+        "rules:\n"
+        "  metadata:\n    required_keys: {severity: error, keys: {gold: [sla]}}\n"
+        "  lineage:\n    chained_views: {severity: error, max: 2}\n"
+        "  sql:\n    select_star: {severity: error}\n"
+    )
+    folder, result = _compile_layout(tmp_path, layout_parent, body)
+    assert result.exit_code == 0, result.output
+    merged = t.load_tree(folder / "out")
+    assert merged.classification.levels == ["public", "pii"]
+    assert merged.classification.default_level == "pii"
+    assert merged.classification.rules["pii"].forbidden_layers == ["gold"]
+    assert merged.access_control.roles == ["analyst"]
+    assert merged.access_control.permissions == {"analyst": []}
+    assert merged.metadata_rules.required_keys.keys == {"*": ["owner"], "gold": ["sla"]}
+    assert merged.lineage.chained_views.severity == "error"
+    assert merged.lineage.chained_views.max == 2
+    assert merged.sql.select_star.severity == "error"  # a family only the child turns on
+    assert json.loads(result.stdout)["extends"][0]["ref"] == f"{layout_parent['ref']}:v1.2.0"
+
+
+def test_a_layer_the_parent_lacks_is_a_manifest_error(
+    tmp_path: Path, layout_parent: dict[str, Any]
+) -> None:
+    body = "data_architecture:\n  layers:\n    platinum: {required_tests: [unique]}\n"
+    _, result = _compile_layout(tmp_path, layout_parent, body)
+    assert result.exit_code == 2, result.output
+    assert (
+        "manifest_invalid" in result.output
+        and "'platinum' is not a layer of the parent" in result.output
+    )

@@ -32,13 +32,19 @@ def register(cli: click.Group, platform: click.Group) -> None:
 
 def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
     """The summary after init or pull (the transcript's format), or one JSON document."""
-    if fmt == "json":
-        common.emit_json({"event": event, **outcome.to_json()})
-        return
     manifest = outcome.tree.manifest
+    chain = manifest.inheritance.parents if manifest.inheritance is not None else []
+    if fmt == "json":
+        extends = [parent.model_dump(mode="json") for parent in chain]
+        common.emit_json({"event": event, **outcome.to_json(), "extends": extends})
+        return
     naming = outcome.tree.naming_rules
     click.echo("")
     click.echo(f"Platform: {manifest.metadata.name} v{manifest.metadata.version}")
+    for parent in chain:
+        click.echo(
+            f"Extends: {parent.name} v{parent.version} ({parent.ref}, {parent.manifest_digest})"
+        )
     for slot in ("compute", "orchestrator", "catalog"):
         if slot in manifest.plugins:
             click.echo(f"{slot.capitalize()}: {manifest.plugins[slot]}")
