@@ -135,7 +135,10 @@ def test_domain_extends_the_enterprise_platform_stricter_wins(
     folder = _domain(tmp_path, enterprise)
     result = _compile(folder)
     assert result.exit_code == 0, result.output
-    assert f"Extends {enterprise['ref']}:v1.3.0 ({enterprise['digests']['1.3.0']}" in result.output
+    assert (
+        f"Extends {enterprise['ref']}:v1.3.0 ({enterprise['digests']['1.3.0']}, trust: extends)"
+        in result.output
+    )
     compiled = t.load_tree(folder / "out")
     # max / strictest
     assert compiled.quality_gates.minimum_test_coverage == 90
@@ -526,3 +529,85 @@ def test_a_layer_the_parent_lacks_is_a_manifest_error(
         "manifest_invalid" in result.output
         and "'platinum' is not a layer of the parent" in result.output
     )
+
+
+def test_an_edited_cached_parent_tree_does_not_let_a_weaker_child_through(
+    tmp_path: Path, enterprise: dict[str, Any]
+) -> None:
+    from lifecycle_helpers import force_writable
+
+    folder = _domain(tmp_path, enterprise)
+    assert _compile(folder).exit_code == 0
+    cached = folder / ".floe" / "platform" / "v1.3.0" / "policies" / "quality-gates.json"
+    force_writable(cached)
+    cached.write_text(
+        cached.read_text().replace('"minimum_test_coverage": 80', '"minimum_test_coverage": 10')
+    )
+    (folder / "manifest.yaml").write_text(
+        DOMAIN.format(ref=enterprise["ref"], body=WEAKER.split("catalog:")[0])
+    )
+    result = run_floe(
+        "platform",
+        "compile",
+        "manifest.yaml",
+        "--out",
+        "out2",
+        "--offline",
+        "--format",
+        "json",
+        cwd=folder,
+    )
+    assert result.exit_code == 1, result.output
+    [weakening] = json.loads(result.stdout)["weakenings"]
+    assert "60 is looser than the parent's 80" in weakening["why"]
+    # the tree is rebuilt from the verified blobs before anything reads it
+    assert '"minimum_test_coverage": 80' in cached.read_text()
+
+
+def test_the_trust_on_first_use_warning_reaches_stderr_in_json_mode(
+    tmp_path: Path, enterprise: dict[str, Any]
+) -> None:
+    folder = _domain(tmp_path, enterprise)
+    text = (
+        (folder / "manifest.yaml").read_text().replace("  trusted_keys: [enterprise.pub]\n", "", 1)
+    )
+    (folder / "manifest.yaml").write_text(text)
+    result = run_floe(
+        "platform", "compile", "manifest.yaml", "--out", "out", "--format", "json", cwd=folder
+    )
+    assert result.exit_code == 0, result.output
+    assert "first use" in result.stderr
+    assert json.loads(result.stdout)["extends"][0]["version"] == "1.3.0"
+    lock = read_lock(folder / "platform.lock")
+    assert lock is not None and [s.name for s in lock.platform.signers]
+    again = _compile(folder)
+    assert again.exit_code == 0 and "first use" not in again.output  # the lock anchors it
+    # the recorded signer is the anchor now: a newer parent signed by another key is refused
+    intruder, _ = make_signer(tmp_path / "other", "other")
+    source = enterprise["pub"].parent
+    (source / "manifest.yaml").write_text(ENTERPRISE.format(version="1.4.0", coverage=80))
+    publish(enterprise["ref"], build_tree(source / "manifest.yaml").files, signer=intruder)
+    (folder / "manifest.yaml").write_text(text.replace('version: "^1.2"', 'version: "^1.4"'))
+    lock_bytes = (folder / "platform.lock").read_bytes()
+    refused = _compile(folder)
+    assert refused.exit_code == 1, refused.output
+    assert "signature_untrusted" in refused.output
+    assert (folder / "platform.lock").read_bytes() == lock_bytes
+    assert "v1.4.0" not in files_under(folder / ".floe" / "platform")
+
+
+def test_shared_tests_over_the_limit_are_refused(tmp_path: Path) -> None:
+    source = tmp_path / "enterprise"
+    source.mkdir()
+    (source / "enterprise.pub").write_text("")
+    (source / "manifest.yaml").write_text(
+        ENTERPRISE.format(version="1.0.0", coverage=1).replace(
+            "  trusted_keys: [enterprise.pub]\n", ""
+        )
+    )
+    (source / "tests").mkdir()
+    (source / "tests" / "big.yaml").write_text("# " + "x" * (300 * 1024) + "\ncases: []\n")
+    result = run_floe("platform", "compile", "manifest.yaml", "--out", "out", cwd=source)
+    assert result.exit_code == 2, result.output
+    assert "manifest_invalid" in result.output and "big.yaml" in result.output
+    assert not (source / "out").exists()

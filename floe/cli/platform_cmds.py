@@ -40,7 +40,11 @@ def compile_cmd(
     from floe.platform.compile import compile_platform, default_manifest
 
     source = manifest if manifest is not None else default_manifest(Path.cwd())
-    result = compile_platform(source, out_dir, report=common.step, offline=offline, options=options)
+    from floe.cli.render import Rendered
+
+    result = compile_platform(
+        source, out_dir, report=common.step, offline=offline, options=options, events=Rendered()
+    )
     inheritance = result.manifest.inheritance
     if fmt == "json":
         import hashlib

@@ -35,6 +35,7 @@ from floe.platform.rule_families import compile_families
 from floe.tree import model as tree
 
 if TYPE_CHECKING:
+    from floe.events import Events
     from floe.oci.options import RegistryOptions
     from floe.platform.inherit_source import Parent
 
@@ -263,9 +264,16 @@ def compile_platform(
     env: dict[str, str] | None = None,
     offline: bool = False,
     options: RegistryOptions | None = None,
+    events: Events | None = None,
 ) -> CompileResult:
-    """Validate, build and write the tree; `report` receives the progress lines."""
-    built = build_tree(manifest_path, report=report, env=env, offline=offline, options=options)
+    """Validate, build and write the tree; `report` receives the progress lines.
+
+    `offline`, `options` and `events` concern the parent of a manifest with `extends:`
+    (events default to `report` lines; the CLI passes its renderer so warnings such as
+    trust on first use reach stderr in JSON mode too)."""
+    built = build_tree(
+        manifest_path, report=report, env=env, offline=offline, options=options, events=events
+    )
     write_tree_atomically(out_dir, built.files)
     return replace(built, out_dir=out_dir)
 
@@ -277,6 +285,7 @@ def build_tree(
     env: dict[str, str] | None = None,
     offline: bool = False,
     options: RegistryOptions | None = None,
+    events: Events | None = None,
 ) -> CompileResult:
     """Validate and build the tree in memory, writing nothing (`out_dir` is the source path).
 
@@ -295,8 +304,8 @@ def build_tree(
     if loaded.model.extends is not None:
         from floe.platform.inherit_source import fetch_parent
 
-        events = _ReportEvents(report)
-        parent = fetch_parent(loaded, offline=offline, options=options, events=events)
+        listener = events if events is not None else _ReportEvents(report)
+        parent = fetch_parent(loaded, offline=offline, options=options, events=listener)
         locked = parent.locked
         report(f"  ✓ Extends {locked.ref} ({locked.manifest_digest}, trust: {parent.trust})")
     report("")

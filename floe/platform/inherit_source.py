@@ -47,7 +47,7 @@ from floe.release.resolve import (
 )
 from floe.release.verify import Verified, verify
 from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, parse_tree
-from floe.trust.decision import LOCKED
+from floe.trust.decision import LOCKED, PINNED
 
 if TYPE_CHECKING:
     from floe.oci.layout import LayoutTarget
@@ -244,7 +244,9 @@ def _install(
         remove_tree(staging)
     entry = _lock_entry(job, verified, tag, label, constraint, tree, files)
     written = _write_lock(job.lock_file, entry)
-    return Parent(entry, tree, final, verified.decision.origin, written, reader.downloaded)
+    origin = verified.decision.origin
+    trust = "extends" if origin == PINNED else origin
+    return Parent(entry, tree, final, trust, written, reader.downloaded)
 
 
 def _lock_entry(

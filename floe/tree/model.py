@@ -94,9 +94,9 @@ class ParentRelease(_Strict):
 class SharedTest(_Strict):
     """A policy-test case file a parent ships so every platform extending it runs it too."""
 
-    platform: str  # "name vX.Y.Z" of the platform whose test it is
-    file: str  # the case file's name in that platform's tests/
-    text: str  # the YAML case file, as written
+    platform: str = Field(pattern=r"^[a-z0-9-]{1,63} v[0-9A-Za-z.+-]{1,64}$")  # "name vX.Y.Z"
+    file: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")  # its name in that platform's tests/
+    text: str  # the YAML case file, as written (limits checked where it runs)
 
 
 class Inheritance(_Strict):
