@@ -47,6 +47,8 @@ governance:
     required_tests: [not_null]
 catalog:
   namespaces: [bronze, silver, gold]
+  grants:
+    gold: {{data_engineer: [select, insert], analyst: [select]}}
 security:
   require_signed_artifacts: true
   trusted_keys: [enterprise.pub]
@@ -169,6 +171,7 @@ def test_domain_extends_the_enterprise_platform_stricter_wins(
     assert lock.platform.manifest_digest == enterprise["digests"]["1.3.0"]
     assert lock.platform.signer is not None and lock.platform.signers
     assert "v1.3.0" in files_under(folder / ".floe" / "platform")
+    assert "cache/\nplatform/\n" in (folder / ".floe" / ".gitignore").read_text()
 
 
 def test_compile_offline_from_the_lock_with_the_registry_down(
@@ -458,7 +461,7 @@ def _compile_layout(tmp_path: Path, parent: dict[str, Any], body: str) -> Any:
         (
             "catalog:\n  grants: {gold: {analyst: [select, insert]}}\n",
             "catalog.grants.gold.analyst",
-            "'select', 'insert'",
+            "adds privilege on 'gold' for 'analyst': 'insert'",
         ),
         (
             "security:\n  require_signed_artifacts: false\n",
@@ -512,11 +515,16 @@ def test_narrowing_and_adding_rules_is_accepted(
     assert merged.classification.rules["pii"].forbidden_layers == ["gold"]
     assert merged.access_control.roles == ["analyst"]
     assert merged.access_control.permissions == {"analyst": []}
+    assert merged.namespaces.grants == {"gold": {"analyst": ["select"]}}
     assert merged.metadata_rules.required_keys.keys == {"*": ["owner"], "gold": ["sla"]}
     assert merged.lineage.chained_views.severity == "error"
     assert merged.lineage.chained_views.max == 2
     assert merged.sql.select_star.severity == "error"  # a family only the child turns on
     assert json.loads(result.stdout)["extends"][0]["ref"] == f"{layout_parent['ref']}:v1.2.0"
+    # the merged tree passes the built-in checks (dropped roles take their grants along)
+    checked = run_floe("platform", "test", "--artifacts", "out", "--format", "json", cwd=folder)
+    assert checked.exit_code == 0, checked.output
+    assert all(x["passed"] for x in json.loads(checked.stdout)["tests"])
 
 
 def test_a_layer_the_parent_lacks_is_a_manifest_error(

@@ -363,7 +363,9 @@ def _access(m: _Merge, parent: tree.AccessControl, child: tree.AccessControl) ->
     )
 
 
-def _namespaces(m: _Merge, parent: tree.Namespaces, child: tree.Namespaces) -> tree.Namespaces:
+def _namespaces(
+    m: _Merge, parent: tree.Namespaces, child: tree.Namespaces, known_roles: list[str]
+) -> tree.Namespaces:
     rel = tree.NAMESPACES_FILE
     names = (
         m.subset(
@@ -376,9 +378,9 @@ def _namespaces(m: _Merge, parent: tree.Namespaces, child: tree.Namespaces) -> t
         )
         or []
     )
-    grants = {ns: dict(roles) for ns, roles in parent.grants.items()}
-    for ns, roles in child.grants.items():
-        for role, privileges in roles.items():
+    grants = {ns: dict(by_role) for ns, by_role in parent.grants.items()}
+    for ns, by_role in child.grants.items():
+        for role, privileges in by_role.items():
             narrowed = m.subset(
                 ("catalog", "grants", ns, role),
                 rel,
@@ -388,9 +390,12 @@ def _namespaces(m: _Merge, parent: tree.Namespaces, child: tree.Namespaces) -> t
                 f"privilege on {ns!r} for {role!r}:",
             )
             grants.setdefault(ns, {})[role] = narrowed or []
-    return tree.Namespaces(
-        namespaces=names, grants={ns: roles for ns, roles in grants.items() if ns in names}
-    )
+    kept = {  # a namespace or role the child dropped takes its grants with it
+        ns: {role: privileges for role, privileges in by_role.items() if role in known_roles}
+        for ns, by_role in grants.items()
+        if ns in names
+    }
+    return tree.Namespaces(namespaces=names, grants={ns: r for ns, r in kept.items() if r})
 
 
 def _schema(
@@ -557,18 +562,17 @@ def merge_parent(
     """The merged models of every tree file but manifest.json; `inherit_weakens` if any loosens."""
     m = _Merge(parent, loaded)
     p = parent.tree
+    access = _access(m, p.access_control, _as(child, tree.ACCESS_CONTROL_FILE, tree.AccessControl))
     out: dict[str, BaseModel] = {
         tree.CLASSIFICATION_FILE: _classification(
             m, p.classification, _as(child, tree.CLASSIFICATION_FILE, tree.Classification)
         ),
-        tree.ACCESS_CONTROL_FILE: _access(
-            m, p.access_control, _as(child, tree.ACCESS_CONTROL_FILE, tree.AccessControl)
-        ),
+        tree.ACCESS_CONTROL_FILE: access,
         tree.QUALITY_GATES_FILE: _quality(
             m, p.quality_gates, _as(child, tree.QUALITY_GATES_FILE, tree.QualityGates)
         ),
         tree.NAMESPACES_FILE: _namespaces(
-            m, p.namespaces, _as(child, tree.NAMESPACES_FILE, tree.Namespaces)
+            m, p.namespaces, _as(child, tree.NAMESPACES_FILE, tree.Namespaces), access.roles
         ),
         tree.SCHEMA_REGISTRY_FILE: _schema(
             m, p.schema_registry, _as(child, tree.SCHEMA_REGISTRY_FILE, tree.SchemaRegistry)

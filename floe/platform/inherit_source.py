@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from floe.errors import FloeError, GateError
 from floe.events import Events, NullEvents
+from floe.files import atomic_write
 from floe.release.cache import (
     ProjectPaths,
     check_project_paths,
@@ -56,6 +57,11 @@ if TYPE_CHECKING:
     from floe.platform.manifest import ExtendsSpec, LoadedManifest
 
 LOCK_NAME = "platform.lock"
+GITIGNORE = """\
+# Written by floe: the parent platform's caches. Commit ../platform.lock, not these.
+cache/
+platform/
+"""
 
 
 @dataclass(frozen=True)
@@ -242,6 +248,9 @@ def _install(
             install_dir(staging / "tree", final)
     finally:
         remove_tree(staging)
+    ignore = job.paths.floe_dir / ".gitignore"
+    if not ignore.exists():
+        atomic_write(ignore, GITIGNORE.encode("utf-8"))
     entry = _lock_entry(job, verified, tag, label, constraint, tree, files)
     written = _write_lock(job.lock_file, entry)
     origin = verified.decision.origin
