@@ -203,7 +203,11 @@ def test_compile_offline_from_the_lock_with_the_registry_down(
     assert "v1.3.0" in result.output and "v1.4.0" not in result.output
     assert (folder / "platform.lock").read_bytes() == lock_bytes
     assert (folder / "out" / "manifest.json").read_bytes() == first  # reproducible
-    # online, the lock is reused too: nothing but the trust check reads the registry
+    assert asked() == before
+    # online, the lock is reused too: the caches answer, the registry is not asked at all
+    online = _compile(folder)
+    assert online.exit_code == 0, online.output
+    assert "v1.3.0" in online.output and "v1.4.0" not in online.output
     assert asked() == before
 
 
@@ -452,6 +456,11 @@ def _compile_layout(tmp_path: Path, parent: dict[str, Any], body: str) -> Any:
             "governance:\n  waivers: {allowed: ['naming.*']}\n",
             "governance.waivers",
             "no finding be waived",
+        ),
+        (
+            "governance:\n  classification:\n    levels: [internal, public, confidential, pii]\n",
+            "governance.classification.levels",
+            "reorders",
         ),
         (
             "data_architecture:\n  pattern: kimball\n",

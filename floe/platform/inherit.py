@@ -288,6 +288,14 @@ def _classification(
     base: YamlPath = ("governance", "classification")
     levels = m.subset((*base, "levels"), rel, ("levels",), parent.levels, child.levels, "level")
     assert levels is not None
+    if m.given((*base, "levels")) and levels != [lv for lv in parent.levels if lv in levels]:
+        m.weakens(
+            (*base, "levels"),
+            "reorders the parent's levels (they run least to most sensitive)",
+            rel,
+            ("levels",),
+        )
+        levels = list(parent.levels)
     for level in parent.rules:
         if level not in levels and m.given((*base, "levels")):
             m.weakens(
