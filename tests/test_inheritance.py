@@ -141,6 +141,7 @@ def test_domain_extends_the_enterprise_platform_stricter_wins(
         f"Extends {enterprise['ref']}:v1.3.0 ({enterprise['digests']['1.3.0']}, trust: extends)"
         in result.output
     )
+    assert f"Locked parent: platform.lock ({enterprise['ref']}:v1.3.0)" in result.output
     compiled = t.load_tree(folder / "out")
     # max / strictest
     assert compiled.quality_gates.minimum_test_coverage == 90
@@ -203,6 +204,7 @@ def test_compile_offline_from_the_lock_with_the_registry_down(
     assert result.exit_code == 0, result.output
     assert "v1.3.0" in result.output and "v1.4.0" not in result.output
     assert (folder / "platform.lock").read_bytes() == lock_bytes
+    assert "Locked parent" not in result.output  # the lock did not change
     assert (folder / "out" / "manifest.json").read_bytes() == first  # reproducible
     assert asked() == before
     # online, the lock is reused too: the caches answer, the registry is not asked at all
@@ -262,6 +264,7 @@ def test_a_weakening_child_is_refused_naming_both_lines(
     assert third["child"] == "manifest.yaml:20:25" and "warn" in lines[19]
     assert third["parent"] == ".floe/platform/v1.3.0/architecture/naming-rules.json:3:18"
     assert not (folder / "out").exists()
+    assert not (folder / "platform.lock").exists()  # the refused compile locks nothing
     assert "manifest.yaml:16:28" in error["message"]
     assert "quality-gates.json:3:28" in error["message"]
 

@@ -37,11 +37,10 @@ def compile_cmd(
     manifest: Path | None, out_dir: Path, offline: bool, options: RegistryOptions, fmt: str
 ) -> None:
     """Compile MANIFEST (default: ./manifest.yaml or the only manifests/*/manifest.yaml)."""
+    from floe.cli.render import Rendered
     from floe.platform.compile import compile_platform, default_manifest
 
     source = manifest if manifest is not None else default_manifest(Path.cwd())
-    from floe.cli.render import Rendered
-
     result = compile_platform(
         source, out_dir, report=common.step, offline=offline, options=options, events=Rendered()
     )
@@ -61,6 +60,7 @@ def compile_cmd(
                 "extends": [p.model_dump(mode="json") for p in inheritance.parents]
                 if inheritance is not None
                 else [],
+                "lock_written": result.lock_written,
                 "plugins": [
                     {"slot": p.slot, "type": p.type, "version": p.version, "line": p.line}
                     for p in result.plugins
@@ -80,6 +80,8 @@ def compile_cmd(
     click.echo("")
     click.echo(f"Artifacts built: {shown}")
     click.echo(f"Content digest: {result.content_digest}")
+    if result.lock_written and result.parent is not None:
+        click.echo(f"Locked parent: {result.parent.lock_file.name} ({result.parent.locked.ref})")
 
 
 @click.group("schema")

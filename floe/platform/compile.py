@@ -50,6 +50,8 @@ class CompileResult:
     content_digest: str
     manifest: tree.PlatformManifest
     plugins: list[ResolvedPlugin]
+    parent: Parent | None = None  # the verified parent of a manifest with `extends:`
+    lock_written: bool = False  # platform.lock changed (compile_platform writes it last)
 
 
 def pinned_created(created: str | None, env: dict[str, str] | None = None) -> str:
@@ -275,7 +277,8 @@ def compile_platform(
         manifest_path, report=report, env=env, offline=offline, options=options, events=events
     )
     write_tree_atomically(out_dir, built.files)
-    return replace(built, out_dir=out_dir)
+    written = built.parent.write_lock() if built.parent is not None else False
+    return replace(built, out_dir=out_dir, lock_written=written)
 
 
 def build_tree(
@@ -347,7 +350,7 @@ def build_tree(
         manifest = manifest.model_copy(update={"security": security, "inheritance": inheritance})
     files[tree.MANIFEST_FILE] = tree.model_bytes(manifest)
     tree.parse_tree(files, origin="compiled tree")  # the contract holds before anything lands
-    return CompileResult(manifest_path, files, digest, manifest, plugins)
+    return CompileResult(manifest_path, files, digest, manifest, plugins, parent)
 
 
 def _is_cwd_file(path: Path) -> bool:

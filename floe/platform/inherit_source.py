@@ -11,7 +11,10 @@ the local caches (no network; `--offline` needs nothing else) and verified again
 the anchors in `extends` or, when none are listed, the signers the lock recorded. Else
 the constraint is resolved against the registry (`lock_drift`, `lock_downgrade` as for a
 project). Nothing lands before every check: the graph is staged and unpacked in a private
-folder, then committed to the caches, the tree renamed into place, the lock written last.
+folder, then committed to the caches (verified content, addressed by digest) and the tree
+renamed into place. `platform.lock` is written by `compile_platform` last, after the child
+merged without loosening anything and its tree was written: a refused compile leaves the
+lock as it was.
 """
 
 from __future__ import annotations
@@ -72,9 +75,13 @@ class Parent:
     locked: LockedPlatform
     tree: PlatformTree
     tree_dir: Path  # .floe/platform/vX.Y.Z/ next to the manifest (cites file:line)
-    trust: str  # floe.yaml-style origin: extends (anchored) | lock | first-use | unverified
-    lock_written: bool
+    trust: str  # extends (anchored in `extends:`) | lock | first-use | unverified
+    lock_file: Path
     downloaded: int
+
+    def write_lock(self) -> bool:
+        """platform.lock, written by compile once the child merged cleanly (False: unchanged)."""
+        return _write_lock(self.lock_file, self.locked)
 
 
 def lock_path(manifest: Path) -> Path:
@@ -253,10 +260,9 @@ def _install(
     if not ignore.exists():
         atomic_write(ignore, GITIGNORE.encode("utf-8"))
     entry = _lock_entry(job, verified, tag, label, constraint, tree, files)
-    written = _write_lock(job.lock_file, entry)
     origin = verified.decision.origin
     trust = "extends" if origin == PINNED else origin
-    return Parent(entry, tree, final, trust, written, reader.downloaded)
+    return Parent(entry, tree, final, trust, job.lock_file, reader.downloaded)
 
 
 def _lock_entry(
