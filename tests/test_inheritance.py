@@ -35,8 +35,9 @@ data_architecture:
 governance:
   classification:
     levels: [public, internal, confidential, pii]
+    default_level: internal
     rules:
-      pii: {{forbidden_layers: [gold]}}
+      pii: {{forbidden_layers: [gold], forbidden_namespaces: [bronze]}}
   access_control:
     roles: [data_engineer, analyst]
     permissions:
@@ -149,6 +150,8 @@ def test_domain_extends_the_enterprise_platform_stricter_wins(
     # union
     assert compiled.quality_gates.required_tests == ["not_null", "unique"]
     assert compiled.classification.rules["pii"].forbidden_layers == ["gold", "silver"]
+    # bronze is no namespace of the child: the parent's rule about it has nothing to guard
+    assert compiled.classification.rules["pii"].forbidden_namespaces == []
     assert compiled.layer_constraints.layers["gold"].required_tests == ["not_null_pk"]
     # narrow
     assert compiled.namespaces.namespaces == ["silver", "gold"]
@@ -440,6 +443,16 @@ def _compile_layout(tmp_path: Path, parent: dict[str, Any], body: str) -> Any:
             "governance:\n  classification:\n    levels: [public, pii, secret]\n",
             "governance.classification.levels",
             "'secret'",
+        ),
+        (
+            "governance:\n  classification:\n    default_level: public\n",
+            "governance.classification.default_level",
+            "less sensitive",
+        ),
+        (
+            "governance:\n  classification:\n    levels: [public, confidential, pii]\n",
+            "governance.classification.levels",
+            "drops level 'internal', the parent's default_level",
         ),
         (
             "governance:\n  classification:\n    propagate: false\n",

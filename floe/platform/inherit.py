@@ -320,6 +320,14 @@ def _classification(
             )
         else:
             default = child.default_level
+    if default is not None and default not in levels:
+        m.weakens(
+            (*base, "levels"),
+            f"drops level {default!r}, the parent's default_level",
+            rel,
+            ("default_level",),
+        )
+        levels = list(parent.levels)
     rules = dict(parent.rules)
     for level, crule in child.rules.items():
         rpath: YamlPath = (*base, "rules", level)
@@ -592,6 +600,10 @@ def merge_parent(
             m, p.layer_constraints, _as(child, tree.LAYER_CONSTRAINTS_FILE, tree.LayerConstraints)
         ),
     }
+    names = set(_as(out, tree.NAMESPACES_FILE, tree.Namespaces).namespaces)
+    out[tree.CLASSIFICATION_FILE] = _within(
+        _as(out, tree.CLASSIFICATION_FILE, tree.Classification), names
+    )
     for path, field_name, _model in fam.FAMILY_FILES:
         section = next(s for s, rel in FAMILY_SECTIONS.items() if rel == path)
         parent_family = getattr(p, field_name)
@@ -602,6 +614,19 @@ def merge_parent(
             out[path] = merged
     m.refuse_if_any()
     return out
+
+
+def _within(policy: tree.Classification, namespaces: set[str]) -> tree.Classification:
+    """A namespace the child dropped leaves the forbidden lists (nothing can write there)."""
+    rules = {
+        level: rule.model_copy(
+            update={
+                "forbidden_namespaces": [n for n in rule.forbidden_namespaces if n in namespaces]
+            }
+        )
+        for level, rule in policy.rules.items()
+    }
+    return policy.model_copy(update={"rules": rules})
 
 
 M = TypeVar("M", bound=BaseModel)
