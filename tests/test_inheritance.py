@@ -657,3 +657,23 @@ def test_a_corrupt_platform_lock_is_refused_with_the_command_that_fixes_it(
     assert "lock_invalid" in result.output
     assert "`floe platform compile`" in result.output
     assert "pull --upgrade" not in result.output
+
+
+def test_a_loosening_in_a_from_policy_file_names_that_file(
+    tmp_path: Path, layout_parent: dict[str, Any]
+) -> None:
+    body = "governance:\n  classification:\n    from: policies/classification.yaml\n"
+    folder = _domain(tmp_path, layout_parent, body)
+    (folder / "policies").mkdir()
+    (folder / "policies" / "classification.yaml").write_text(
+        "# the domain's levels\nlevels: [public, internal, confidential, pii, secret]\n"
+    )
+    result = run_floe(
+        "platform", "compile", "manifest.yaml", "--out", "out", "--format", "json", cwd=folder
+    )
+    assert result.exit_code == 1, result.output
+    [weakening] = json.loads(result.stdout)["weakenings"]
+    assert weakening["child"] == "policies/classification.yaml:2:9"
+    assert weakening["parent"] == ".floe/platform/v1.2.0/policies/classification.json:3:13"
+    parent_file = folder / ".floe" / "platform" / "v1.2.0" / "policies" / "classification.json"
+    assert parent_file.read_text().splitlines()[2].startswith('  "levels": [')
