@@ -103,7 +103,7 @@ class _Merge:
     def weakens(self, path: YamlPath, why: str, rel: str, json_path: YamlPath) -> None:
         where = self.loaded.source_map.locate(path)
         doc = self._doc(rel)
-        pointer = "/".join(str(p) for p in json_path)
+        pointer = "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in json_path)
         self.found.append(
             Weakening(
                 child=str(where),
