@@ -1,4 +1,8 @@
-"""Where a project keeps its platform, and how that copy is checked and replaced.
+"""Where a consumer of a release keeps it, and how that copy is checked and replaced.
+
+The consumer is a dbt project (its platform, `floe init`) or a platform folder whose
+manifest `extends:` another (its parent, floe/platform/inherit_source.py, which keeps
+its lock in `platform.lock` beside the manifest instead of `.floe/cache/artifacts.lock`).
 
     .floe/.lock                       file lock held by every writer (init, pull, clear)
     .floe/cache/oci/                  OCI image layout: every verified blob, tagged by version

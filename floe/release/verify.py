@@ -4,10 +4,11 @@
     check_versions      the tag, `org.opencontainers.image.version` and the tree's
                         `metadata.version` agree (`artifact_version_mismatch`): a copy of
                         v1.0.0 retagged v9.9.9 is refused, not served as an upgrade
-    decide              the ONE trust call of the data-team lifecycle (floe.trust)
+    decide              the ONE trust call of every release consumer (floe.trust)
 
-Trust comes from floe.yaml's anchors, else the signers the lock recorded, else trust on
-first use (loudly warned and recorded); never the artifact's own list of keys.
+Trust comes from the consumer's anchors (floe.yaml's `security:`, or a manifest's
+`extends:`), else the signers the lock recorded, else trust on first use (loudly warned
+and recorded); never the artifact's own list of keys.
 """
 
 from __future__ import annotations
