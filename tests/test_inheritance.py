@@ -4,6 +4,7 @@ merge with stricter-wins, refuse a weakening child, run the parent's shared test
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -677,3 +678,34 @@ def test_a_loosening_in_a_from_policy_file_names_that_file(
     assert weakening["parent"] == ".floe/platform/v1.2.0/policies/classification.json:3:13"
     parent_file = folder / ".floe" / "platform" / "v1.2.0" / "policies" / "classification.json"
     assert parent_file.read_text().splitlines()[2].startswith('  "levels": [')
+
+
+def test_a_fresh_clone_with_the_committed_lock_gets_the_locked_parent(
+    tmp_path: Path, enterprise: dict[str, Any]
+) -> None:
+    """platform.lock is committed, .floe/ is not: another machine builds on the same bytes."""
+    from floe.release.cache import global_cache_dir, remove_tree
+
+    folder = _domain(tmp_path, enterprise)
+    assert _compile(folder).exit_code == 0
+    lock_bytes = (folder / "platform.lock").read_bytes()
+    tree_bytes = t.read_tree_files(folder / "out")
+    source = enterprise["pub"].parent
+    (source / "manifest.yaml").write_text(ENTERPRISE.format(version="1.9.0", coverage=85))
+    publish(
+        enterprise["ref"], build_tree(source / "manifest.yaml").files, signer=enterprise["signer"]
+    )
+    remove_tree(folder / ".floe")
+    remove_tree(folder / "out")
+    # the user-wide cache still has the parent: offline works from it
+    assert _compile(folder, "--offline").exit_code == 0
+    remove_tree(folder / ".floe")
+    remove_tree(folder / "out")
+    assert Path(os.environ["XDG_CACHE_HOME"]) in global_cache_dir().parents  # the test's own
+    remove_tree(global_cache_dir())  # another machine
+    offline = _compile(folder, "--offline")
+    assert offline.exit_code == 2 and "network_forbidden" in offline.output
+    result = _compile(folder)
+    assert result.exit_code == 0, result.output
+    assert (folder / "platform.lock").read_bytes() == lock_bytes  # still v1.3.0, not v1.9.0
+    assert t.read_tree_files(folder / "out") == tree_bytes
