@@ -290,10 +290,12 @@ def build_tree(
     options: RegistryOptions | None = None,
     events: Events | None = None,
 ) -> CompileResult:
-    """Validate and build the tree in memory, writing nothing (`out_dir` is the source path).
+    """Validate and build the tree in memory (`out_dir` is the source path).
 
-    `publish --attest` uses this to check that the tree it publishes is what the source
-    compiles to, before it signs provenance naming that source.
+    Writes no tree and no lock; a manifest with `extends:` fills the parent's caches
+    (verified content) and hands the parent back in `parent` for `compile_platform` to
+    lock. `publish --attest` uses this to check that the tree it publishes is what the
+    source compiles to, before it signs provenance naming that source.
     """
     report(
         f"[1/4] Validating {manifest_path.name if _is_cwd_file(manifest_path) else manifest_path}"
