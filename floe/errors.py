@@ -81,6 +81,12 @@ _REGISTRY = (
     _slug("compile_secret_detected", USAGE, 2, "A plugin config value looks like a credential"),
     _slug("compile_out_invalid", USAGE, 2, "--out holds something other than a compiled tree"),
     _slug("compile_write_failed", USAGE, 2, "The compiled tree could not be written"),
+    _slug(
+        "inherit_weakens",
+        DENIED,
+        1,
+        "A platform that extends another loosens one of its parent's rules",
+    ),
     _slug("artifacts_missing", NOT_FOUND, 2, "No compiled tree at --artifacts"),
     _slug(
         "tree_invalid",

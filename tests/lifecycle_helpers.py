@@ -96,9 +96,9 @@ def install_state(
 
     For tests of readers (`load_verified_platform`, `floe compile`); returns the tree folder.
     """
-    from floe.project.cache import ProjectPaths, install_dir, locked_files, new_temp_dir
     from floe.project.floe_yaml import PlatformSpec, write_floe_yaml
-    from floe.project.lockfile import Lock, LockedPlatform, write_lock
+    from floe.release.cache import ProjectPaths, install_dir, locked_files, new_temp_dir
+    from floe.release.lockfile import Lock, LockedPlatform, write_lock
     from floe.tree.model import parse_tree
 
     tree = parse_tree(files)

@@ -10,8 +10,8 @@ import pytest
 from lifecycle_helpers import force_writable, install_state, make_tree
 
 from floe.errors import FloeError, GateError, UsageError
-from floe.project.cache import ProjectPaths, clean_leftovers, new_temp_dir, remove_tree
 from floe.project.lifecycle import load_verified_platform
+from floe.release.cache import ProjectPaths, clean_leftovers, new_temp_dir, remove_tree
 
 
 def test_load_returns_the_verified_tree(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_other_repository_than_locked_is_stale(tmp_path: Path) -> None:
 
 
 def test_gitignore_keeps_only_the_lock(tmp_path: Path) -> None:
-    from floe.project.cache import GITIGNORE, ensure_gitignore
+    from floe.release.cache import GITIGNORE, ensure_gitignore
 
     paths = ProjectPaths(tmp_path)
     paths.floe_dir.mkdir()

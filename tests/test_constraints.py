@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from floe.errors import UsageError
-from floe.project.constraints import parse_constraint, parse_tag, resolve_constraint
+from floe.release.constraints import parse_constraint, parse_tag, resolve_constraint
 
 TAGS = ["v1.2.2", "v1.2.3", "v1.3.0", "v2.0.0-rc.1", "latest", "sha256-abc.sig", "nightly"]
 

@@ -16,7 +16,7 @@ from lifecycle_helpers import FLOE_BIN, make_signer, make_tree, publish
 
 from floe.errors import FloeError
 from floe.project.lifecycle import load_verified_platform
-from floe.project.lockfile import read_lock
+from floe.release.lockfile import read_lock
 from floe.tree.model import read_tree_files
 
 pytestmark = [pytest.mark.registry, pytest.mark.slow]
@@ -88,7 +88,7 @@ def _damage(project: Path, number: int) -> None:
     """Leave work for the pull: a removed tree, an edited file, or a wiped project blob cache."""
     from lifecycle_helpers import force_writable
 
-    from floe.project.cache import remove_tree
+    from floe.release.cache import remove_tree
 
     tree = project / ".floe/platform/v1.2.3"
     if number % 3 == 0:

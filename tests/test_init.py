@@ -11,7 +11,7 @@ from conftest import run_floe
 from lifecycle_helpers import files_under, make_signer, make_tree, publish
 
 from floe.project.lifecycle import load_verified_platform
-from floe.project.lockfile import read_lock
+from floe.release.lockfile import read_lock
 
 pytestmark = pytest.mark.registry
 
@@ -372,7 +372,7 @@ def test_damaged_project_blob_is_reported_and_force_repairs(
     (project / ".floe/cache/oci/blobs/sha256" / layer.digest.split(":")[1]).write_bytes(
         b"y" * layer.size
     )
-    from floe.project.cache import remove_tree
+    from floe.release.cache import remove_tree
 
     remove_tree(project / ".floe/platform/v1.2.3")
     damaged = _pull(project)

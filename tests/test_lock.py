@@ -15,7 +15,7 @@ from floe.project.floe_yaml import (
     read_floe_yaml,
     write_floe_yaml,
 )
-from floe.project.lockfile import Lock, LockedFile, LockedPlatform, dumps, read_lock, write_lock
+from floe.release.lockfile import Lock, LockedFile, LockedPlatform, dumps, read_lock, write_lock
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_B = "sha256:" + "b" * 64

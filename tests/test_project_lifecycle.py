@@ -14,8 +14,8 @@ from lifecycle_helpers import make_signer, make_tree, publish
 
 from floe.errors import UsageError
 from floe.files import recover_dir, replace_dir
-from floe.project.cache import ProjectPaths
 from floe.project.lifecycle import load_verified_platform, read_project
+from floe.release.cache import ProjectPaths
 
 
 def _hashes(*roots: Path) -> dict[str, str]:

@@ -16,7 +16,7 @@ from conftest import FloeResult, run_floe
 from lifecycle_helpers import make_signer, make_tree, publish
 
 from floe.project.lifecycle import load_verified_platform
-from floe.project.lockfile import LockedPlatform, read_lock
+from floe.release.lockfile import LockedPlatform, read_lock
 from floe.signing.keys import Signer, public_key_pem
 from floe.tree.model import TrustPolicy
 from floe.trust.decision import lock_anchors

@@ -12,7 +12,7 @@ from lifecycle_helpers import make_signer, make_tree, publish
 from floe.errors import GateError
 from floe.oci.layout import LayoutTarget
 from floe.project.lifecycle import load_verified_platform
-from floe.project.lockfile import read_lock
+from floe.release.lockfile import read_lock
 from floe.signing import simplesigning
 from floe.signing.sign import sign_artifact
 

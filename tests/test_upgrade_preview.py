@@ -18,9 +18,9 @@ from compile_helpers import REPO_ROOT, copy_demo, write_tiny_project
 from conftest import run_floe
 from lifecycle_helpers import make_signer, make_tree, publish
 
-from floe.project.cache import ProjectPaths, global_cache_dir
 from floe.project.lifecycle import load_verified_platform
 from floe.project.preview import diff_findings
+from floe.release.cache import ProjectPaths, global_cache_dir
 from floe.rules.model import Finding
 from floe.tree import model as t
 from floe.tree.model import read_tree_files

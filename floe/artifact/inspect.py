@@ -30,6 +30,7 @@ class Inspection:
     files: list[dict[str, Any]]
     referrers: list[dict[str, Any]]
     legacy_signature_tags: list[str]
+    extends: list[dict[str, str]] | None = None  # manifest.json's parents; None: not readable
 
     def to_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -67,7 +68,26 @@ def inspect_artifact(
         legacy_signature_tags=[
             t for t in target.tags() if t.endswith(LEGACY_SUFFIXES) and t.startswith(legacy_prefix)
         ],
+        extends=_extends(target, manifest),
     )
+
+
+def _extends(target: Target, manifest: dict[str, Any]) -> list[dict[str, str]] | None:
+    """The inheritance chain manifest.json records (nearest parent first), as published."""
+    from pydantic import ValidationError
+
+    from floe.oci.target import FLOE_CONFIG
+    from floe.tree.model import PlatformManifest
+
+    config = Descriptor.from_json(manifest.get("config") or {})
+    if config.media_type != FLOE_CONFIG:
+        return None
+    try:
+        platform = PlatformManifest.model_validate_json(target.fetch_bytes(config))
+    except (FloeError, ValidationError):
+        return None
+    chain = platform.inheritance.parents if platform.inheritance is not None else []
+    return [parent.model_dump(mode="json") for parent in chain]
 
 
 def _referrer(

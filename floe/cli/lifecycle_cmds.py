@@ -1,6 +1,6 @@
 """`floe init`, `floe platform cache list|clear`, and project mode of `floe platform pull`.
 
-The work happens in floe.project.lifecycle / floe.project.cache (imported inside the
+The work happens in floe.project.lifecycle / floe.release.cache (imported inside the
 commands so `floe --help` stays fast); this module parses flags and prints.
 """
 
@@ -32,13 +32,19 @@ def register(cli: click.Group, platform: click.Group) -> None:
 
 def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
     """The summary after init or pull (the transcript's format), or one JSON document."""
-    if fmt == "json":
-        common.emit_json({"event": event, **outcome.to_json()})
-        return
     manifest = outcome.tree.manifest
+    chain = manifest.inheritance.parents if manifest.inheritance is not None else []
+    if fmt == "json":
+        extends = [parent.model_dump(mode="json") for parent in chain]
+        common.emit_json({"event": event, **outcome.to_json(), "extends": extends})
+        return
     naming = outcome.tree.naming_rules
     click.echo("")
     click.echo(f"Platform: {manifest.metadata.name} v{manifest.metadata.version}")
+    for parent in chain:
+        click.echo(
+            f"Extends: {parent.name} v{parent.version} ({parent.ref}, {parent.manifest_digest})"
+        )
     for slot in ("compute", "orchestrator", "catalog"):
         if slot in manifest.plugins:
             click.echo(f"{slot.capitalize()}: {manifest.plugins[slot]}")
@@ -181,7 +187,7 @@ def cache() -> None:
 @common.format_option()
 def cache_list(project_dir: Path, fmt: str) -> None:
     """Cached platform versions with sizes and digests, and the user-wide cache size."""
-    from floe.project.cache import list_cache
+    from floe.release.cache import list_cache
 
     listing = list_cache(project_dir)
     if fmt == "json":
@@ -224,7 +230,7 @@ def cache_clear(
     fmt: str,
 ) -> None:
     """Remove cached platform versions (never the lock unless --all)."""
-    from floe.project.cache import clear_cache, plan_clear
+    from floe.release.cache import clear_cache, plan_clear
 
     plan = plan_clear(project_dir, version=version, clear_all=clear_all, clear_global=clear_global)
     if not plan:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from floe.cli import common
+from floe.cli.options import registry_flags
+
+if TYPE_CHECKING:
+    from floe.oci.options import RegistryOptions
 
 DEFAULT_OUT = Path(".floe/artifacts")
 
@@ -21,13 +26,25 @@ DEFAULT_OUT = Path(".floe/artifacts")
     show_default=True,
     help="Directory for the compiled tree (replaced atomically).",
 )
+@click.option(
+    "--offline",
+    is_flag=True,
+    help="Never use the network: a parent (`extends:`) comes from platform.lock and the caches.",
+)
+@registry_flags
 @common.format_option()
-def compile_cmd(manifest: Path | None, out_dir: Path, fmt: str) -> None:
+def compile_cmd(
+    manifest: Path | None, out_dir: Path, offline: bool, options: RegistryOptions, fmt: str
+) -> None:
     """Compile MANIFEST (default: ./manifest.yaml or the only manifests/*/manifest.yaml)."""
+    from floe.cli.render import Rendered
     from floe.platform.compile import compile_platform, default_manifest
 
     source = manifest if manifest is not None else default_manifest(Path.cwd())
-    result = compile_platform(source, out_dir, report=common.step)
+    result = compile_platform(
+        source, out_dir, report=common.step, offline=offline, options=options, events=Rendered()
+    )
+    inheritance = result.manifest.inheritance
     if fmt == "json":
         import hashlib
 
@@ -40,6 +57,10 @@ def compile_cmd(manifest: Path | None, out_dir: Path, fmt: str) -> None:
                 "version": result.manifest.metadata.version,
                 "created": result.manifest.metadata.created,
                 "content_digest": result.content_digest,
+                "extends": [p.model_dump(mode="json") for p in inheritance.parents]
+                if inheritance is not None
+                else [],
+                "lock_written": result.lock_written,
                 "plugins": [
                     {"slot": p.slot, "type": p.type, "version": p.version, "line": p.line}
                     for p in result.plugins
@@ -59,6 +80,8 @@ def compile_cmd(manifest: Path | None, out_dir: Path, fmt: str) -> None:
     click.echo("")
     click.echo(f"Artifacts built: {shown}")
     click.echo(f"Content digest: {result.content_digest}")
+    if result.lock_written and result.parent is not None:
+        click.echo(f"Locked parent: {result.parent.lock_file.name} ({result.parent.locked.ref})")
 
 
 @click.group("schema")

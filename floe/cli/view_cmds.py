@@ -37,6 +37,8 @@ def _print_inspect(info: dict[str, Any]) -> None:
     click.echo(f"Reference:     {info['reference']}")
     click.echo(f"Digest:        {info['digest']}")
     click.echo(f"Artifact type: {info['artifact_type']}")
+    for parent in info.get("extends") or []:
+        click.echo(f"Extends:       {parent['ref']} ({parent['manifest_digest']})")
     for key, value in sorted(info["annotations"].items()):
         click.echo(f"  {key}: {value}")
     click.echo(f"Files ({len(info['files'])}):")

@@ -14,10 +14,10 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from pydantic import BaseModel
 
@@ -34,6 +34,11 @@ from floe.platform.manifest import (
 from floe.platform.rule_families import compile_families
 from floe.tree import model as tree
 
+if TYPE_CHECKING:
+    from floe.events import Events
+    from floe.oci.options import RegistryOptions
+    from floe.platform.inherit_source import Parent
+
 Reporter = Callable[[str], None]
 EPOCH = "1970-01-01T00:00:00Z"
 
@@ -45,6 +50,8 @@ class CompileResult:
     content_digest: str
     manifest: tree.PlatformManifest
     plugins: list[ResolvedPlugin]
+    parent: Parent | None = None  # the verified parent of a manifest with `extends:`
+    lock_written: bool = False  # platform.lock changed (compile_platform writes it last)
 
 
 def pinned_created(created: str | None, env: dict[str, str] | None = None) -> str:
@@ -257,11 +264,21 @@ def compile_platform(
     *,
     report: Reporter = lambda _line: None,
     env: dict[str, str] | None = None,
+    offline: bool = False,
+    options: RegistryOptions | None = None,
+    events: Events | None = None,
 ) -> CompileResult:
-    """Validate, build and write the tree; `report` receives the progress lines."""
-    built = build_tree(manifest_path, report=report, env=env)
+    """Validate, build and write the tree; `report` receives the progress lines.
+
+    `offline`, `options` and `events` concern the parent of a manifest with `extends:`
+    (events default to `report` lines; the CLI passes its renderer so warnings such as
+    trust on first use reach stderr in JSON mode too)."""
+    built = build_tree(
+        manifest_path, report=report, env=env, offline=offline, options=options, events=events
+    )
     write_tree_atomically(out_dir, built.files)
-    return CompileResult(out_dir, built.files, built.content_digest, built.manifest, built.plugins)
+    written = built.parent.write_lock() if built.parent is not None else False
+    return replace(built, out_dir=out_dir, lock_written=written)
 
 
 def build_tree(
@@ -269,11 +286,16 @@ def build_tree(
     *,
     report: Reporter = lambda _line: None,
     env: dict[str, str] | None = None,
+    offline: bool = False,
+    options: RegistryOptions | None = None,
+    events: Events | None = None,
 ) -> CompileResult:
-    """Validate and build the tree in memory, writing nothing (`out_dir` is the source path).
+    """Validate and build the tree in memory (`out_dir` is the source path).
 
-    `publish --attest` uses this to check that the tree it publishes is what the source
-    compiles to, before it signs provenance naming that source.
+    Writes no tree and no lock; a manifest with `extends:` fills the parent's caches
+    (verified content) and hands the parent back in `parent` for `compile_platform` to
+    lock. `publish --attest` uses this to check that the tree it publishes is what the
+    source compiles to, before it signs provenance naming that source.
     """
     report(
         f"[1/4] Validating {manifest_path.name if _is_cwd_file(manifest_path) else manifest_path}"
@@ -283,6 +305,14 @@ def build_tree(
     report("  ✓ Schema validation passed")
     plugins = resolve_plugins(loaded)
     report("  ✓ Plugin references valid")
+    parent = None
+    if loaded.model.extends is not None:
+        from floe.platform.inherit_source import fetch_parent
+
+        listener = events if events is not None else _ReportEvents(report)
+        parent = fetch_parent(loaded, offline=offline, options=options, events=listener)
+        locked = parent.locked
+        report(f"  ✓ Extends {locked.ref} ({locked.manifest_digest}, trust: {parent.trust})")
     report("")
     report("[2/4] Recording plugins (resolved against the environment by `floe compile`)")
     for plugin in plugins:
@@ -301,13 +331,28 @@ def build_tree(
     for rel, model in {**build_architecture(loaded), **architecture}.items():
         models[rel] = model
         report(f"  ✓ {Path(rel).name}")
+    inheritance = None
+    if parent is not None:
+        from floe.platform.inherit import merge_parent, require_signatures
+
+        models = merge_parent(parent, loaded, models)
+        required = require_signatures(loaded, parent)
+        inheritance = inheritance_record(loaded, parent)
+        report(f"  ✓ Merged with {parent.locked.name} {parent.locked.version} (stricter wins)")
+    elif loaded.model.share_tests:
+        inheritance = inheritance_record(loaded, None)
     files = {rel: tree.model_bytes(model) for rel, model in models.items()}
     digest = tree.content_digest(files)
     created = pinned_created(loaded.model.metadata.created, env)
     manifest = build_manifest(loaded, plugins, created, digest)
+    if parent is not None or inheritance is not None:
+        security = manifest.security
+        if parent is not None:
+            security = security.model_copy(update={"require_signed_artifacts": required})
+        manifest = manifest.model_copy(update={"security": security, "inheritance": inheritance})
     files[tree.MANIFEST_FILE] = tree.model_bytes(manifest)
     tree.parse_tree(files, origin="compiled tree")  # the contract holds before anything lands
-    return CompileResult(manifest_path, files, digest, manifest, plugins)
+    return CompileResult(manifest_path, files, digest, manifest, plugins, parent)
 
 
 def _is_cwd_file(path: Path) -> bool:
@@ -341,3 +386,67 @@ def _governance(gov: Any) -> tree.GovernancePolicy | None:
         return None
     waivers = None if gov.waivers is None else tree.WaiverPolicy(**gov.waivers.model_dump())
     return tree.GovernancePolicy(waivers=waivers, exempt_packages=list(gov.exempt_packages))
+
+
+class _ReportEvents:
+    """The parent fetch's events as compile transcript lines."""
+
+    def __init__(self, report: Reporter) -> None:
+        self.report = report
+
+    def step(self, name: str) -> None:
+        self.report(f"  ✓ {name}")
+
+    def progress(self, done: int, total: int) -> None:
+        return None
+
+    def info(self, message: str) -> None:
+        self.report(f"  {message.strip()}")
+
+    def warn(self, message: str) -> None:
+        self.report(f"  {message.strip()}")
+
+
+MAX_SHARED_TEST_BYTES = 256 * 1024  # per case file
+MAX_SHARED_TESTS_BYTES = 1024 * 1024  # all of them, inherited ones included
+
+
+def inheritance_record(loaded: LoadedManifest, parent: Parent | None) -> tree.Inheritance:
+    """manifest.json's `inheritance`: the parents (nearest first) and the shared tests."""
+    parents: list[tree.ParentRelease] = []
+    tests: list[tree.SharedTest] = []
+    if parent is not None:
+        locked = parent.locked
+        parents.append(
+            tree.ParentRelease(
+                ref=locked.ref,
+                manifest_digest=locked.manifest_digest,
+                content_digest=locked.content_digest,
+                name=locked.name,
+                version=locked.version.removeprefix("v"),
+            )
+        )
+        above = parent.tree.manifest.inheritance
+        if above is not None:
+            parents += above.parents
+            tests += above.tests
+    if loaded.model.share_tests:
+        label = f"{loaded.model.metadata.name} v{loaded.model.metadata.version}"
+        for path in sorted((loaded.base_dir / "tests").glob("*.y*ml")):
+            data = path.read_bytes()
+            if len(data) > MAX_SHARED_TEST_BYTES:
+                loaded.source_map.fail(
+                    ("share_tests",),
+                    f"{path.name} is {len(data)} bytes (limit {MAX_SHARED_TEST_BYTES})",
+                )
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                loaded.source_map.fail(("share_tests",), f"{path.name} is not UTF-8")
+            tests.append(tree.SharedTest(platform=label, file=path.name, text=text))
+    total = sum(len(test.text.encode()) for test in tests)
+    if total > MAX_SHARED_TESTS_BYTES:
+        loaded.source_map.fail(
+            ("share_tests",), f"shared tests total {total} bytes (limit {MAX_SHARED_TESTS_BYTES})"
+        )
+    return tree.Inheritance(parents=parents, tests=tests)

@@ -345,6 +345,47 @@ class ArtifactsSpec(_Source):
         return value
 
 
+class ExtendsSpec(_Source):
+    """The platform this one builds on (docs/platform-teams.md "Inheritance")."""
+
+    ref: str = Field(
+        description="The parent's repository, no tag: oci://HOST/REPO or oci-layout://PATH."
+    )
+    version: str = Field(
+        description='Version constraint as `floe init --platform` takes it: "^1.2", "v1.2.*".'
+    )
+    trusted_keys: list[str] = Field(
+        default_factory=list,
+        description="PEM public keys (files relative to the manifest) that must have signed "
+        "the parent; none and no identity: trust on first use, recorded in platform.lock.",
+    )
+    trusted_identities: list[TrustedIdentitySpec] = Field(default_factory=list)
+
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str) -> str:
+        from floe.oci.resolve import parse_repository
+
+        if not value.startswith(("oci://", "oci-layout://")):
+            raise ValueError(f"{value!r} must start with oci:// or oci-layout://")
+        try:
+            parse_repository(value)
+        except UsageError as exc:
+            raise ValueError(f"{exc.message}; give the version in `version:`") from None
+        return value
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        from floe.release.constraints import parse_constraint
+
+        try:
+            parse_constraint(value)
+        except UsageError as exc:
+            raise ValueError(exc.message) from None
+        return value
+
+
 class SourceManifest(_Source):
     """A platform manifest as the platform team writes it."""
 
@@ -358,6 +399,14 @@ class SourceManifest(_Source):
     security: SecuritySpec = Field(default_factory=SecuritySpec)
     artifacts: ArtifactsSpec = Field(default_factory=ArtifactsSpec)
     rules: RulesSpec | None = Field(None, description="Catalogue rule families (docs/rules.md).")
+    extends: ExtendsSpec | None = Field(
+        None, description="A published platform this one inherits from; stricter wins."
+    )
+    share_tests: bool = Field(
+        False,
+        description="Ship tests/*.yaml in the artifact so every platform extending this one "
+        "runs them in `floe platform test`.",
+    )
 
 
 # ---- where things came from ------------------------------------------------------

@@ -166,7 +166,25 @@ def run_policy_tests(
     if tests_dir is not None:
         for path in sorted(tests_dir.glob("*.y*ml")):
             results.append(run_case_file(tree, path, _display(path, display_root)))
+    results += inherited_results(tree)
     return PolicyTestReport(results, _display(tests_dir, display_root) if tests_dir else None)
+
+
+def inherited_results(tree: PlatformTree) -> list[TestResult]:
+    """The case files the platforms this one extends shipped (manifest.json `inheritance`)."""
+    inheritance = tree.manifest.inheritance
+    if inheritance is None or not inheritance.parents:
+        return []  # a platform's own shared tests already ran from its tests/ folder
+    own = f"{tree.manifest.metadata.name} v{tree.manifest.metadata.version}"
+    results = []
+    for shared in inheritance.tests:
+        if shared.platform == own:
+            continue
+        display = f"{shared.platform}: tests/{shared.file}"
+        result = run_case_text(tree, shared.text, display, Path(shared.file).stem)
+        result.name = f"{result.name} (inherited from {shared.platform})"
+        results.append(result)
+    return results
 
 
 def _display(path: Path, root: Path | None) -> str:
@@ -367,6 +385,11 @@ def run_case_file(tree: PlatformTree, path: Path, display: str) -> TestResult:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(SLUG, f"{display}: cannot read: {exc}") from None
+    return run_case_text(tree, text, display, path.stem)
+
+
+def run_case_text(tree: PlatformTree, text: str, display: str, stem: str) -> TestResult:
+    """One case file's cases against `tree` (a file on disk, or one a parent shipped)."""
     check_yaml_limits(text, display, slug=SLUG)
     doc = load_yaml(text, display, slug=SLUG)
     data = doc.data
@@ -374,7 +397,7 @@ def run_case_file(tree: PlatformTree, path: Path, display: str) -> TestResult:
         data = {"cases": data}
     if not isinstance(data, dict) or not isinstance(data.get("cases"), list):
         raise UsageError(SLUG, f"{display}:1: expected `cases:` with a list of test cases")
-    title = str(data.get("name") or path.stem.replace("_", " ").replace("-", " ").capitalize())
+    title = str(data.get("name") or stem.replace("_", " ").replace("-", " ").capitalize())
     result = TestResult(title, "cases", file=display)
     for case in data["cases"]:
         result.cases.append(run_case(tree, case, doc, display))

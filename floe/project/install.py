@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floe.errors import GateError
-from floe.project.cache import (
+from floe.project.floe_yaml import PlatformSpec, SecuritySpec, read_floe_yaml, write_floe_yaml
+from floe.release.cache import (
     ProjectPaths,
     ensure_gitignore,
     global_cache_dir,
@@ -31,18 +32,17 @@ from floe.project.cache import (
     remove_tree,
     writer_lock,
 )
-from floe.project.floe_yaml import PlatformSpec, SecuritySpec, read_floe_yaml, write_floe_yaml
-from floe.project.lockfile import Lock, LockedPlatform, dumps, write_lock
+from floe.release.lockfile import Lock, LockedPlatform, dumps, write_lock
 from floe.tree.model import PlatformTree, parse_tree
 from floe.trust.decision import LOCKED
 
 if TYPE_CHECKING:
     from floe.oci.layout import LayoutTarget
     from floe.oci.target import Target
-    from floe.project.constraints import Newer
     from floe.project.events import Events
-    from floe.project.resolve import Source
-    from floe.project.verify import Verified
+    from floe.release.constraints import Newer
+    from floe.release.resolve import Source
+    from floe.release.verify import Verified
 
 
 @dataclass

@@ -10,8 +10,8 @@
     candidate `floe compile --platform`: resolve and verify like init, cache the blobs,
               keep the tree in memory; never the lock, floe.yaml or `.floe/platform/`
 
-The jobs live in their own modules: floe.project.resolve (where from, which version),
-floe.project.verify (shape, versions, trust: one call into floe.trust),
+The jobs live in their own modules: floe.release.resolve (where from, which version),
+floe.release.verify (shape, versions, trust: one call into floe.trust),
 floe.project.install (stage, check, commit, lock). Progress goes to an
 floe.project.events.Events; nothing here prints. `offline` has one meaning: never
 use the network.
@@ -25,7 +25,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floe.errors import FloeError, GateError, UsageError
-from floe.project.cache import (
+from floe.project.events import QUIET, Events
+from floe.project.floe_yaml import FloeYaml, PlatformSpec, SecuritySpec, read_floe_yaml
+from floe.project.install import Outcome, Plan, commit_blobs, install, layouts, stage
+from floe.project.policy import project_policy
+from floe.project.source import choose_source
+from floe.release.cache import (
     FORCE_HINT,
     ProjectPaths,
     check_project_paths,
@@ -35,23 +40,19 @@ from floe.project.cache import (
     remove_tree,
     writer_lock,
 )
-from floe.project.cached_source import CachedSource
-from floe.project.constraints import Constraint, Newer, newer_versions, parse_constraint, parse_tag
-from floe.project.events import QUIET, Events
-from floe.project.floe_yaml import FloeYaml, PlatformSpec, SecuritySpec, read_floe_yaml
-from floe.project.install import Outcome, Plan, commit_blobs, install, layouts, stage
-from floe.project.lockfile import Lock, LockedPlatform, read_lock
-from floe.project.resolve import (
+from floe.release.cached_source import CachedSource
+from floe.release.constraints import Constraint, Newer, newer_versions, parse_constraint, parse_tag
+from floe.release.lockfile import Lock, LockedPlatform, read_lock
+from floe.release.resolve import (
     Source,
     check_against_lock,
     check_drift,
-    choose_source,
     drift_error,
     repository_of,
     resolve,
     source_from,
 )
-from floe.project.verify import project_policy, verify
+from floe.release.verify import verify
 from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, parse_tree
 
 if TYPE_CHECKING:

@@ -229,9 +229,9 @@ def preview_upgrade(
     events: Events = QUIET,
 ) -> Preview:
     """The locked platform's verdict, the candidate's, and the findings between them."""
-    from floe.project.constraints import parse_constraint
     from floe.project.lifecycle import fetch_candidate, load_verified_platform
     from floe.project.plugins import resolve_for_compile
+    from floe.release.constraints import parse_constraint
 
     wanted = parse_constraint(constraint)  # a bad constraint before any file is read
     root = Path(project_dir)

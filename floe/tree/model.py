@@ -81,6 +81,29 @@ class PluginDetail(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
+class ParentRelease(_Strict):
+    """A platform this tree extends, as `floe platform compile` verified it."""
+
+    ref: str  # oci://host/repo:v1.2.3
+    manifest_digest: str
+    content_digest: str
+    name: str
+    version: str  # semver without the leading "v"
+
+
+class SharedTest(_Strict):
+    """A policy-test case file a parent ships so every platform extending it runs it too."""
+
+    platform: str = Field(pattern=r"^[a-z0-9-]{1,63} v[0-9A-Za-z.+-]{1,64}$")  # "name vX.Y.Z"
+    file: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,128}$")  # its name in that platform's tests/
+    text: str  # the YAML case file, as written (limits checked where it runs)
+
+
+class Inheritance(_Strict):
+    parents: list[ParentRelease] = Field(default_factory=list)  # nearest first
+    tests: list[SharedTest] = Field(default_factory=list)
+
+
 class PlatformManifest(_Strict):
     apiVersion: Literal["floe.dev/v1"] = "floe.dev/v1"
     kind: Literal["PlatformArtifact"] = "PlatformArtifact"
@@ -89,6 +112,8 @@ class PlatformManifest(_Strict):
     plugin_details: dict[str, PluginDetail] = Field(default_factory=dict)
     security: TrustPolicy = Field(default_factory=TrustPolicy)
     artifacts: dict[str, str] = Field(default_factory=dict)  # e.g. {"registry": "oci://..."}
+    # Only written when the platform extends another or shares its tests (older trees: absent).
+    inheritance: Inheritance | None = Field(None, exclude_if=lambda value: value is None)
 
 
 # ---- policies/ -----------------------------------------------------------------

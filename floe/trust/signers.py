@@ -30,7 +30,7 @@ class LockedSigner:
 
 
 class LockedTrust(Protocol):
-    """What the trust decision reads of a lock entry (floe.project.lockfile.LockedPlatform)."""
+    """What the trust decision reads of a lock entry (floe.release.lockfile.LockedPlatform)."""
 
     @property
     def version(self) -> str: ...

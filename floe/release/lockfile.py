@@ -82,12 +82,12 @@ class Lock:
         return self.platforms[0]
 
 
-def dumps(lock: Lock) -> bytes:
+def dumps(lock: Lock, header: str = HEADER) -> bytes:
     data = {
         "lock_version": LOCK_VERSION,
         "platform": [p.to_toml() for p in sorted(lock.platforms, key=lambda p: p.ref)],
     }
-    return (HEADER + tomli_w.dumps(data)).encode("utf-8")
+    return (header + tomli_w.dumps(data)).encode("utf-8")
 
 
 def _invalid(path: Path, why: str) -> UsageError:
@@ -185,5 +185,5 @@ def read_lock(path: Path) -> Lock | None:
     return loads(data, path)
 
 
-def write_lock(path: Path, lock: Lock) -> None:
-    atomic_write(path, dumps(lock))
+def write_lock(path: Path, lock: Lock, header: str = HEADER) -> None:
+    atomic_write(path, dumps(lock, header))

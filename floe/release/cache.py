@@ -1,8 +1,12 @@
-"""Where a project keeps its platform, and how that copy is checked and replaced.
+"""Where a consumer of a release keeps it, and how that copy is checked and replaced.
+
+The consumer is a dbt project (its platform, `floe init`) or a platform folder whose
+manifest `extends:` another (its parent, floe/platform/inherit_source.py, which keeps
+its lock in `platform.lock` beside the manifest instead of `.floe/cache/artifacts.lock`).
 
     .floe/.lock                       file lock held by every writer (init, pull, clear)
     .floe/cache/oci/                  OCI image layout: every verified blob, tagged by version
-    .floe/cache/artifacts.lock        the lock (floe.project.lockfile)
+    .floe/cache/artifacts.lock        the lock (floe.release.lockfile)
     .floe/platform/v1.2.3/            the materialized tree, read-only
     $XDG_CACHE_HOME/floe/oci          user-wide OCI layout shared by every project
 
@@ -25,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from floe.errors import GateError, UsageError
-from floe.project.lockfile import LockedFile
+from floe.release.lockfile import LockedFile
 
 TMP_PREFIX = ".tmp-"
 LOCK_TIMEOUT_SECONDS = 600.0
@@ -333,7 +337,7 @@ def _cached_versions(paths: ProjectPaths) -> list[Path]:
 def list_cache(project_dir: Path) -> dict[str, Any]:
     """Cached versions (size, digests, whether they still match the lock) and cache sizes."""
     from floe.errors import FloeError
-    from floe.project.lockfile import read_lock
+    from floe.release.lockfile import read_lock
 
     paths = ProjectPaths(Path(project_dir))
     try:

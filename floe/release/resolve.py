@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from floe.errors import GateError
-from floe.project.constraints import (
+from floe.release.constraints import (
     Constraint,
     Newer,
     newer_versions,
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
     from floe.oci.reference import Reference
     from floe.oci.target import Descriptor, Target
-    from floe.project.floe_yaml import FloeYaml
-    from floe.project.lockfile import LockedPlatform
+    from floe.release.lockfile import LockedPlatform
 
 ACCEPT_DRIFT_HINT = (
     "ask the platform team why the tag moved (versions should be immutable); to accept "
@@ -77,21 +76,6 @@ def source_from(text: str, base: Path, project: Path, *, pinned: bool = False) -
     absolute = path if path.is_absolute() else (base / path).resolve()
     stored_path = repo.path if path.is_absolute() else os.path.relpath(absolute, project)
     return Source(replace(repo, path=stored_path), replace(repo, path=str(absolute)))
-
-
-def choose_source(
-    project: Path, registry: str | None, config: FloeYaml | None, locked: LockedPlatform | None
-) -> Source:
-    """--registry, else floe.yaml's platform.ref, else the lock, else FLOE_REGISTRY / default."""
-    from floe.oci.resolve import configured_registry
-
-    if registry:
-        return source_from(registry, Path.cwd(), project)
-    if config is not None and config.platform is not None:
-        return source_from(config.platform.ref, project, project, pinned=True)
-    if locked is not None:
-        return source_from(locked.ref, project, project, pinned=True)
-    return source_from(configured_registry(None), Path.cwd(), project)
 
 
 @dataclass(frozen=True)

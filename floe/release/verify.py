@@ -4,68 +4,32 @@
     check_versions      the tag, `org.opencontainers.image.version` and the tree's
                         `metadata.version` agree (`artifact_version_mismatch`): a copy of
                         v1.0.0 retagged v9.9.9 is refused, not served as an upgrade
-    decide              the ONE trust call of the data-team lifecycle (floe.trust)
+    decide              the ONE trust call of every release consumer (floe.trust)
 
-Trust comes from floe.yaml's anchors, else the signers the lock recorded, else trust on
-first use (loudly warned and recorded); never the artifact's own list of keys.
+Trust comes from the consumer's anchors (floe.yaml's `security:`, or a manifest's
+`extends:`), else the signers the lock recorded, else trust on first use (loudly warned
+and recorded); never the artifact's own list of keys.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from floe.errors import GateError, UsageError
-from floe.files import read_text
-from floe.project.constraints import parse_tag
-from floe.tree.model import PlatformManifest, TrustedIdentity, TrustPolicy
+from floe.release.constraints import parse_tag
+from floe.tree.model import PlatformManifest, TrustPolicy
 from floe.trust.decision import Decision
 
 if TYPE_CHECKING:
+    from floe.events import Events
     from floe.oci.target import Descriptor, Target
-    from floe.project.events import Events
-    from floe.project.floe_yaml import FloeYaml
-    from floe.project.lockfile import LockedPlatform
+    from floe.release.lockfile import LockedPlatform
 
 MAX_LAYERS = 4096  # a tree has eight files plus rule families; far below this
 
 
 # ---- the trust policy -------------------------------------------------------------------
-
-
-def _read_key(entry: str, base: Path) -> str:
-    """A trusted key from floe.yaml: inline PEM, or a path relative to floe.yaml."""
-    if entry.lstrip().startswith("-----BEGIN "):
-        return entry
-    return read_text(
-        base / entry,
-        slug="trusted_key_unreadable",
-        what="trusted key",
-        hint="list PEM public keys (cosign.pub) relative to floe.yaml",
-    )
-
-
-def project_policy(
-    config: FloeYaml | None,
-    keys: tuple[Path, ...],
-    project: Path,
-    identities: tuple[TrustedIdentity, ...] = (),
-) -> TrustPolicy:
-    """floe.yaml's `security:` plus `--key` / `--identity` (which imply signing is required)."""
-    from floe.signing.keys import load_public_key
-
-    security = config.security if config is not None else None
-    pems = [_read_key(entry, project) for entry in (security.trusted_keys if security else [])]
-    pems += [_read_key(str(path.absolute()), project) for path in keys]
-    for number, pem in enumerate(pems, start=1):
-        load_public_key(pem.encode(), source=f"floe.yaml trusted_keys[{number}]")
-    require = bool(keys or identities) or bool(security and security.require_signed_artifacts)
-    listed = list(security.trusted_identities) if security else []
-    listed += [i for i in identities if i not in listed]
-    return TrustPolicy(
-        require_signed_artifacts=require, trusted_keys=pems, trusted_identities=listed
-    )
 
 
 def decide(
