@@ -12,14 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from floe.cli import common
+from floe.cli import common, project_render
 from floe.cli.render import Rendered
 from floe.cli.transport_cmds import registry_flags
 from floe.errors import UsageError
 
 if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
-    from floe.project.lifecycle import Outcome
 
 DIR_OPTION = common.dir_option("The dbt project (where floe.yaml lives).")
 
@@ -28,37 +27,6 @@ def register(cli: click.Group, platform: click.Group) -> None:
     """Attach this area's commands to the root group and the `platform` group."""
     cli.add_command(init)
     platform.add_command(cache)
-
-
-def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
-    """The summary after init or pull (the transcript's format), or one JSON document."""
-    manifest = outcome.tree.manifest
-    chain = manifest.inheritance.parents if manifest.inheritance is not None else []
-    if fmt == "json":
-        extends = [parent.model_dump(mode="json") for parent in chain]
-        common.emit_json({"event": event, **outcome.to_json(), "extends": extends})
-        return
-    naming = outcome.tree.naming_rules
-    click.echo("")
-    click.echo(f"Platform: {manifest.metadata.name} v{manifest.metadata.version}")
-    for parent in chain:
-        click.echo(
-            f"Extends: {parent.name} v{parent.version} ({parent.ref}, {parent.manifest_digest})"
-        )
-    for slot in ("compute", "orchestrator", "catalog"):
-        if slot in manifest.plugins:
-            click.echo(f"{slot.capitalize()}: {manifest.plugins[slot]}")
-    click.echo(f"Pattern: {naming.pattern} ({naming.enforcement} enforcement)")
-    click.echo("")
-    if outcome.created:
-        click.echo(f"Created: {' '.join(outcome.created)}")
-    if outcome.updated:
-        click.echo(f"Updated: {' '.join(outcome.updated)}")
-    if not outcome.created and not outcome.updated:
-        if outcome.lock_written:
-            click.echo("Updated: .floe/cache/artifacts.lock")
-        else:
-            click.echo(f"Up to date: floe.yaml .floe/platform/{outcome.locked.version}/")
 
 
 # ---- floe init -------------------------------------------------------------------------
@@ -127,7 +95,7 @@ def init(
         saved = remember_ca_file_for(outcome.ref, options.ca_file)
         if saved is not None:
             click.echo(f"Remembered --ca-file for {saved[0]} in {saved[1]}", err=True)
-    print_outcome(outcome, "initialized", fmt)
+    project_render.print_outcome(outcome, "initialized", fmt)
 
 
 def _require_dir(project_dir: Path) -> None:
@@ -171,7 +139,7 @@ def pull_project_command(
     if quiet and fmt == "text":
         click.echo(f"Locked: {outcome.ref} ({outcome.locked.manifest_digest})")
         return
-    print_outcome(outcome, "pulled", fmt)
+    project_render.print_outcome(outcome, "pulled", fmt)
 
 
 # ---- floe platform cache ------------------------------------------------------------------

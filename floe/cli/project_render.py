@@ -1,11 +1,17 @@
-"""How `floe compile` and `floe run` show a result as text (the command bodies stay thin)."""
+"""How `floe compile`, `floe run`, `floe init` and project `pull` show a result as text
+(the command bodies stay thin)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from floe.cli import common
+
+if TYPE_CHECKING:
+    from floe.project.lifecycle import Outcome
 
 
 def _console() -> Any:
@@ -78,3 +84,34 @@ def render_warehouse(warehouse: Any) -> None:
         click.echo(f"Warehouse drift: {n} finding{'s' if n != 1 else ''}", err=True)
         raise click.exceptions.Exit(1)
     click.echo("Warehouse verified: grants, schemas, classified columns and column types")
+
+
+def print_outcome(outcome: Outcome, event: str, fmt: str) -> None:
+    """The summary after init or pull (the transcript's format), or one JSON document."""
+    manifest = outcome.tree.manifest
+    chain = manifest.inheritance.parents if manifest.inheritance is not None else []
+    if fmt == "json":
+        extends = [parent.model_dump(mode="json") for parent in chain]
+        common.emit_json({"event": event, **outcome.to_json(), "extends": extends})
+        return
+    naming = outcome.tree.naming_rules
+    click.echo("")
+    click.echo(f"Platform: {manifest.metadata.name} v{manifest.metadata.version}")
+    for parent in chain:
+        click.echo(
+            f"Extends: {parent.name} v{parent.version} ({parent.ref}, {parent.manifest_digest})"
+        )
+    for slot in ("compute", "orchestrator", "catalog"):
+        if slot in manifest.plugins:
+            click.echo(f"{slot.capitalize()}: {manifest.plugins[slot]}")
+    click.echo(f"Pattern: {naming.pattern} ({naming.enforcement} enforcement)")
+    click.echo("")
+    if outcome.created:
+        click.echo(f"Created: {' '.join(outcome.created)}")
+    if outcome.updated:
+        click.echo(f"Updated: {' '.join(outcome.updated)}")
+    if not outcome.created and not outcome.updated:
+        if outcome.lock_written:
+            click.echo("Updated: .floe/cache/artifacts.lock")
+        else:
+            click.echo(f"Up to date: floe.yaml .floe/platform/{outcome.locked.version}/")
