@@ -19,7 +19,9 @@ from compile_helpers import acme_files, write_tiny_project
 from lifecycle_helpers import publish
 from oci_helpers import write_tree
 
+from floe.errors import GateError
 from floe.project import profiles
+from floe.tree import model as t
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,8 +30,10 @@ _WRAPPER = """
 import json, sys
 from floe.cli.main import run
 code = run(sys.argv[2:])
+tree = sys.modules.get("floe.tree.model")
+built = tree is not None and tree.PlatformTree.__pydantic_complete__  # a schema was built
 with open(sys.argv[1], "w", encoding="utf-8") as out:
-    json.dump({"code": code, "modules": sorted(sys.modules)}, out)
+    json.dump({"code": code, "modules": sorted(sys.modules), "tree_schema": built}, out)
 """
 
 NETWORK = ("requests", "urllib3")
@@ -71,7 +75,8 @@ def _floe_imports(
     assert record.exists(), done.stderr
     data: dict[str, Any] = json.loads(record.read_text(encoding="utf-8"))
     assert data["code"] == 0, done.stdout + done.stderr
-    return int(data["code"]), set(data["modules"])
+    schema = {"floe.tree.model:schema-built"} if data["tree_schema"] else set()
+    return int(data["code"]), set(data["modules"]) | schema
 
 
 def _loaded(modules: set[str], forbidden: tuple[str, ...]) -> list[str]:
@@ -132,6 +137,8 @@ def test_init_cold_then_warm_compile(tmp_path: Path, layout_ref: str, home: dict
     _, modules = _floe_imports(["compile"], tmp_path, cwd=project, env=home)
     assert "floe.rules.engine" in modules  # it really enforced the rules
     assert _loaded(modules, (*NETWORK, *CRYPTO, "rich", "duckdb", "dbt")) == []
+    # the lock pins every tree file: built as plain verified data, no pydantic validation
+    assert "floe.tree.model:schema-built" not in modules
 
 
 def test_pull_unsigned_from_a_layout(tmp_path: Path, layout_ref: str, home: dict[str, str]) -> None:
@@ -143,6 +150,7 @@ def test_pull_unsigned_from_a_layout(tmp_path: Path, layout_ref: str, home: dict
     )
     assert (out / "manifest.json").is_file()
     assert _loaded(modules, (*NETWORK, *CRYPTO, *HEAVY)) == []
+    assert "floe.tree.model:schema-built" in modules  # a download is validated in full
 
 
 def test_pull_unsigned_from_a_registry(
@@ -219,3 +227,65 @@ def test_unknown_duckdb_version_is_probed_once_and_cached(
 def test_no_duckdb_means_no_builtin_extensions(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(profiles, "duckdb_version", lambda: None)
     assert profiles.builtin_duckdb_extensions() == frozenset()
+
+
+# ---- the lock-pinned tree: plain verified data -----------------------------------------
+
+
+def _with(files: dict[str, bytes], name: str, data: bytes) -> dict[str, bytes]:
+    return {**files, name: data}
+
+
+def _catalogue_files() -> dict[str, bytes]:
+    """acme_files() plus the catalogue families of manifests/acme (every family file)."""
+    from floe.platform.manifest import load_manifest
+    from floe.platform.rule_families import build_families
+
+    loaded = load_manifest(REPO_ROOT / "manifests" / "acme" / "manifest.yaml")
+    families = {path: t.model_bytes(m) for path, m in build_families(loaded.model.rules).items()}
+    files = {**acme_files(), **families}
+    manifest = json.loads(files[t.MANIFEST_FILE])
+    manifest["metadata"]["digest"] = t.content_digest(files)
+    return {**files, t.MANIFEST_FILE: t.dump_json(manifest)}
+
+
+def test_locked_tree_is_the_parsed_tree() -> None:
+    catalogue = _catalogue_files()
+    assert set(t.OPTIONAL_TREE_FILES) <= set(catalogue)  # every family, nested rules too
+    for files in (acme_files(), catalogue):
+        locked, parsed = t.load_locked_tree(files), t.parse_tree(files)
+        assert locked == parsed
+        assert locked.model_dump(mode="json") == parsed.model_dump(mode="json")
+        assert t.model_bytes(locked.quality_gates) == files[t.QUALITY_GATES_FILE]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "message"),
+    [
+        (t.NAMESPACES_FILE, b'{"namespaces": [], "extra": 1}', "unexpected keys: extra"),
+        (t.NAMESPACES_FILE, b"{}", "namespaces: Field required"),
+        (t.NAMESPACES_FILE, b"[]", "expected an object"),
+        (t.NAMESPACES_FILE, b"{not json", "not valid JSON"),
+        (t.MANIFEST_FILE, None, "lacks manifest.json"),
+        ("policies/unknown.json", b"{}", "unexpected files: policies/unknown.json"),
+    ],
+)
+def test_locked_tree_still_checks_keys_and_shape(
+    name: str, data: bytes | None, message: str
+) -> None:
+    files = acme_files()
+    files = (
+        {k: v for k, v in files.items() if k != name} if data is None else _with(files, name, data)
+    )
+    with pytest.raises(GateError) as caught:
+        t.load_locked_tree(files, origin="cache")
+    assert caught.value.slug == "tree_invalid"
+    assert message in caught.value.message
+
+
+def test_locked_tree_checks_the_content_digest() -> None:
+    files = acme_files()
+    edited = _with(files, t.NAMESPACES_FILE, t.model_bytes(t.Namespaces(namespaces=["x"])))
+    with pytest.raises(GateError) as caught:
+        t.load_locked_tree(edited)
+    assert caught.value.slug == "tree_digest_mismatch"

@@ -47,7 +47,7 @@ from floe.project.resolve import (
     source_from,
 )
 from floe.project.verify import project_policy, verify
-from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, parse_tree
+from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, load_locked_tree
 
 if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
@@ -119,7 +119,7 @@ def load_verified_platform(project_dir: Path) -> LoadedPlatform:
     check_lock_current(config, locked)
     tree_dir = paths.version_dir(locked.version)
     files = read_verified_tree(tree_dir, locked.files)
-    tree = parse_tree(files, origin=str(tree_dir))
+    tree = load_locked_tree(files, origin=str(tree_dir))  # bytes pinned by the lock
     if tree.manifest.metadata.digest != locked.content_digest:
         raise GateError(
             "cache_corrupt",
