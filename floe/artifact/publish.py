@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from floe.artifact.copy import check_tag_free
 from floe.artifact.pack import pack_tree, tree_metadata
@@ -18,7 +19,9 @@ from floe.oci.options import RegistryOptions
 from floe.oci.reference import Reference
 from floe.oci.resolve import configured_registry, parse_repository, target_for
 from floe.oci.target import Descriptor, Target
-from floe.signing.keys import Signer
+
+if TYPE_CHECKING:  # cryptography loads only when a key signs
+    from floe.signing.keys import Signer
 
 FOLDER_ORDER = ("manifest.json", "policies/", "catalog/", "architecture/")
 # (published reference, manifest descriptor) -> the in-toto statement to sign

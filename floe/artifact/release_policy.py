@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from floe.errors import GateError
-from floe.signing.keys import Signer
 from floe.signing.trust_policy import TrustPolicy
 from floe.tree.model import PlatformTree
+
+if TYPE_CHECKING:
+    from floe.signing.keys import Signer
 
 Check = tuple[str, Callable[[PlatformTree], list[str]]]
 

@@ -49,10 +49,10 @@ def trust_origin(decision: Decision | None) -> str:
 
 
 def _anchors(trust: DownloadTrust) -> TrustPolicy:
-    from floe.signing.keys import load_public_key
-
     pems = []
     for path in trust.keys:
+        from floe.signing.keys import load_public_key  # cryptography only when keys are given
+
         pem = read_text(
             path, slug="trusted_key_unreadable", what="trusted key", hint="pass a cosign.pub"
         )

@@ -18,9 +18,6 @@ import weakref
 from collections.abc import Iterator
 from typing import Any
 
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
-
 from floe.errors import UsageError
 
 DEFAULT_TIMEOUT = 20.0  # seconds of network work per command (`--timeout`)
@@ -104,24 +101,34 @@ def _guard_current(connection: Any) -> None:
         deadline.guard(connection)
 
 
-class _GuardedHTTPConnection(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _guard_current(self)
-        super().request(*args, **kwargs)
+def _guarded_pools() -> dict[str, Any]:
+    """urllib3 pools whose connections register with the current deadline (urllib3 is
+    imported here, on first use by floe.oci.http, not by every command's options)."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class _GuardedHTTPConnection(HTTPConnection):
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            _guard_current(self)
+            super().request(*args, **kwargs)
+
+    class _GuardedHTTPSConnection(HTTPSConnection):
+        def request(self, *args: Any, **kwargs: Any) -> None:
+            _guard_current(self)
+            super().request(*args, **kwargs)
+
+    class _GuardedHTTPPool(HTTPConnectionPool):
+        ConnectionCls = _GuardedHTTPConnection
+
+    class _GuardedHTTPSPool(HTTPSConnectionPool):
+        ConnectionCls = _GuardedHTTPSConnection
+
+    return {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
 
 
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _guard_current(self)
-        super().request(*args, **kwargs)
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-GUARDED_POOLS = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
+def __getattr__(name: str) -> Any:
+    if name == "GUARDED_POOLS":  # PEP 562: built once, on first import by floe.oci.http
+        pools = _guarded_pools()
+        globals()["GUARDED_POOLS"] = pools
+        return pools
+    raise AttributeError(f"module 'floe.oci.deadline' has no attribute {name!r}")

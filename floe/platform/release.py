@@ -68,9 +68,11 @@ def publish_platform(request: ReleaseRequest, events: Events = NULL_EVENTS) -> R
         key_path = _manifest_key(request.source, files)
         if key_path is not None:
             events.step(f"Signing key from the manifest's security.signing.key: {key_path}")
-    from floe.signing import load_signer
+    signer = None
+    if key_path is not None:  # before any push; cryptography only when a key signs
+        from floe.signing import load_signer
 
-    signer = load_signer(key_path) if key_path is not None else None  # before any push
+        signer = load_signer(key_path)
     published = publish(
         PublishRequest(
             files=files, version=request.version, origin=str(request.artifacts),

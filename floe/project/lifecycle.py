@@ -53,7 +53,7 @@ from floe.release.resolve import (
     source_from,
 )
 from floe.release.verify import verify
-from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, parse_tree
+from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, load_locked_tree, parse_tree
 
 if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
@@ -133,7 +133,7 @@ def load_verified_platform(project_dir: Path) -> LoadedPlatform:
     check_lock_current(config, locked)
     tree_dir = paths.version_dir(locked.version)
     files = read_verified_tree(tree_dir, locked.files)
-    tree = parse_tree(files, origin=str(tree_dir))
+    tree = load_locked_tree(files, origin=str(tree_dir))  # bytes pinned by the lock
     if tree.manifest.metadata.digest != locked.content_digest:
         raise GateError(
             "cache_corrupt",

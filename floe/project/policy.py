@@ -31,12 +31,12 @@ def project_policy(
     identities: tuple[TrustedIdentity, ...] = (),
 ) -> TrustPolicy:
     """floe.yaml's `security:` plus `--key` / `--identity` (which imply signing is required)."""
-    from floe.signing.keys import load_public_key
-
     security = config.security if config is not None else None
     pems = [_read_key(entry, project) for entry in (security.trusted_keys if security else [])]
     pems += [_read_key(str(path.absolute()), project) for path in keys]
     for number, pem in enumerate(pems, start=1):
+        from floe.signing.keys import load_public_key  # cryptography only for listed keys
+
         load_public_key(pem.encode(), source=f"floe.yaml trusted_keys[{number}]")
     require = bool(keys or identities) or bool(security and security.require_signed_artifacts)
     listed = list(security.trusted_identities) if security else []

@@ -11,7 +11,9 @@ named after the project's `profile`, with one target `floe`:
 - a relative duckdb `path` is resolved against the project directory, so dbt finds the
   same database whatever directory it is started from;
 - extensions built into the local duckdb (parquet, json, icu, ...) are left out: they are
-  always loaded, and dbt-duckdb would try to download them, which fails offline.
+  always loaded, and dbt-duckdb would try to download them, which fails offline. The
+  list is data keyed by duckdb version (an unknown version is probed once and cached),
+  so writing the profile never imports duckdb nor opens a database.
 
 The YAML is deterministic (sorted keys, no clock) and written temp-then-rename. A
 profiles.yml that floe did not write is never overwritten.
@@ -26,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from floe.errors import UsageError
+from floe.errors import FloeError, UsageError
 from floe.files import atomic_write
 from floe.tree.model import PlatformTree
 from floe.yaml_loader import parse_yaml_with_positions
@@ -99,12 +101,88 @@ def _duckdb_path(raw: Any, project_dir: Path) -> str:
     return candidate.as_posix()
 
 
+# Extensions statically linked into the duckdb wheels floe is tested with, by duckdb
+# version: data, so writing profiles.yml never opens a database. tests/test_import_sets.py
+# checks the entry of the installed duckdb against duckdb_extensions().
+BUILTIN_EXTENSIONS: dict[str, frozenset[str]] = {
+    "2.0.1": frozenset({"core_functions", "icu", "json", "parquet"}),
+}
+_CACHE_FILE = "duckdb-builtin-extensions.json"
+
+
+def duckdb_version() -> str | None:
+    """The installed duckdb's version from its package metadata (duckdb is not imported)."""
+    from importlib import metadata
+
+    try:
+        return metadata.version("duckdb")
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def builtin_duckdb_extensions() -> frozenset[str]:
-    """Extensions statically linked into the installed duckdb (none when it is absent)."""
+    """Extensions statically linked into the installed duckdb (none when it is absent).
+
+    Known versions come from BUILTIN_EXTENSIONS; another version is probed once and the
+    answer cached under $FLOE_HOME by version, so later runs open no database either."""
+    version = duckdb_version()
+    if version is None:
+        return frozenset()
+    known = BUILTIN_EXTENSIONS.get(version)
+    if known is not None:
+        return known
+    cached = _cached_probe(version)
+    if cached is not None:
+        return cached
+    probed = _probe_duckdb()
+    if probed is not None:
+        _store_probe(version, probed)
+    return probed or frozenset()
+
+
+def _cache_path() -> Path:
+    from floe.oci.resolve import floe_home
+
+    return floe_home() / "cache" / _CACHE_FILE
+
+
+def _cached_probe(version: str) -> frozenset[str] | None:
+    import json
+
+    try:
+        data = json.loads(_cache_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    names = data.get(version) if isinstance(data, dict) else None
+    if isinstance(names, list) and all(isinstance(name, str) for name in names):
+        return frozenset(names)
+    return None
+
+
+def _store_probe(version: str, names: frozenset[str]) -> None:
+    import json
+
+    path = _cache_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    data[version] = sorted(names)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, (json.dumps(data, sort_keys=True) + "\n").encode(), fsync=False)
+    except (OSError, FloeError):
+        return  # a read-only home: probe again next time
+
+
+def _probe_duckdb() -> frozenset[str] | None:
+    """Ask duckdb itself (one in-memory connection); None when it cannot answer."""
     try:
         import duckdb
     except ImportError:
-        return frozenset()
+        return None
     query = (
         "select extension_name from duckdb_extensions() where install_mode = 'STATICALLY_LINKED'"
     )
@@ -112,7 +190,7 @@ def builtin_duckdb_extensions() -> frozenset[str]:
         with duckdb.connect(":memory:") as con:
             return frozenset(str(row[0]) for row in con.execute(query).fetchall())
     except duckdb.Error:
-        return frozenset()
+        return None
 
 
 def _extensions(value: Any, notes: list[str]) -> Any:

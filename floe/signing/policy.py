@@ -18,15 +18,21 @@ platform's block may only narrow them:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from floe.errors import GateError, UsageError
-from floe.signing.keys import PublicKey, fingerprint, load_public_key
 from floe.signing.trust_policy import TrustedIdentity, TrustPolicy
+
+if TYPE_CHECKING:  # cryptography loads only when a key is actually parsed
+    from floe.signing.keys import PublicKey
 
 
 def trusted_keys(policy: TrustPolicy) -> dict[str, PublicKey]:
     """fingerprint -> public key for every PEM in `policy.trusted_keys`."""
     keys: dict[str, PublicKey] = {}
     for number, pem in enumerate(policy.trusted_keys, start=1):
+        from floe.signing.keys import fingerprint, load_public_key  # only when keys are listed
+
         key = load_public_key(pem.encode(), source=f"trusted_keys[{number}]")
         keys[fingerprint(key)] = key
     return keys
@@ -80,6 +86,8 @@ def merge_policies(platform: TrustPolicy, project: TrustPolicy) -> TrustPolicy:
 
 
 def trusted_keys_in_order(policy: TrustPolicy) -> list[str]:
+    from floe.signing.keys import fingerprint, load_public_key
+
     return [
         fingerprint(load_public_key(pem.encode(), source=f"trusted_keys[{n}]"))
         for n, pem in enumerate(policy.trusted_keys, start=1)
@@ -87,6 +95,8 @@ def trusted_keys_in_order(policy: TrustPolicy) -> list[str]:
 
 
 def _dedupe_keys(pems: list[str]) -> list[str]:
+    from floe.signing.keys import fingerprint, load_public_key
+
     seen: set[str] = set()
     out: list[str] = []
     for pem in pems:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floe.errors import FloeError, GateError
 from floe.oci.target import (
@@ -21,11 +21,13 @@ from floe.oci.target import (
     Descriptor,
     Target,
 )
-from floe.signing import algorithms, cosign_layout, dsse, keyless, lookup, simplesigning
 from floe.signing import bundle as bundle_format
-from floe.signing.keys import PublicKey, key_hint
+from floe.signing import cosign_layout, dsse, lookup, simplesigning
 from floe.signing.policy import has_anchors, trusted_keys
 from floe.signing.trust_policy import TrustPolicy
+
+if TYPE_CHECKING:  # cryptography loads only when a signature is actually checked
+    from floe.signing.keys import PublicKey
 
 MAX_REFERRERS = 64
 LEGACY = "legacy"
@@ -300,6 +302,8 @@ def _check_bundle(
     policy: TrustPolicy,
     sigstore_network: bool,
 ) -> SignatureCheck:
+    from floe.signing.keys import key_hint
+
     parsed = bundle_format.parse_bundle(raw)
     if parsed.certificate is not None:
         return _check_keyless(check, parsed, manifest, policy, sigstore_network)
@@ -328,6 +332,8 @@ def _check_keyless(
     policy: TrustPolicy,
     sigstore_network: bool,
 ) -> SignatureCheck:
+    from floe.signing import keyless
+
     assert parsed.certificate is not None
     check.signer = str(keyless.certificate_identity(parsed.certificate))
     if not policy.trusted_identities:
@@ -373,6 +379,8 @@ def _find_key(
 ) -> tuple[str | None, str | None]:
     """(fingerprint of the trusted key that verifies, None) or (None, why a trusted key
     verifies it only with another hash than cosign's for that key type)."""
+    from floe.signing import algorithms
+
     mismatch = None
     for fp, key in keys.items():
         verdict = algorithms.check(key, signature, message)

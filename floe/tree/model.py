@@ -4,13 +4,21 @@ This module is the contract between the platform side (`floe platform compile`
 writes these files) and everything that reads them (`floe platform test`,
 `floe compile`, pull and cache). Models are strict (`extra="forbid"`) so an
 artifact written by an incompatible floe is rejected loudly, not half-read.
+
+Two ways in: `parse_tree` validates every field (an artifact from a registry, a tree
+being compiled or published); `load_locked_tree` builds the same objects from files
+whose bytes the project's lock pins (they were validated by `parse_tree` when they were
+installed), checking shape and keys but running no pydantic validation. The models
+defer their schema build (`defer_build`), so a warm `floe compile` never builds one.
 """
 
 from __future__ import annotations
 
 import json
+import types
+import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -61,7 +69,7 @@ ARTIFACT_KIND = "PlatformArtifact"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # ---- manifest.json -------------------------------------------------------------
@@ -271,3 +279,74 @@ def parse_tree(files: dict[str, bytes], origin: str = "platform tree") -> Platfo
 
 def load_tree(root: Path) -> PlatformTree:
     return parse_tree(read_tree_files(root), origin=str(root))
+
+
+def load_locked_tree(files: dict[str, bytes], origin: str = "platform tree") -> PlatformTree:
+    """A tree whose every file the lock pinned (read_verified_tree checked the digests):
+    the same objects as parse_tree, built without validation, after the same checks of
+    the file set, of every object's keys (unknown or missing required ones are
+    `tree_invalid`) and of the content digest."""
+    missing = [name for name in TREE_FILES if name not in files]
+    if missing:
+        raise GateError("tree_invalid", f"{origin} lacks {', '.join(missing)}")
+    extra = sorted(set(files) - set(TREE_FILES) - set(OPTIONAL_TREE_FILES))
+    if extra:
+        raise GateError("tree_invalid", f"{origin} has unexpected files: {', '.join(extra)}")
+    parsed: dict[str, Any] = {}
+    for name, (field_name, model) in _FILE_MODELS.items():
+        if name not in files:
+            continue
+        try:
+            data = json.loads(files[name])
+        except (ValueError, RecursionError):
+            raise GateError("tree_invalid", f"{origin}/{name}: not valid JSON") from None
+        parsed[field_name] = _construct(model, data, f"{origin}/{name}")
+    tree = _construct(PlatformTree, parsed, origin)
+    expected = content_digest(files)
+    if tree.manifest.metadata.digest != expected:
+        raise GateError(
+            "tree_digest_mismatch",
+            f"{origin}: content digest {expected} does not match manifest.json "
+            f"({tree.manifest.metadata.digest})",
+            hint="the tree was edited after compile; recompile or pull it again",
+        )
+    return tree
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _construct(model: type[_M], data: Any, where: str) -> _M:
+    """`model` from already-validated JSON data: nested models built field by field."""
+    if isinstance(data, BaseModel):  # a family parsed above, placed into PlatformTree
+        return typing.cast(_M, data)
+    if not isinstance(data, dict):
+        raise GateError("tree_invalid", f"{where}: expected an object")
+    fields = model.model_fields
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise GateError("tree_invalid", f"{where}: unexpected keys: {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for name, info in fields.items():
+        if name in data:
+            values[name] = _value(info.annotation, data[name], f"{where}.{name}")
+        elif info.is_required():
+            raise GateError("tree_invalid", f"{where}: {name}: Field required")
+    return model.model_construct(**values)
+
+
+def _value(annotation: Any, value: Any, where: str) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return _construct(annotation, value, where)
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return None
+        models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
+        return _construct(models[0], value, where) if models else value
+    if origin is list and isinstance(value, list):
+        return [_value(args[0], item, f"{where}[{n}]") for n, item in enumerate(value)]
+    if origin is dict and isinstance(value, dict):
+        return {key: _value(args[1], item, f"{where}.{key}") for key, item in value.items()}
+    return value

@@ -25,7 +25,7 @@ SQL_FILE = "architecture/sql.json"
 
 
 class _Rules(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 class Rule(_Rules):

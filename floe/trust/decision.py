@@ -25,12 +25,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from floe.signing.trust_policy import TrustedIdentity, TrustPolicy
-from floe.signing.verify import SignatureRejected
 from floe.trust.signers import LockedSigner, LockedTrust
 
 if TYPE_CHECKING:
     from floe.oci.target import Descriptor, Target
-    from floe.signing.verify import VerificationReport
+    from floe.signing.verify import SignatureRejected, VerificationReport
 
 PINNED = "floe.yaml"  # anchors listed in floe.yaml (or --key / --identity)
 LOCKED = "lock"  # the signers artifacts.lock recorded
@@ -191,7 +190,7 @@ def _verify_anchored(
     locked: LockedTrust | None = None,
 ) -> Decision:
     from floe.signing.policy import narrow
-    from floe.signing.verify import check_artifact
+    from floe.signing.verify import SignatureRejected, check_artifact
 
     anchors = anchors.model_copy(update={"require_signed_artifacts": True})
     effective = narrow(anchors, platform)
@@ -217,6 +216,8 @@ def _verify_anchored(
 def _rejection(
     origin: str, report: VerificationReport, locked: LockedTrust | None
 ) -> SignatureRejected:
+    from floe.signing.verify import SignatureRejected
+
     error = report.failure()
     if origin != LOCKED or locked is None:
         return error
