@@ -54,7 +54,6 @@ catalog:
 security:
   require_signed_artifacts: true
   trusted_keys: [enterprise.pub]
-share_tests: true
 """
 
 ENTERPRISE_TEST = """\
@@ -709,3 +708,24 @@ def test_a_fresh_clone_with_the_committed_lock_gets_the_locked_parent(
     assert result.exit_code == 0, result.output
     assert (folder / "platform.lock").read_bytes() == lock_bytes  # still v1.3.0, not v1.9.0
     assert t.read_tree_files(folder / "out") == tree_bytes
+
+
+def test_a_platforms_tests_travel_by_default_and_share_tests_false_keeps_them_home(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "solo"
+    (source / "tests").mkdir(parents=True)
+    (source / "tests" / "naming.yaml").write_text(ENTERPRISE_TEST)
+    text = (
+        ENTERPRISE.format(version="1.0.0", coverage=70)
+        .replace("  trusted_keys: [enterprise.pub]\n", "")
+        .replace("require_signed_artifacts: true", "require_signed_artifacts: false")
+    )
+    (source / "manifest.yaml").write_text(text)
+    shipped = build_tree(source / "manifest.yaml").manifest.inheritance
+    assert shipped is not None
+    assert [(s.platform, s.file) for s in shipped.tests] == [
+        ("enterprise-platform v1.0.0", "naming.yaml")
+    ]
+    (source / "manifest.yaml").write_text(text + "share_tests: false\n")
+    assert build_tree(source / "manifest.yaml").manifest.inheritance is None

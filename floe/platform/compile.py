@@ -341,6 +341,8 @@ def build_tree(
         report(f"  ✓ Merged with {parent.locked.name} {parent.locked.version} (stricter wins)")
     elif loaded.model.share_tests:
         inheritance = inheritance_record(loaded, None)
+        if not inheritance.tests:  # nothing to pass down: manifest.json carries no block
+            inheritance = None
     files = {rel: tree.model_bytes(model) for rel, model in models.items()}
     digest = tree.content_digest(files)
     created = pinned_created(loaded.model.metadata.created, env)

@@ -403,9 +403,10 @@ class SourceManifest(_Source):
         None, description="A published platform this one inherits from; stricter wins."
     )
     share_tests: bool = Field(
-        False,
+        True,
         description="Ship tests/*.yaml in the artifact so every platform extending this one "
-        "runs them in `floe platform test`.",
+        "runs them in `floe platform test` (false keeps them out; a parent's tests are part "
+        "of its contract, so they travel by default).",
     )
 
 
