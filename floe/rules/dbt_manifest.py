@@ -8,8 +8,6 @@ Line numbers are not in the manifest: the schema YAML files are scanned for them
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -27,11 +25,16 @@ _GOVERNED = ("model", "snapshot")
 def read_manifest(
     root: Path, path: Path, name: str, yml_files: list[str], known: Mapping[str, str]
 ) -> Project:
+    """The Project of a manifest.json, read once (streamed, slimmed; see manifest_stream),
+    with `read_from` saying what was read: path, digest, dbt's timestamp."""
+    from floe.rules.manifest_stream import read_slim
+
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest, digest = read_slim(path)
+    except (OSError, ValueError) as exc:
         raise _unreadable(f"cannot read: {exc}") from None
-    return project_from_manifest(root, manifest, name, yml_files, known)
+    project = project_from_manifest(root, manifest, name, yml_files, known)
+    return replace(project, read_from=_origin(root, path, manifest, digest))
 
 
 def project_from_manifest(
@@ -45,13 +48,10 @@ def project_from_manifest(
         raise _unreadable(f"unexpected shape ({type(exc).__name__}: {exc})") from None
 
 
-def manifest_origin(root: Path, path: Path) -> dict[str, Any]:
+def _origin(root: Path, path: Path, manifest: Any, digest: str) -> dict[str, Any]:
     """What compiled.json says about a manifest it read: path, digest, dbt's timestamp."""
-    data = path.read_bytes()
-    try:
-        generated = (json.loads(data).get("metadata") or {}).get("generated_at")
-    except (ValueError, AttributeError):
-        generated = None
+    metadata = manifest.get("metadata") if isinstance(manifest, dict) else None
+    generated = metadata.get("generated_at") if isinstance(metadata, dict) else None
     try:
         shown = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -59,7 +59,7 @@ def manifest_origin(root: Path, path: Path) -> dict[str, Any]:
     return {
         "kind": "manifest",
         "path": shown,
-        "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "digest": digest,
         "generated_at": generated,
         "mtime": path.stat().st_mtime,
     }
