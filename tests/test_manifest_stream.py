@@ -140,3 +140,34 @@ def test_a_broken_manifest_is_project_invalid(tmp_path: Path) -> None:
         read_manifest(tmp_path, path, "shop", [], {})
     assert caught.value.slug == "project_invalid"
     assert "target/manifest.json: cannot read" in str(caught.value)
+
+
+def test_built_models_are_the_ones_the_dagster_plugin_lists(tmp_path: Path) -> None:
+    """The reader's list spares the orchestrator a second parse; it must be the same list."""
+    from floe.project.plugins.dagster import _model_names
+    from floe.rules.dbt_manifest import read_manifest
+
+    def node(name: str, kind: str = "model", package: str = "shop", **config: str) -> object:
+        return {
+            **MODEL,
+            "name": name,
+            "resource_type": kind,
+            "package_name": package,
+            "config": config,
+            "refs": [],
+            "depends_on": {"nodes": []},
+        }
+
+    nodes = {
+        "model.shop.a": node("a"),
+        "model.shop.b": node("b", materialized="ephemeral"),
+        "model.shop.c.v1": {**node("c"), "version": 1},  # type: ignore[dict-item]
+        "model.shop.c.v2": {**node("c"), "version": 2},  # type: ignore[dict-item]
+        "snapshot.shop.s": node("s", "snapshot"),
+        "model.pkg.p": node("p", package="pkg", materialized="view"),
+        "test.shop.t": TEST,
+    }
+    text = json.dumps({"metadata": {}, "nodes": nodes, "sources": {}})
+    project = read_manifest(tmp_path, _write(tmp_path, text), "shop", [], {})
+    assert project.built_models == ("a", "c", "p")
+    assert list(project.built_models) == _model_names(json.loads(text))

@@ -142,7 +142,23 @@ def _project(
             str_or_none(node.get("loader")),
         )
     exposures = manifest_exposures(manifest, root, yml_files)
-    return Project(name, root, models, sources, seeds, "manifest", exposures=exposures)
+    built = {
+        str(node.get("name"))
+        for node in nodes.values()
+        if isinstance(node, dict)
+        and node.get("resource_type") == "model"
+        and (node.get("config") or {}).get("materialized") != "ephemeral"
+    }
+    return Project(
+        name,
+        root,
+        models,
+        sources,
+        seeds,
+        "manifest",
+        exposures=exposures,
+        built_models=tuple(sorted(built)),
+    )
 
 
 def _keys(nodes: dict[str, Any], sources: dict[str, Any]) -> dict[str, str]:

@@ -57,11 +57,16 @@ def write_code_location(
     findings: Iterable[GateFinding],
     platform: Mapping[str, Any],
     freshness_models: Iterable[str] = (),
+    model_names: Iterable[str] | None = None,
 ) -> CodeLocation:
-    """Write target/floe/dagster/ (three files, each temp-then-rename)."""
+    """Write target/floe/dagster/ (three files, each temp-then-rename); `model_names`
+    when the reader already listed the manifest's models (no second parse)."""
     folder = out_dir / DAGSTER_DIR
     digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
-    models = _model_names(json.loads(manifest_bytes))
+    if model_names is None:
+        models = _model_names(json.loads(manifest_bytes))
+    else:
+        models = sorted(set(model_names))
     ordered = findings_list(findings)
     gate = {
         "blocked": any(f.severity == "error" for f in ordered),
@@ -104,7 +109,14 @@ def code_location_for(compiled: Any, project_dir: Path, profiles_dir: Path) -> C
     meta = tree.manifest.metadata
     platform = {"name": meta.name, "version": meta.version, "digest": meta.digest}
     return write_code_location(
-        compiled.out_dir, project_dir, profiles_dir, manifest_bytes, findings, platform, fresh
+        compiled.out_dir,
+        project_dir,
+        profiles_dir,
+        manifest_bytes,
+        findings,
+        platform,
+        fresh,
+        project.built_models,
     )
 
 
