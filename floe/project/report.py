@@ -75,7 +75,73 @@ def sorted_findings(findings: Sequence[Finding]) -> list[Finding]:
 
 
 def dumps_json(document: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """`json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)` and a newline,
+    byte for byte, at a third of its cost: with `indent` the json module encodes in
+    Python generators (10,000 models: ~1.2 million of them per report)."""
+    out: list[str] = []
+    try:
+        _encode(document, "\n", out)
+    except (_Unusual, TypeError):  # TypeError: keys of mixed types to sort
+        return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    out.append("\n")
+    return "".join(out)
+
+
+class _Unusual(Exception):
+    """A value the fast path does not encode (non-str keys, subclasses, other types)."""
+
+
+_ESCAPE = json.encoder.encode_basestring
+_INF = float("inf")
+
+
+def _encode(value: Any, newline: str, out: list[str]) -> None:
+    kind = type(value)
+    if kind is str:
+        out.append(_ESCAPE(value))
+    elif kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _Unusual
+            out.append(separator)
+            out.append(_ESCAPE(key))
+            out.append(": ")
+            _encode(value[key], inner, out)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            out.append(separator)
+            _encode(item, inner, out)
+            separator = "," + inner
+        out.append(newline + "]")
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float:
+        if value != value:
+            out.append("NaN")
+        elif value in (_INF, -_INF):
+            out.append("Infinity" if value > 0 else "-Infinity")
+        else:
+            out.append(float.__repr__(value))
+    else:  # subclasses, anything else: the json module's own words (or its TypeError)
+        raise _Unusual
 
 
 def write_text(path: Path, text: str) -> None:

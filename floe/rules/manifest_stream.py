@@ -214,10 +214,11 @@ class _Stream:
                 raise ValueError(f"expected ',' or '}}' at byte ~{self.sha_offset()}")
 
     def skip(self) -> None:
-        """Pass over the next value; an object item by item, so memory stays small."""
+        """Pass over the next value: an object member by member (one member's objects at
+        a time), anything else decoded and dropped."""
         if self.peek() == "{":
             for _key, stream in self.members():
-                stream.skip()
+                stream.value()
         else:
             self.value()
 
