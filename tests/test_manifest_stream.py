@@ -171,3 +171,24 @@ def test_built_models_are_the_ones_the_dagster_plugin_lists(tmp_path: Path) -> N
     project = read_manifest(tmp_path, _write(tmp_path, text), "shop", [], {})
     assert project.built_models == ("a", "c", "p")
     assert list(project.built_models) == _model_names(json.loads(text))
+
+
+def test_the_code_location_copies_a_manifest_file_as_it_copies_its_bytes(tmp_path: Path) -> None:
+    """A manifest file is copied in chunks; the copy and its digest are the bytes' own."""
+    from floe.project.plugins.dagster import GATE_FILE, MANIFEST_COPY, write_code_location
+
+    text = json.dumps(_manifest(30))
+    path = _write(tmp_path, text)
+    platform = {"name": "acme", "version": "1.0.0", "digest": "sha256:" + "0" * 64}
+    by_bytes = write_code_location(
+        tmp_path / "a", tmp_path, tmp_path, path.read_bytes(), [], platform
+    )
+    by_path = write_code_location(
+        tmp_path / "b", tmp_path, tmp_path, path, [], platform, (), ["m1", "m0", "m1"]
+    )
+    assert by_path.manifest_digest == by_bytes.manifest_digest
+    assert by_path.manifest_digest == "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+    assert (by_path.folder / MANIFEST_COPY).read_bytes() == path.read_bytes()
+    gate = json.loads((by_path.folder / GATE_FILE).read_text())
+    assert gate["models"] == ["m0", "m1"]
+    assert [p.name for p in by_path.folder.iterdir() if p.name.startswith(".tmp")] == []
