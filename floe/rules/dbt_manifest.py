@@ -33,8 +33,12 @@ def read_manifest(
         manifest, digest = read_slim(path)
     except (OSError, ValueError) as exc:
         raise _unreadable(f"cannot read: {exc}") from None
-    project = project_from_manifest(root, manifest, name, yml_files, known)
-    return replace(project, read_from=_origin(root, path, manifest, digest))
+    origin = _origin(root, path, manifest, digest)
+    try:  # the slim document is ours: each node goes as soon as its Model is built
+        project = _project(root, manifest, name, yml_files, known, consume=True)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise _unreadable(f"unexpected shape ({type(exc).__name__}: {exc})") from None
+    return replace(project, read_from=origin)
 
 
 def project_from_manifest(
@@ -96,16 +100,30 @@ def _unreadable(why: str) -> UsageError:
 
 
 def _project(
-    root: Path, manifest: Any, name: str, yml_files: list[str], known: Mapping[str, str]
+    root: Path,
+    manifest: Any,
+    name: str,
+    yml_files: list[str],
+    known: Mapping[str, str],
+    *,
+    consume: bool = False,
 ) -> Project:
+    """`consume`: pop each node from `manifest` once read (memory: one copy, not two)."""
     nodes: dict[str, Any] = manifest.get("nodes") or {}
     lines = _Lines(root, yml_files)
     model_tests, column_tests = _tests_by_node(nodes)
     models: dict[str, Model] = {}
     seeds: dict[str, Seed] = {}
     keys = _keys(nodes, manifest.get("sources") or {})
+    built = {
+        str(node.get("name"))
+        for node in nodes.values()
+        if isinstance(node, dict)
+        and node.get("resource_type") == "model"
+        and (node.get("config") or {}).get("materialized") != "ephemeral"
+    }
     for unique_id in sorted(nodes):
-        node = nodes[unique_id]
+        node = nodes.pop(unique_id) if consume else nodes[unique_id]
         kind = node.get("resource_type")
         if kind in _GOVERNED:
             model = _model(node, unique_id, model_tests, column_tests, lines, known)
@@ -142,13 +160,6 @@ def _project(
             str_or_none(node.get("loader")),
         )
     exposures = manifest_exposures(manifest, root, yml_files)
-    built = {
-        str(node.get("name"))
-        for node in nodes.values()
-        if isinstance(node, dict)
-        and node.get("resource_type") == "model"
-        and (node.get("config") or {}).get("materialized") != "ephemeral"
-    }
     return Project(
         name,
         root,
