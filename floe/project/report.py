@@ -370,9 +370,37 @@ def check_line(check: CheckSummary) -> str:
     return f"  {mark} {check.name}{extra}"
 
 
-def print_findings(console: Console, findings: Sequence[Finding]) -> None:
-    if findings:
-        console.print(findings_table(findings))
+TEXT_LIMIT = 200  # findings the terminal table shows; the report files carry them all
+
+
+def print_findings(console: Console, findings: Sequence[Finding], limit: int = TEXT_LIMIT) -> None:
+    """The findings table; past `limit` findings the most severe ones and a count of the
+    rest (a table of 10,000 rows takes seconds to lay out and nobody reads it)."""
+    if not findings:
+        return
+    shown = list(findings)
+    if len(shown) > limit:
+        shown = sorted(shown, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.sort_key()))
+        shown = shown[:limit]
+    console.print(findings_table(shown))
+    hidden = len(findings) - len(shown)
+    if hidden:
+        counts: dict[str, int] = {}
+        for finding in findings:
+            counts[finding.severity] = counts.get(finding.severity, 0) + 1
+        for finding in shown:
+            counts[finding.severity] -= 1
+        detail = ", ".join(
+            f"{counts[s]} {s}{'s' if counts[s] != 1 else ''}"
+            for s in sorted(counts, key=lambda s: SEVERITY_ORDER.get(s, 9))
+            if counts[s]
+        )
+        console.print(
+            f"  … {hidden} more findings not shown ({detail}): every finding is in "
+            "findings.json, findings.sarif and junit.xml under --out (default target/floe/)",
+            highlight=False,
+            markup=False,
+        )
 
 
 # ---- an error before validation -------------------------------------------------------
