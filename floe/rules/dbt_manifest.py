@@ -16,7 +16,7 @@ from typing import Any, Literal
 from floe.errors import UsageError
 from floe.rules.dbt_reader import SLUG, grants_of, load_schema_file, primary_key
 from floe.rules.model import Column, Finding, Model, Project, Seed, Source
-from floe.rules.props_reader import manifest_exposures, props_from_node
+from floe.rules.props_reader import manifest_exposures, props_from_node, schema_exposures
 from floe.rules.schema_yaml import classification_of, schema_entries, schema_sources, str_or_none
 
 _GOVERNED = ("model", "snapshot")
@@ -159,7 +159,7 @@ def _project(
             str_or_none(node.get("description")),
             str_or_none(node.get("loader")),
         )
-    exposures = manifest_exposures(manifest, root, yml_files)
+    exposures = manifest_exposures(manifest, lines.exposures)
     return Project(
         name,
         root,
@@ -214,7 +214,8 @@ class _Lines:
         self.models: dict[tuple[str, str], tuple[str, int]] = {}
         self.columns: dict[tuple[str, str], dict[str, int]] = {}
         self.sources: dict[str, tuple[str, int]] = {}
-        for rel in yml_files:
+        self.exposures: dict[str, tuple[str, int]] = {}
+        for rel in yml_files:  # each file parsed once, for every kind of entry
             doc = load_schema_file(root, rel)
             if not isinstance(doc.data, dict):
                 continue
@@ -225,6 +226,8 @@ class _Lines:
                     self.columns.setdefault(key, {c.name: c.line for c in entry.columns})
             for source in schema_sources(doc, rel):
                 self.sources.setdefault(source.name, (source.file, source.line))
+            for exposure in schema_exposures(doc, rel):
+                self.exposures.setdefault(exposure.name, (exposure.file, exposure.line))
 
 
 def _tests_by_node(
