@@ -319,10 +319,11 @@ class LineageCache:
         self.facts_used[key] = facts_to_json(found)
 
     def to_json(self) -> dict[str, Any]:
+        """The entries used (unordered: the writer sorts keys, `json.dumps(sort_keys=True)`)."""
         return {
             "version": self.VERSION,
-            "entries": dict(sorted(self.used.items())),
-            "sql_facts": dict(sorted(self.facts_used.items())),
+            "entries": dict(self.used),
+            "sql_facts": dict(self.facts_used),
         }
 
 
