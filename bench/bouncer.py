@@ -2,6 +2,7 @@
 
     make bench-bouncer                         # builds bench/.venv-bouncer, then runs this
     .venv/bin/python bench/bouncer.py --models 10000
+    .venv/bin/python bench/bouncer.py --floe-only --workdir /tmp/floe-10k  # floe alone
 
 Both tools read the same `target/manifest.json`, written by a real `dbt parse` of the
 project bench/enforce.py generates (gold models get an owner and a meta freshness, as
@@ -133,6 +134,41 @@ def timed(command: list[str], cwd: Path, repeat: int) -> tuple[float, int, str]:
     return best, code, out
 
 
+def measured(command: list[str], cwd: Path) -> tuple[float, float, int, int]:
+    """One run: (wall s, CPU s of the process, its peak RSS in MB, exit code)."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, cwd=cwd, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss // 1024, proc.returncode
+
+
+def floe_only(root: Path, repeat: int) -> None:
+    """`floe compile` with target/manifest.json, then on the files alone: a warm-up run,
+    then `repeat` runs; median and min wall, median CPU, peak RSS."""
+    floe_cmd = [str(BIN / "floe"), "compile", "--dir", str(root)]
+    manifest = root / "target" / "manifest.json"
+    aside = root / "manifest.json.aside"
+    print(f"{'floe compile':<24} {'median s':>9} {'min s':>7} {'cpu s':>7} {'peak MB':>8}  exit")
+    for label in ("with manifest.json", "files (no manifest)"):
+        if label.startswith("files"):
+            manifest.rename(aside)
+        try:
+            measured(floe_cmd, root)  # warm: lineage cache and OS file cache filled
+            runs = [measured(floe_cmd, root) for _ in range(max(1, repeat))]
+        finally:
+            if aside.exists():
+                aside.rename(manifest)
+        walls = sorted(r[0] for r in runs)
+        cpus = sorted(r[1] for r in runs)
+        print(
+            f"{label:<24} {walls[len(walls) // 2]:>9.2f} {walls[0]:>7.2f} "
+            f"{cpus[len(cpus) // 2]:>7.2f} {max(r[2] for r in runs):>8}  {runs[-1][3]}"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=10000)
@@ -140,8 +176,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workdir", type=Path, help="keep the parsed project here and reuse it next time"
     )
+    parser.add_argument(
+        "--floe-only",
+        action="store_true",
+        help="no dbt-bouncer: floe compile with and without the manifest (median of --repeat)",
+    )
     args = parser.parse_args(argv)
-    if not BOUNCER.is_file():
+    if not args.floe_only and not BOUNCER.is_file():
         print(f"dbt-bouncer not found at {BOUNCER}: run `make bench-bouncer`", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="floe-bouncer-") as tmp:
@@ -152,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             prepare(root, args.models)
         shutil.rmtree(root / ".floe", ignore_errors=True)
         install_platform(root, work / "platform")
+        if args.floe_only:
+            floe_only(root, args.repeat)
+            return 0
         floe_cmd = [str(BIN / "floe"), "compile", "--dir", str(root), "--format", "json"]
         bouncer_cmd = [str(BOUNCER), "--config-file", str(root / "dbt-bouncer.yml")]
         floe_s, floe_code, floe_out = timed(floe_cmd, root, args.repeat)

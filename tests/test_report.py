@@ -184,3 +184,21 @@ def test_every_rule_id_has_a_sarif_summary() -> None:
     used = set(re.findall(rf'"((?:{families})\.[a-z_]+)"', source))
     assert used, "no rule ids found in floe/rules"
     assert used <= set(report.RULE_SUMMARIES), sorted(used - set(report.RULE_SUMMARIES))
+
+
+def test_a_long_findings_table_shows_the_most_severe_and_counts_the_rest() -> None:
+    from rich.console import Console
+
+    many = [
+        Finding("naming.prefix", "warning", f"m{i:03d}", "models/x.yml", i + 1, "w", "h")
+        for i in range(30)
+    ] + [Finding("layer.required_test", "error", "zz_last", "models/y.yml", 3, "e", "h")]
+    console = Console(width=160, record=True, color_system=None)
+    report.print_findings(console, many, limit=5)
+    text = console.export_text()
+    assert "zz_last" in text  # the error is shown although its model sorts last
+    assert "m003" in text and "m004" not in text  # then the first warnings, in order
+    assert "… 26 more findings not shown (26 warnings): every finding is in findings.json" in text
+    console = Console(width=160, record=True, color_system=None)
+    report.print_findings(console, many, limit=31)
+    assert "more findings not shown" not in console.export_text()

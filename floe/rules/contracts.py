@@ -122,7 +122,8 @@ def _columns_match(ctx: Context, model: Model) -> list[Finding]:
     level = severity(ctx.platform.contracts.columns_match)
     if level is None or not model.props.sql:
         return []
-    found = facts(model.props.sql, ctx.platform.manifest.plugins.get("compute"))
+    compute = ctx.platform.manifest.plugins.get("compute")
+    found = facts(model.props.sql, compute, cache=ctx.lineage_cache)
     if found is None or found.columns is None:
         return []  # unparsable SQL or `*`: the output columns are not known here
     selected = {name.lower() for name in found.columns}

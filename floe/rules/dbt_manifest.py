@@ -8,8 +8,6 @@ Line numbers are not in the manifest: the schema YAML files are scanned for them
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any, Literal
 from floe.errors import UsageError
 from floe.rules.dbt_reader import SLUG, grants_of, load_schema_file, primary_key
 from floe.rules.model import Column, Finding, Model, Project, Seed, Source
-from floe.rules.props_reader import manifest_exposures, props_from_node
+from floe.rules.props_reader import manifest_exposures, props_from_node, schema_exposures
 from floe.rules.schema_yaml import classification_of, schema_entries, schema_sources, str_or_none
 
 _GOVERNED = ("model", "snapshot")
@@ -27,11 +25,20 @@ _GOVERNED = ("model", "snapshot")
 def read_manifest(
     root: Path, path: Path, name: str, yml_files: list[str], known: Mapping[str, str]
 ) -> Project:
+    """The Project of a manifest.json, read once (streamed, slimmed; see manifest_stream),
+    with `read_from` saying what was read: path, digest, dbt's timestamp."""
+    from floe.rules.manifest_stream import read_slim
+
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        manifest, digest = read_slim(path)
+    except (OSError, ValueError) as exc:
         raise _unreadable(f"cannot read: {exc}") from None
-    return project_from_manifest(root, manifest, name, yml_files, known)
+    origin = _origin(root, path, manifest, digest)
+    try:  # the slim document is ours: each node goes as soon as its Model is built
+        project = _project(root, manifest, name, yml_files, known, consume=True)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise _unreadable(f"unexpected shape ({type(exc).__name__}: {exc})") from None
+    return replace(project, read_from=origin)
 
 
 def project_from_manifest(
@@ -45,13 +52,10 @@ def project_from_manifest(
         raise _unreadable(f"unexpected shape ({type(exc).__name__}: {exc})") from None
 
 
-def manifest_origin(root: Path, path: Path) -> dict[str, Any]:
+def _origin(root: Path, path: Path, manifest: Any, digest: str) -> dict[str, Any]:
     """What compiled.json says about a manifest it read: path, digest, dbt's timestamp."""
-    data = path.read_bytes()
-    try:
-        generated = (json.loads(data).get("metadata") or {}).get("generated_at")
-    except (ValueError, AttributeError):
-        generated = None
+    metadata = manifest.get("metadata") if isinstance(manifest, dict) else None
+    generated = metadata.get("generated_at") if isinstance(metadata, dict) else None
     try:
         shown = path.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
@@ -59,7 +63,7 @@ def manifest_origin(root: Path, path: Path) -> dict[str, Any]:
     return {
         "kind": "manifest",
         "path": shown,
-        "digest": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "digest": digest,
         "generated_at": generated,
         "mtime": path.stat().st_mtime,
     }
@@ -96,16 +100,30 @@ def _unreadable(why: str) -> UsageError:
 
 
 def _project(
-    root: Path, manifest: Any, name: str, yml_files: list[str], known: Mapping[str, str]
+    root: Path,
+    manifest: Any,
+    name: str,
+    yml_files: list[str],
+    known: Mapping[str, str],
+    *,
+    consume: bool = False,
 ) -> Project:
+    """`consume`: pop each node from `manifest` once read (memory: one copy, not two)."""
     nodes: dict[str, Any] = manifest.get("nodes") or {}
     lines = _Lines(root, yml_files)
     model_tests, column_tests = _tests_by_node(nodes)
     models: dict[str, Model] = {}
     seeds: dict[str, Seed] = {}
     keys = _keys(nodes, manifest.get("sources") or {})
+    built = {
+        str(node.get("name"))
+        for node in nodes.values()
+        if isinstance(node, dict)
+        and node.get("resource_type") == "model"
+        and (node.get("config") or {}).get("materialized") != "ephemeral"
+    }
     for unique_id in sorted(nodes):
-        node = nodes[unique_id]
+        node = nodes.pop(unique_id) if consume else nodes[unique_id]
         kind = node.get("resource_type")
         if kind in _GOVERNED:
             model = _model(node, unique_id, model_tests, column_tests, lines, known)
@@ -141,8 +159,17 @@ def _project(
             str_or_none(node.get("description")),
             str_or_none(node.get("loader")),
         )
-    exposures = manifest_exposures(manifest, root, yml_files)
-    return Project(name, root, models, sources, seeds, "manifest", exposures=exposures)
+    exposures = manifest_exposures(manifest, lines.exposures)
+    return Project(
+        name,
+        root,
+        models,
+        sources,
+        seeds,
+        "manifest",
+        exposures=exposures,
+        built_models=tuple(sorted(built)),
+    )
 
 
 def _keys(nodes: dict[str, Any], sources: dict[str, Any]) -> dict[str, str]:
@@ -187,7 +214,8 @@ class _Lines:
         self.models: dict[tuple[str, str], tuple[str, int]] = {}
         self.columns: dict[tuple[str, str], dict[str, int]] = {}
         self.sources: dict[str, tuple[str, int]] = {}
-        for rel in yml_files:
+        self.exposures: dict[str, tuple[str, int]] = {}
+        for rel in yml_files:  # each file parsed once, for every kind of entry
             doc = load_schema_file(root, rel)
             if not isinstance(doc.data, dict):
                 continue
@@ -198,6 +226,8 @@ class _Lines:
                     self.columns.setdefault(key, {c.name: c.line for c in entry.columns})
             for source in schema_sources(doc, rel):
                 self.sources.setdefault(source.name, (source.file, source.line))
+            for exposure in schema_exposures(doc, rel):
+                self.exposures.setdefault(exposure.name, (exposure.file, exposure.line))
 
 
 def _tests_by_node(

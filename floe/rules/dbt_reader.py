@@ -109,8 +109,7 @@ def read_project(
         return replace(project, read_from={"kind": "dbt-parse"})
     if has_manifest and (given or path.stat().st_mtime > scan.newest):
         with paused_gc():
-            project = dm.read_manifest(root, path, name, scan.yml, known)
-        return replace(project, read_from=dm.manifest_origin(root, path))
+            return dm.read_manifest(root, path, name, scan.yml, known)
     with paused_gc():
         project = _Reader(root, name, config, known).read(scan)
     if has_manifest:

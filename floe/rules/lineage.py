@@ -20,9 +20,12 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from floe.rules.model import Model
+
+if TYPE_CHECKING:
+    from floe.rules.sql_scan import SqlFacts
 
 Dep = tuple[str, str]  # (upstream node: model name, seed name or "source:s.t"; column)
 _DIALECTS = {
@@ -273,6 +276,10 @@ class LineageCache:
         valid = isinstance(data, dict) and data.get("version") == self.VERSION
         self.entries: dict[str, Any] = entries if valid and isinstance(entries, dict) else {}
         self.used: dict[str, Any] = {}
+        # The SQL rules' facts (sql_scan.facts) by digest of the rendered SQL and dialect.
+        facts = data.get("sql_facts") if valid else None
+        self.facts: dict[str, Any] = facts if isinstance(facts, dict) else {}
+        self.facts_used: dict[str, Any] = {}
         self.hits = 0
         self.misses = 0
 
@@ -292,8 +299,32 @@ class LineageCache:
         self.used[key] = lineage.to_json()
         self.misses += 1
 
+    def facts_get(self, key: str) -> tuple[bool, SqlFacts | None]:
+        """(found, facts); a damaged entry is not found (recomputed, never trusted)."""
+        from floe.rules.sql_scan import facts_from_json
+
+        raw = self.facts.get(key)
+        if raw is None:
+            return False, None
+        try:
+            found = facts_from_json(raw)
+        except (TypeError, ValueError):
+            return False, None
+        self.facts_used[key] = raw
+        return True, found
+
+    def facts_put(self, key: str, found: SqlFacts | None) -> None:
+        from floe.rules.sql_scan import facts_to_json
+
+        self.facts_used[key] = facts_to_json(found)
+
     def to_json(self) -> dict[str, Any]:
-        return {"version": self.VERSION, "entries": dict(sorted(self.used.items()))}
+        """The entries used (unordered: the writer sorts keys, `json.dumps(sort_keys=True)`)."""
+        return {
+            "version": self.VERSION,
+            "entries": dict(self.used),
+            "sql_facts": dict(self.facts_used),
+        }
 
 
 _SELECT_WORD = re.compile(r"\bselect\b", re.IGNORECASE)

@@ -101,6 +101,9 @@ class Project:
     read_from: dict[str, Any] = field(default_factory=dict)
     # Findings the reader itself makes (a stale manifest, unparsable SQL, ...).
     reader_findings: tuple[Finding, ...] = ()
+    # Manifest mode: the names of the model nodes dbt builds as relations (not ephemeral,
+    # any package), so an orchestrator lists its assets without parsing the manifest again.
+    built_models: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

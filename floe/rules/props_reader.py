@@ -8,8 +8,7 @@ missing), never as a crash.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from floe.rules.props import Constraint, Exposure, NodeProps
@@ -132,19 +131,13 @@ def schema_exposures(doc: LinedYaml, rel: str) -> Iterator[Exposure]:
 
 
 def manifest_exposures(
-    manifest: dict[str, Any], root: Path, yml_files: list[str]
+    manifest: dict[str, Any], lines: Mapping[str, tuple[str, int]]
 ) -> tuple[Exposure, ...]:
-    """Exposures of dbt's manifest.json, each at its line in the schema YAML."""
+    """Exposures of dbt's manifest.json, each at its (file, line) in the schema YAML."""
     found: list[Exposure] = []
     exposures = _dict(manifest.get("exposures"))
     if not exposures:
         return ()
-    from floe.rules.dbt_reader import load_schema_file
-
-    lines: dict[str, tuple[str, int]] = {}
-    for rel in yml_files:
-        for exposure in schema_exposures(load_schema_file(root, rel), rel):
-            lines.setdefault(exposure.name, (exposure.file, exposure.line))
     for unique_id in sorted(exposures):
         node = _dict(exposures[unique_id])
         name = str(node.get("name") or unique_id)

@@ -66,7 +66,7 @@ def check_sql(ctx: Context) -> list[Finding]:
         wanted = [(r, lv) for r, lv in scoped if r.layers is None or layer in r.layers]
         if not wanted or not model.props.sql:
             continue
-        found = facts(model.props.sql, dialect, columns=False)
+        found = facts(model.props.sql, dialect, columns=False, cache=ctx.lineage_cache)
         if found is None:
             continue  # unparsable SQL is the sound gate's finding, not a crash here
         for rule, level in wanted:

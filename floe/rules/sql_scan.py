@@ -10,8 +10,10 @@ sound gate reports unparsable SQL itself). Results are cached by the SQL text.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 MARK = "__floe_"
 _REF = re.compile(
@@ -59,13 +61,68 @@ _CTE_NAME = re.compile(r"(\w+)\s+as\s*\(")
 CLEAN = SqlFacts(columns=None, stars=(), relations=(), cartesian=())
 
 
-def facts(sql: str, dialect: str | None, *, columns: bool = True) -> SqlFacts | None:
+class FactsCache(Protocol):
+    """Facts by digest of the rendered SQL and dialect, kept between compiles."""
+
+    def facts_get(self, key: str) -> tuple[bool, SqlFacts | None]: ...
+    def facts_put(self, key: str, found: SqlFacts | None) -> None: ...
+
+
+def facts(
+    sql: str, dialect: str | None, *, columns: bool = True, cache: FactsCache | None = None
+) -> SqlFacts | None:
     """The SQL's facts; with `columns=False` a query that plainly has no star, no join and
-    reads only ref()/source()/CTEs skips the parse (its output columns stay unknown)."""
+    reads only ref()/source()/CTEs skips the parse (its output columns stay unknown).
+    With a `cache` (the compile's lineage cache) a SQL text parsed before is not parsed."""
     rendered = render(sql)
     if not columns and _plainly_clean(rendered.lower()):
         return CLEAN
-    return _facts(rendered, _DIALECTS.get(dialect or "", "duckdb"))
+    name = _DIALECTS.get(dialect or "", "duckdb")
+    if cache is None:
+        return _facts(rendered, name)
+    key = hashlib.sha256(f"{name}\0{rendered}".encode()).hexdigest()
+    hit, found = cache.facts_get(key)
+    if not hit:
+        found = _facts(rendered, name)
+        cache.facts_put(key, found)
+    return found
+
+
+def facts_to_json(found: SqlFacts | None) -> list[Any]:
+    """`[]` for unparsable SQL, else [columns, stars, relations, cartesian]."""
+    if found is None:
+        return []
+    columns = None if found.columns is None else list(found.columns)
+    return [
+        columns,
+        list(found.stars),
+        [list(item) for item in found.relations],
+        [list(item) for item in found.cartesian],
+    ]
+
+
+def facts_from_json(data: Any) -> SqlFacts | None:
+    """The inverse of `facts_to_json`; a wrong shape raises ValueError (never trusted)."""
+    if data == []:
+        return None
+    columns, stars, relations, cartesian = data
+
+    def pairs(items: Any) -> tuple[tuple[str, int], ...]:
+        out = tuple((name, line) for name, line in items)
+        if not all(isinstance(n, str) and type(line) is int for n, line in out):
+            raise ValueError("bad relation entry")
+        return out
+
+    if columns is not None and not all(isinstance(c, str) for c in columns):
+        raise ValueError("bad column entry")
+    if not all(type(line) is int for line in stars):
+        raise ValueError("bad star entry")
+    return SqlFacts(
+        columns=None if columns is None else tuple(columns),
+        stars=tuple(stars),
+        relations=pairs(relations),
+        cartesian=pairs(cartesian),
+    )
 
 
 def _plainly_clean(low: str) -> bool:

@@ -53,15 +53,29 @@ def write_code_location(
     out_dir: Path,
     project_dir: Path,
     profiles_dir: Path,
-    manifest_bytes: bytes,
+    manifest_bytes: bytes | Path,
     findings: Iterable[GateFinding],
     platform: Mapping[str, Any],
     freshness_models: Iterable[str] = (),
+    model_names: Iterable[str] | None = None,
 ) -> CodeLocation:
-    """Write target/floe/dagster/ (three files, each temp-then-rename)."""
+    """Write target/floe/dagster/ (three files, each temp-then-rename); `model_names`
+    when the reader already listed the manifest's models (no second parse); a manifest
+    file given as a Path is copied in chunks, never held in memory whole."""
     folder = out_dir / DAGSTER_DIR
-    digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
-    models = _model_names(json.loads(manifest_bytes))
+    if isinstance(manifest_bytes, Path):
+        digest = _copy(manifest_bytes, folder / MANIFEST_COPY)
+    else:
+        digest = "sha256:" + hashlib.sha256(manifest_bytes).hexdigest()
+        atomic_write(folder / MANIFEST_COPY, manifest_bytes, fsync=False)
+    if model_names is None:
+        models = _model_names(
+            json.loads(
+                manifest_bytes.read_bytes() if isinstance(manifest_bytes, Path) else manifest_bytes
+            )
+        )
+    else:
+        models = sorted(set(model_names))
     ordered = findings_list(findings)
     gate = {
         "blocked": any(f.severity == "error" for f in ordered),
@@ -74,7 +88,6 @@ def write_code_location(
         "profiles_dir": _relative(profiles_dir, folder),
         "project_dir": _relative(project_dir, folder),
     }
-    atomic_write(folder / MANIFEST_COPY, manifest_bytes, fsync=False)
     gate_text = json.dumps(gate, sort_keys=True, indent=2) + "\n"
     atomic_write(folder / GATE_FILE, gate_text.encode("utf-8"), fsync=False)
     atomic_write(folder / DEFINITIONS_FILE, DEFINITIONS.encode("utf-8"), fsync=False)
@@ -104,11 +117,46 @@ def code_location_for(compiled: Any, project_dir: Path, profiles_dir: Path) -> C
     meta = tree.manifest.metadata
     platform = {"name": meta.name, "version": meta.version, "digest": meta.digest}
     return write_code_location(
-        compiled.out_dir, project_dir, profiles_dir, manifest_bytes, findings, platform, fresh
+        compiled.out_dir,
+        project_dir,
+        profiles_dir,
+        manifest_bytes,
+        findings,
+        platform,
+        fresh,
+        project.built_models,
     )
 
 
-def _checked_manifest(compiled: Any) -> bytes | None:
+def _copy(source: Path, target: Path) -> str:
+    """Copy `source` to `target` (temp then rename), returning the copy's sha256 digest."""
+    import os
+    import tempfile
+
+    from floe.files import write_failed
+
+    sha = hashlib.sha256()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise write_failed(target, exc) from None
+    try:
+        with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
+            while chunk := src.read(1 << 20):
+                sha.update(chunk)
+                out.write(chunk)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_failed(target, exc) from None
+        raise
+    return "sha256:" + sha.hexdigest()
+
+
+def _checked_manifest(compiled: Any) -> bytes | Path | None:
     if compiled.parsed is not None:
         document = compiled.parsed.document
         return (json.dumps(document, sort_keys=True) + "\n").encode("utf-8")
@@ -117,7 +165,7 @@ def _checked_manifest(compiled: Any) -> bytes | None:
         path = Path(str(read_from["path"]))
         if not path.is_absolute():
             path = Path(compiled.project.root) / path
-        return path.read_bytes() if path.is_file() else None
+        return path if path.is_file() else None
     return None
 
 
