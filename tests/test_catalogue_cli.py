@@ -166,3 +166,34 @@ def test_old_tree_without_catalogue_files_loads_with_families_off(
     tree = load_tree(root)
     assert tree.contracts.required.severity == "off"
     assert not any(path.name == "contracts.json" for path in root.rglob("*"))
+
+
+def _reseal(path: Path, body: dict[str, object], key: bytes) -> None:
+    import hashlib
+    import hmac
+
+    data = json.dumps(body, sort_keys=True, separators=(",", ":")).encode() + b"\n"
+    mac = hmac.new(key, data, hashlib.sha256).hexdigest().encode()
+    path.write_bytes(b"floe-sealed-v1 " + mac + b"\n" + data)
+
+
+def test_a_forged_lineage_cache_cannot_hide_findings(broken: Path) -> None:
+    from floe.project.sealed import seal_key
+
+    assert run_floe("compile", "--dir", str(broken)).exit_code == 1
+    findings = broken / "target/floe/findings.json"
+    before = sorted(f["rule_id"] for f in json.loads(findings.read_text())["findings"])
+    assert "sql.hardcoded_relation" in before
+    cache = broken / "target/floe/lineage-cache.json"
+    body = json.loads(cache.read_bytes().split(b"\n", 1)[1])
+    for facts in body["sql_facts"].values():
+        facts[2] = []  # "this SQL names no hard-coded relation"
+    # committed to the repository or made on another machine: another key, ignored here
+    _reseal(cache, body, b"k" * 32)
+    assert run_floe("compile", "--dir", str(broken)).exit_code == 1
+    assert sorted(f["rule_id"] for f in json.loads(findings.read_text())["findings"]) == before
+    # the same forgery sealed with this user's key is trusted: the seal is what stops it
+    _reseal(cache, body, seal_key())
+    run_floe("compile", "--dir", str(broken))
+    forged = [f["rule_id"] for f in json.loads(findings.read_text())["findings"]]
+    assert "sql.hardcoded_relation" not in forged

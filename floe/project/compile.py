@@ -139,13 +139,15 @@ def coverage_line(result: EnforcementResult, minimum: float, blocking: bool = Tr
 
 def _load_lineage_cache(out_dir: Path) -> LineageCache:
     """The lineage of the last compile; anything unreadable starts a fresh cache."""
+    from floe.project.sealed import read_sealed
     from floe.rules.lineage import LineageCache
     from floe.rules.model import paused_gc
 
+    body = read_sealed(out_dir / LINEAGE_CACHE)  # None: missing, damaged or forged
     try:
         with paused_gc():  # ~100k small objects for 10k models: no collection passes
-            data = json.loads((out_dir / LINEAGE_CACHE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+            data = json.loads(body) if body is not None else None
+    except ValueError:
         data = None
     return LineageCache(data)
 
@@ -196,6 +198,7 @@ def _compile(
     from floe.project.plugins.dagster import code_location_for
     from floe.project.profiles import build_profile, read_profile_name, write_profile
     from floe.project.report_formats import with_baseline
+    from floe.project.sealed import write_sealed
     from floe.project.waivers import apply_waivers, read_waivers
     from floe.rules.engine import evaluate
 
@@ -210,7 +213,7 @@ def _compile(
     result = apply_waivers(result, read_waivers(project_dir, project), policy)
     result = with_baseline(result, baseline)  # known findings do not block
     compact = json.dumps(cache.to_json(), sort_keys=True, separators=(",", ":")) + "\n"
-    report.write_text(out_dir / LINEAGE_CACHE, compact)
+    write_sealed(out_dir / LINEAGE_CACHE, compact.encode())
     written = None
     profile_path = None
     if not result.blocking:
