@@ -47,9 +47,10 @@ def publish_platform(request: ReleaseRequest, events: Events = NULL_EVENTS) -> P
         key_path = _manifest_key(request.source, files)
         if key_path is not None:
             events.step(f"Signing key from the manifest's security.signing.key: {key_path}")
-    from floe.signing import load_signer
+    from floe.signing.sign import key_signer
 
-    signer = load_signer(key_path) if key_path is not None else None  # before any push
+    # Decrypted before any push, and only when something is signed (see publish).
+    signer = key_signer(key_path) if key_path is not None else None
     return publish(
         PublishRequest(
             files=files, version=request.version, origin=str(request.artifacts),
