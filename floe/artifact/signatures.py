@@ -34,17 +34,9 @@ def sign_reference(
     options: RegistryOptions | None = None,
 ) -> SignResult:
     """Sign REF: both cosign formats with the key at `key_path` (its password from
-    FLOE_SIGNING_PASSWORD or a prompt), a Sigstore bundle keyless. When both of the
-    key's signatures are there and verify (checked with its `cosign.pub`), nothing is
-    pushed and the key is not decrypted."""
-    from floe.signing.sign import (
-        docker_reference_for,
-        key_signer,
-        sign_artifact,
-        sign_keyless,
-        signed_by,
-        unlock,
-    )
+    FLOE_SIGNING_PASSWORD or a prompt), a Sigstore bundle keyless."""
+    from floe.signing import load_signer
+    from floe.signing.sign import docker_reference_for, sign_artifact, sign_keyless
 
     if (key_path is None) == (not keyless):
         raise UsageError(
@@ -52,17 +44,11 @@ def sign_reference(
             "pass exactly one of --key cosign.key or --keyless",
             hint="create a key with `floe platform keygen`",
         )
-    signer: Signer | None = key_signer(key_path) if key_path is not None else None
+    signer: Signer | None = load_signer(key_path) if key_path is not None else None
     target, parsed = open_target(ref, options)
     manifest = resolve(target, parsed)
     docker_ref = docker_reference_for(parsed)
     if signer is not None:
-        found = signed_by(target, manifest, signer)
-        if found is not None:
-            legacy, referrer = found
-            return SignResult(parsed, manifest.digest, signer.fingerprint,
-                              [(legacy, False), (referrer, True)])  # fmt: skip
-        unlock(signer)
         pushed = sign_artifact(target, manifest, signer, docker_ref)
         who = signer.fingerprint
     else:
