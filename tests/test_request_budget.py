@@ -21,6 +21,7 @@ from conftest import run_floe
 from oci_helpers import tree_files, write_tree
 from registry_fixtures import FaultProxy
 
+from floe.errors import GateError
 from floe.oci.copy import StaticTarget, copy_graph
 from floe.oci.remote import RemoteTarget
 from floe.oci.target import EMPTY_DIGEST, EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST, Descriptor
@@ -442,3 +443,26 @@ def test_init_asks_each_question_once(
     # The referrers of the platform are asked (once); those of its signature bundle are not.
     referrers = [line for line in asked if "/referrers/" in line]
     assert len(referrers) == 1
+
+
+def test_a_file_changed_since_packing_never_lands(
+    registry: Any, repo_name: str, tmp_path: Path
+) -> None:
+    """Read once: hashed as it is sent, the last byte withheld when the digest is wrong."""
+    path = tmp_path / "layer.bin"
+    original = os.urandom((2 << 20) + 11)
+    desc = _blob(original)
+    path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # changed after packing
+    root_data = cj({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x.m",
+        "config": {"mediaType": OCI_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
+        "layers": [desc.to_json()],
+    })  # fmt: skip
+    root = Descriptor.for_bytes(OCI_MANIFEST, root_data)
+    source = StaticTarget({desc.digest: path, EMPTY_DIGEST: EMPTY_JSON, root.digest: root_data})
+    target = RemoteTarget(registry.host, repo_name)
+    with pytest.raises(GateError) as info:
+        copy_graph(source, target, root, tag="v1")
+    assert info.value.slug == "pull_digest_mismatch"
+    fresh = RemoteTarget(registry.host, repo_name)
+    assert not fresh.exists(desc) and not fresh.exists(root)

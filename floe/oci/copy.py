@@ -9,6 +9,7 @@ destination; a big blob never sits in memory.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import threading
 from collections.abc import Callable, Iterator
@@ -308,6 +309,60 @@ def _is_seekable(stream: IO[bytes]) -> bool:
         return False
 
 
+class CheckedFile:
+    """A local file checked against its descriptor while a destination reads it.
+
+    The read that completes `desc.size` bytes returns only when the digest matches, so
+    a file changed since it was hashed never reaches a destination whole (an upload
+    breaks off before its last byte); more or fewer bytes fail too. Seekable: a seek
+    elsewhere than where the check stands re-reads up to there (an upload's retry).
+    """
+
+    def __init__(self, handle: IO[bytes], desc: Descriptor) -> None:
+        self._handle, self._desc = handle, desc
+        self._hash = hashlib.sha256()
+        self._checked = 0  # bytes hashed so far: always the handle's position
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._checked
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self._handle.seek(offset, whence)
+        if position != self._checked:
+            self._handle.seek(0)
+            self._hash, self._checked = hashlib.sha256(), 0
+            while self._checked < position and self.read(min(CHUNK, position - self._checked)):
+                pass
+        return self._checked
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:  # to the end, which must come where promised
+            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        left = self._desc.size - self._checked
+        if size > left:
+            size = left + 1  # one byte more than promised shows a file that grew
+        data = self._handle.read(size)
+        if len(data) > left or (not data and left):
+            self._fail(f"it has {'more' if data else 'fewer'} than {self._desc.size} bytes")
+        self._hash.update(data)
+        self._checked += len(data)
+        if data and self._checked == self._desc.size:
+            got = "sha256:" + self._hash.hexdigest()
+            if got != self._desc.digest:
+                self._fail(f"its content hashes to {got}")
+        return data
+
+    def _fail(self, why: str) -> None:
+        raise GateError(
+            "pull_digest_mismatch",
+            f"{self._desc.digest}: the local file changed since it was packed ({why})",
+            hint="the source is corrupt or tampered with; nothing was stored",
+        )
+
+
 class StaticTarget:
     """A read-only Target over blobs held in memory or on disk (the source of a publish)."""
 
@@ -327,16 +382,10 @@ class StaticTarget:
         if data is None:
             raise GateError("blob_not_found", f"{self._name} lacks {desc.digest}")
         if isinstance(data, Path):
-            # A local file: verified here (size and digest, one read), then handed over as
-            # a seekable file so a registry upload can stream it without spooling. Every
-            # destination verifies again on push (the registry on PUT, a layout before its
-            # rename), so a file changed after this check is still refused.
+            # A local file, read once: checked as it is read and handed over seekable,
+            # so a registry upload streams it (and rewinds it for a retry) unspooled.
             with data.open("rb") as handle:
-                reader = VerifyingReader(handle, desc)
-                while reader.read(CHUNK):
-                    pass
-                handle.seek(0)
-                yield handle
+                yield cast(IO[bytes], CheckedFile(handle, desc))
         else:
             # Bytes in memory: checked once here, then handed over seekable (no spooling).
             VerifyingReader(iter([data]), desc).read()

@@ -191,8 +191,8 @@ class Uploads:
             raise self._too_large(desc)
         # The registry takes no body this large in one request: chunks from here on.
         with self._lock:
-            self.monolithic_limit = min(self.chunk_size, desc.size - 1)
-            self.chunk_size = self.monolithic_limit or 1
+            self.chunk_size = min(self.chunk_size, max(CHUNK, desc.size // 2))
+            self.monolithic_limit = min(self.chunk_size, desc.size - 1)  # this one too
         stream.seek(start)
         self._upload_once(desc, stream, start, budget)
 
