@@ -12,7 +12,9 @@ interpreter start-up where a user would pay it, and peak RSS is the child's
 (GNU time, the kernel's VmHWM). Children cache bytecode in the run's temp folder
 (after one untimed warm-up pass), as an installed package has it, even when the
 calling shell sets PYTHONDONTWRITEBYTECODE. For (a) the registry's log gives the
-number of requests each step made. Run: `.venv/bin/python bench/transfer.py [--quick]`.
+number of requests each step made. API workers get a 600 s network deadline (a
+loaded machine makes a run slow, not failed). Run:
+`.venv/bin/python bench/transfer.py [--quick] [--repeat N] [--only b]`.
 """
 
 from __future__ import annotations
