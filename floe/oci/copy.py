@@ -273,6 +273,7 @@ class _Counting:
         self, raw: IO[bytes], desc: Descriptor, notify: Callable[[str, Descriptor, int], None]
     ) -> None:
         self.raw, self.desc, self.notify = raw, desc, notify
+        self.checks = getattr(raw, "checks", None)  # the source checks itself (target.verified)
         self._seekable = _is_seekable(raw)
         self._start = raw.tell() if self._seekable else 0
         self._pos = self._reported = 0
@@ -320,6 +321,7 @@ class CheckedFile:
 
     def __init__(self, handle: IO[bytes], desc: Descriptor) -> None:
         self._handle, self._desc = handle, desc
+        self.checks = (desc.digest, desc.size)  # see target.verified
         self._hash = hashlib.sha256()
         self._checked = 0  # bytes hashed so far: always the handle's position
 
