@@ -285,6 +285,12 @@ _REGISTRY = (
     ),
     _slug("signing_key_unsupported", USAGE, 2, "A key type or curve cosign does not sign with"),
     _slug("signing_key_password", USAGE, 2, "Wrong password, or none available without a terminal"),
+    _slug(
+        "signing_key_pair_mismatch",
+        USAGE,
+        2,
+        "cosign.key is not the private half of its cosign.pub",
+    ),
     _slug("signing_key_exists", CONFLICT, 2, "keygen / import-key would overwrite a key file"),
     _slug("sign_key_required", USAGE, 2, "Neither or both of --key and --keyless"),
     _slug(

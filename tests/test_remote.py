@@ -7,6 +7,7 @@ import io
 import json
 import os
 import shutil
+import tempfile
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -139,12 +140,20 @@ def test_chunked_upload_above_threshold(registry: Registry, repo_name: str) -> N
         assert stream.read() == payload
 
 
-def test_unseekable_stream_is_spooled(registry: Registry, repo_name: str, tmp_path: Path) -> None:
+def test_unseekable_stream_is_streamed(
+    registry: Registry, repo_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     payload = os.urandom(60_000)  # fits the pipe buffer
     layer = _blob(payload)
     read_end, write_end = os.pipe()
     with os.fdopen(write_end, "wb") as writer:
         writer.write(payload)
+
+    def no_spool(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the upload spooled its source")
+
+    monkeypatch.setattr(tempfile, "SpooledTemporaryFile", no_spool)
+    monkeypatch.setattr(tempfile, "TemporaryFile", no_spool)
     with os.fdopen(read_end, "rb") as pipe:
         RemoteTarget(registry.host, repo_name).push(layer, pipe)
     assert RemoteTarget(registry.host, repo_name).fetch_bytes(layer, max_size=1 << 20) == payload

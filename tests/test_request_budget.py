@@ -1,22 +1,80 @@
-"""Publish and pull ask the registry each question once (counted in the registry's log)."""
+"""Publish and pull ask the registry each question once (counted in the registry's log),
+over as few connections as they need (counted by a TCP relay), and uploads stream."""
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import io
 import json
+import os
+import socket
+import tempfile
+import threading
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import run_floe
 from oci_helpers import tree_files, write_tree
+from registry_fixtures import FaultProxy
 
+from floe.errors import GateError
+from floe.oci.copy import StaticTarget, copy_graph
 from floe.oci.remote import RemoteTarget
 from floe.oci.target import EMPTY_DIGEST, EMPTY_JSON, OCI_EMPTY, OCI_MANIFEST, Descriptor
 from floe.oci.target import canonical_json as cj
 
 pytestmark = pytest.mark.registry
+WRITES = ("PUT", "POST", "PATCH", "DELETE")
+
+
+class Relay:
+    """A TCP relay in front of a registry that counts the connections clients open."""
+
+    def __init__(self, port: int) -> None:
+        self.upstream = port
+        self.connections = 0
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.host = f"127.0.0.1:{self._server.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def ref(self, repo: str, tag: str | None = None) -> str:
+        return f"oci://{self.host}/{repo}" + (f":{tag}" if tag else "")
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            self.connections += 1
+            upstream = socket.create_connection(("127.0.0.1", self.upstream))
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pipe, args=(src, dst), daemon=True).start()
+
+    def close(self) -> None:
+        self._server.close()
+
+
+def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    try:
+        while data := src.recv(1 << 16):
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+
+@pytest.fixture
+def relay(registry: Any) -> Iterator[Relay]:
+    counting = Relay(registry.port)
+    yield counting
+    counting.close()
 
 
 @pytest.fixture
@@ -171,3 +229,240 @@ def test_republish_to_a_layout_leaves_its_index_alone(tmp_path: Path, tree: Path
     again = run_floe(*args, "--registry", ref)
     assert again.exit_code == 0, again.output
     assert (index.stat().st_ino, index.read_bytes()) == before  # not rewritten (same inode)
+
+
+def test_publish_and_pull_use_one_connection_each(
+    registry: Any, relay: Relay, repo_name: str, tree: Path, tmp_path: Path
+) -> None:
+    """Eight small blobs go one after the other over one kept-alive connection (404s of
+    HEAD and GET included); threads and their connections are for big or many blobs."""
+    result = run_floe(
+        "platform", "publish", "v1.2.3", "--artifacts", str(tree),
+        "--registry", relay.ref(repo_name), "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["blobs_copied"] == 8
+    assert relay.connections == 1
+    pulled = run_floe(
+        "platform", "pull", relay.ref(repo_name, "v1.2.3"), "--out", str(tmp_path / "out"),
+        "--no-require-signed", "--format", "json",
+    )  # fmt: skip
+    assert pulled.exit_code == 0, pulled.output
+    assert relay.connections == 2
+
+
+def _no_spooling(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("an upload spooled its source to a temporary file")
+
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, refuse)
+
+
+def test_a_big_file_goes_as_one_streamed_put(
+    registry: Any, repo_name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """65 MiB from a file, through the progress wrapper: POST + one PUT, nothing spooled
+    (the old path spooled every blob and sent this one as POST + 5 PATCH + PUT)."""
+    big = tmp_path / "big.bin"
+    with big.open("wb") as handle:
+        for _ in range(65):
+            handle.write(b"\x07" * (1 << 20))
+    desc = Descriptor(
+        "application/octet-stream",
+        "sha256:" + hashlib.sha256(b"\x07" * (65 << 20)).hexdigest(),
+        65 << 20,
+    )
+    root_data = cj({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x.big",
+        "config": {"mediaType": OCI_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
+        "layers": [desc.to_json()],
+    })  # fmt: skip
+    root = Descriptor.for_bytes(OCI_MANIFEST, root_data)
+    source = StaticTarget({desc.digest: big, EMPTY_DIGEST: EMPTY_JSON, root.digest: root_data})
+    progress: list[int] = []
+    _no_spooling(monkeypatch)
+    before = len(registry.request_log())
+    copy_graph(
+        source, RemoteTarget(registry.host, repo_name), root, tag="v1",
+        on_progress=lambda event, d, n: progress.append(n) if event == "advance" else None,
+    )  # fmt: skip
+    blob_writes = [
+        line.split()[0] for line in _requests(registry, repo_name, before)
+        if line.startswith(WRITES) and "/blobs/" in line
+    ]  # fmt: skip
+    assert Counter(blob_writes) == Counter({"POST": 2, "PUT": 2})  # the big blob, the config
+    assert sum(progress) == desc.size + 2
+    assert RemoteTarget(registry.host, repo_name).exists(desc)  # the registry checked the digest
+
+
+def test_a_registry_refusing_a_big_body_gets_chunks(
+    registry: Any, repo_name: str, fault_proxy: Callable[..., FaultProxy]
+) -> None:
+    proxy = fault_proxy()
+    proxy.inject("status", method="PUT", path="/blobs/uploads/", status=413)
+    target = RemoteTarget(proxy.host, repo_name)
+    first, second = os.urandom((3 << 20) + 5), os.urandom(2 << 20)
+    target.chunk_size = 1 << 20
+    target.push(Descriptor.for_bytes("application/octet-stream", first), io.BytesIO(first))
+    assert proxy.count("PATCH") == 4  # after the refused PUT: 1 MiB chunks
+    assert proxy.count("PUT") == 2
+    # learnt for the session: the next big blob is chunked at once, no refused PUT first
+    target.push(Descriptor.for_bytes("application/octet-stream", second), io.BytesIO(second))
+    assert proxy.count("PATCH") == 6 and proxy.count("PUT") == 3
+    reader = RemoteTarget(registry.host, repo_name)
+    for data in (first, second):
+        assert reader.fetch_bytes(_blob(data), 4 << 20) == data
+
+
+def _blob(data: bytes) -> Descriptor:
+    return Descriptor.for_bytes("application/octet-stream", data)
+
+
+def test_an_unseekable_source_is_fetched_again_not_spooled(
+    registry: Any,
+    repo_name: str,
+    fault_proxy: Callable[..., FaultProxy],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mirror streams the source registry's response into the upload; when that
+    upload breaks, the blob is fetched again (a registry stream cannot be rewound)."""
+    source = RemoteTarget(registry.host, repo_name)
+    payload = os.urandom(300_000)
+    layer = _blob(payload)
+    source.push(layer, io.BytesIO(payload))
+    source.push(_blob(EMPTY_JSON), io.BytesIO(EMPTY_JSON))
+    data = cj({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x.m",
+        "config": {"mediaType": OCI_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
+        "layers": [layer.to_json()],
+    })  # fmt: skip
+    root = Descriptor.for_bytes(OCI_MANIFEST, data)
+    source.push_manifest(root, data, "v1")
+    proxy = fault_proxy()
+    proxy.inject("reset", method="PUT", path=layer.digest.split(":")[1])  # in the query
+    _no_spooling(monkeypatch)
+    before = len(registry.request_log())
+    stats = copy_graph(source, RemoteTarget(proxy.host, repo_name + "-m"), root, tag="v1")
+    assert stats.blobs_copied == 2
+    gets = [
+        line for line in _requests(registry, repo_name, before)
+        if line == f"GET /v2/{repo_name}/blobs/{layer.digest}"
+    ]  # fmt: skip
+    assert len(gets) == 2  # the first stream was spent on the broken upload
+    assert RemoteTarget(registry.host, repo_name + "-m").fetch_bytes(layer, 1 << 20) == payload
+
+
+@pytest.fixture
+def key_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    project = tmp_path / "keys"
+    project.mkdir()
+    monkeypatch.setenv("FLOE_SIGNING_PASSWORD", "correct horse")
+    assert run_floe("platform", "keygen", cwd=project).exit_code == 0
+    return project
+
+
+def _signed_publish(registry: Any, repo: str, tree: Path, key: Path) -> Any:
+    return run_floe(
+        "platform", "publish", "v1.2.3", "--artifacts", str(tree), "--key", str(key),
+        "--registry", registry.ref(repo), "--format", "json",
+    )  # fmt: skip
+
+
+def test_signed_republish_writes_nothing_and_needs_no_password(
+    registry: Any, repo_name: str, tree: Path, key_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = key_project / "cosign.key"
+    first = _signed_publish(registry, repo_name, tree, key)
+    assert first.exit_code == 0, first.output
+    signatures = json.loads(first.stdout)["signatures"]
+    assert len(signatures) == 2
+    # No password anywhere and no terminal: asking for one would fail the command.
+    monkeypatch.delenv("FLOE_SIGNING_PASSWORD")
+    monkeypatch.delenv("COSIGN_PASSWORD", raising=False)
+    before = len(registry.request_log())
+    again = _signed_publish(registry, repo_name, tree, key)
+    assert again.exit_code == 0, again.output
+    out = json.loads(again.stdout)
+    assert out["signatures"] == signatures and out["blobs_copied"] == 0
+    log = _requests(registry, repo_name, before)
+    assert [line for line in log if line.startswith(WRITES)] == []
+    assert len(log) == len(set(log))  # each signature piece read once
+    # Something new to sign: the password is needed, and its absence refuses the
+    # publish before anything is pushed.
+    write_tree(tree, tree_files("1.2.4"))
+    before = len(registry.request_log())
+    refused = run_floe(
+        "platform", "publish", "v1.2.4", "--artifacts", str(tree), "--key", str(key),
+        "--registry", registry.ref(repo_name), "--format", "json",
+    )  # fmt: skip
+    assert refused.exit_code == 2 and "signing_key_password" in refused.output
+    assert [
+        line for line in _requests(registry, repo_name, before) if line.startswith(WRITES)
+    ] == []
+
+
+def test_a_stale_pub_beside_the_key_is_refused(
+    registry: Any, repo_name: str, tree: Path, key_project: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    assert run_floe("platform", "keygen", cwd=other).exit_code == 0
+    (key_project / "cosign.pub").write_bytes((other / "cosign.pub").read_bytes())
+    before = len(registry.request_log())
+    result = _signed_publish(registry, repo_name, tree, key_project / "cosign.key")
+    assert result.exit_code == 2 and "signing_key_pair_mismatch" in result.output
+    assert [
+        line for line in _requests(registry, repo_name, before) if line.startswith(WRITES)
+    ] == []
+
+
+def test_init_asks_each_question_once(
+    tmp_path: Path, registry: Any, repo_name: str, fault_proxy: Callable[..., FaultProxy]
+) -> None:
+    """A signed platform, `floe init` through a proxy that logs every request (the
+    registry's own log leaves out routes it lacks, such as the referrers API)."""
+    from lifecycle_helpers import make_signer, make_tree, publish
+
+    signer, pub = make_signer(tmp_path / "keys")
+    for version in ("1.2.2", "1.2.3"):
+        publish(registry.ref(repo_name), make_tree(version), signer=signer)
+    proxy = fault_proxy()
+    project = tmp_path / "p"
+    project.mkdir()
+    result = run_floe(
+        "init", "--platform=v1.2.*", "--registry", proxy.ref(repo_name), "--key", str(pub),
+        cwd=project,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    asked = [line for line in proxy.requests if f"/v2/{repo_name}/" in line]
+    assert [line for line in asked if line.startswith(WRITES)] == []
+    assert sorted(line for line, n in Counter(asked).items() if n > 1) == []
+    tags = f"GET /v2/{repo_name}/tags/list"
+    assert asked.count(tags) == 1
+    # The referrers of the platform are asked (once); those of its signature bundle are not.
+    referrers = [line for line in asked if "/referrers/" in line]
+    assert len(referrers) == 1
+
+
+def test_a_file_changed_since_packing_never_lands(
+    registry: Any, repo_name: str, tmp_path: Path
+) -> None:
+    """Read once: hashed as it is sent, the last byte withheld when the digest is wrong."""
+    path = tmp_path / "layer.bin"
+    original = os.urandom((2 << 20) + 11)
+    desc = _blob(original)
+    path.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # changed after packing
+    root_data = cj({
+        "schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": "application/x.m",
+        "config": {"mediaType": OCI_EMPTY, "digest": EMPTY_DIGEST, "size": 2},
+        "layers": [desc.to_json()],
+    })  # fmt: skip
+    root = Descriptor.for_bytes(OCI_MANIFEST, root_data)
+    source = StaticTarget({desc.digest: path, EMPTY_DIGEST: EMPTY_JSON, root.digest: root_data})
+    target = RemoteTarget(registry.host, repo_name)
+    with pytest.raises(GateError) as info:
+        copy_graph(source, target, root, tag="v1")
+    assert info.value.slug == "pull_digest_mismatch"
+    fresh = RemoteTarget(registry.host, repo_name)
+    assert not fresh.exists(desc) and not fresh.exists(root)

@@ -77,6 +77,7 @@ def publish(request: PublishRequest, events: Events = NULL_EVENTS) -> PublishRes
     tags = check_tag_free(dst, ref, root.digest, request.force, metadata["name"])
     if tags is not None and request.against_target is not None:
         request.against_target(dst, ref, tags)
+    signed = _signed_already(dst, root, request)
     concurrency = request.options.concurrency if request.options else 8
     stats = copy_with_events(
         StaticTarget(packed.blobs()), dst, root, ref.tag, concurrency=concurrency,
@@ -84,7 +85,7 @@ def publish(request: PublishRequest, events: Events = NULL_EVENTS) -> PublishRes
     )  # fmt: skip
     for line in upload_lines(request.files, stats.blobs_copied == 0):
         events.step(line)
-    signer, signatures = _sign(dst, ref, root, request, events)
+    signer, signatures = _sign(dst, ref, root, request, events, signed)
     attestation = None
     if request.statement is not None:
         attestation = _attest(dst, root, request.statement(ref, root), request)
@@ -121,12 +122,36 @@ def upload_lines(files: dict[str, bytes], all_present: bool) -> list[str]:
     return [f"  ✓ Uploading {g} ({human_size(sizes[g])}{suffix})" for g in sorted(sizes, key=order)]
 
 
+def _signed_already(dst: Target, root: Descriptor, request: PublishRequest) -> list[str] | None:
+    """The key's signatures when `root` is already on `dst` and both verify with the key's
+    public half (then nothing is signed and the key is not decrypted); otherwise the key
+    is decrypted here, so a wrong or missing password fails before anything is pushed."""
+    if request.signer is None:
+        return None
+    from floe.signing.sign import signed_by, unlock
+
+    found = signed_by(dst, root, request.signer) if dst.exists(root) else None
+    if found is None or request.statement is not None:
+        unlock(request.signer)
+    return found
+
+
 def _sign(
-    dst: Target, ref: Reference, root: Descriptor, request: PublishRequest, events: Events
+    dst: Target,
+    ref: Reference,
+    root: Descriptor,
+    request: PublishRequest,
+    events: Events,
+    signed: list[str] | None = None,
 ) -> tuple[str | None, list[str]]:
-    """Both cosign formats with a key, a Sigstore bundle keyless; nothing otherwise."""
+    """Both cosign formats with a key, a Sigstore bundle keyless; nothing otherwise.
+    `signed`: the key's signatures already there (nothing is pushed)."""
     if request.signer is None and not request.keyless:
         return None, []
+    if request.signer is not None and signed is not None:
+        who = request.signer.fingerprint
+        events.step(f"  ✓ Already signed with {who} ({len(signed)} signatures)")
+        return who, signed
     from floe.signing.sign import docker_reference_for, sign_artifact, sign_keyless
 
     docker_ref = docker_reference_for(ref)

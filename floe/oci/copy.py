@@ -9,6 +9,7 @@ destination; a big blob never sits in memory.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import threading
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ from floe.oci.manifest import Index, Manifest, parse_document
 from floe.oci.target import (
     MANIFEST_MEDIA_TYPES,
     MAX_MANIFEST_BYTES,
+    SIGSTORE_BUNDLE,
     Descriptor,
     ManifestGate,
     Mounter,
@@ -36,6 +38,9 @@ LEGACY_SUFFIXES = (".sig", ".att", ".sbom")  # cosign tag-schema signatures and 
 CHUNK = 1 << 20
 MAX_GRAPH_DEPTH = 8  # index -> index -> ... nesting, and referrers of referrers
 MAX_REFERRERS = 1_000  # referrers copied for one root, all levels together
+BLOBS_PER_WORKER = 16  # a copy thread per this many blobs ...
+BYTES_PER_WORKER = 8 << 20  # ... or per this many bytes, whichever gives more
+REFETCHES = 3  # an unseekable source whose upload failed is fetched again this often
 
 
 @dataclass
@@ -160,14 +165,25 @@ class _Copier:
             self.stats.count(blob, copied=False)
             self._notify("skip", blob, blob.size)
 
+    def workers(self, blobs: list[Descriptor]) -> int:
+        """Threads worth starting: one per BLOBS_PER_WORKER blobs or BYTES_PER_WORKER bytes.
+
+        Each thread holds its own connection; a few small blobs go faster one after the
+        other on one kept-alive connection than over new connections in parallel.
+        """
+        by_count = len(blobs) // BLOBS_PER_WORKER
+        by_size = sum(blob.size for blob in blobs) // BYTES_PER_WORKER
+        return max(1, min(self.concurrency, len(blobs), max(by_count, by_size)))
+
     def copy_blobs(self, blobs: list[Descriptor]) -> None:
-        if self.concurrency == 1 or len(blobs) <= 1:
-            for blob in blobs:  # no threads to start (a re-publish or a signature)
+        workers = self.workers(blobs)
+        if workers == 1:
+            for blob in blobs:  # no threads to start (a small artifact or a signature)
                 self._copy_blob(blob)
             return
         from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 
-        with ThreadPoolExecutor(max_workers=min(self.concurrency, len(blobs))) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             futures = [pool.submit(self._copy_blob, blob) for blob in blobs]
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
             for future in pending:
@@ -187,8 +203,20 @@ class _Copier:
             self._notify("skip", desc, desc.size)
             return
         self._notify("start", desc, desc.size)
-        with self.src.fetch(desc) as stream:
-            self.dst.push(desc, cast(IO[bytes], _Counting(stream, desc, self._notify)))
+        for attempt in range(1, REFETCHES + 1):
+            with self.src.fetch(desc) as stream:
+                counting = _Counting(stream, desc, self._notify)
+                try:
+                    self.dst.push(desc, cast(IO[bytes], counting))
+                    break
+                except UsageError as exc:
+                    # A seekable source was rewound and retried by the destination
+                    # already; an unseekable one (a registry's stream) is fetched again.
+                    from floe.oci.registry_errors import TransientError
+
+                    transient = isinstance(exc, TransientError)
+                    if not transient or counting.seekable() or attempt == REFETCHES:
+                        raise
         self.stats.count(desc, copied=True)
         self._notify("done", desc, desc.size)
 
@@ -218,7 +246,8 @@ class _Copier:
                 )
             self.copy_manifest(referrer)
             self.stats.referrers.append(referrer.digest)
-            self.copy_referrers(referrer, seen, depth + 1)
+            if referrer.artifact_type != SIGSTORE_BUNDLE:  # a signature bundle is a leaf
+                self.copy_referrers(referrer, seen, depth + 1)
         for legacy in self._legacy_for(subject):
             desc = self.src.resolve(legacy)
             self.copy_manifest(desc, legacy)
@@ -233,18 +262,107 @@ class _Copier:
 
 
 class _Counting:
-    """Passes reads through and reports progress per chunk."""
+    """Passes reads through and reports progress per chunk.
+
+    Seekable when the source is (a local file), so an upload streams it and rewinds it
+    for a retry instead of spooling it; bytes sent again after a rewind are not counted
+    twice.
+    """
 
     def __init__(
         self, raw: IO[bytes], desc: Descriptor, notify: Callable[[str, Descriptor, int], None]
     ) -> None:
         self.raw, self.desc, self.notify = raw, desc, notify
+        self.checks = getattr(raw, "checks", None)  # the source checks itself (target.verified)
+        self._seekable = _is_seekable(raw)
+        self._start = raw.tell() if self._seekable else 0
+        self._pos = self._reported = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
         if data:
-            self.notify("advance", self.desc, len(data))
+            self._pos += len(data)
+            if self._pos > self._reported:
+                self.notify("advance", self.desc, self._pos - self._reported)
+                self._reported = self._pos
         return data
+
+    def seekable(self) -> bool:
+        return self._seekable
+
+    def tell(self) -> int:
+        if not self._seekable:
+            raise OSError("not seekable")
+        return self.raw.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if not self._seekable:
+            raise OSError("not seekable")
+        position = self.raw.seek(offset, whence)
+        self._pos = position - self._start
+        return position
+
+
+def _is_seekable(stream: IO[bytes]) -> bool:
+    try:
+        return bool(stream.seekable()) and stream.tell() >= 0
+    except (AttributeError, OSError, ValueError):
+        return False
+
+
+class CheckedFile:
+    """A local file checked against its descriptor while a destination reads it.
+
+    The read that completes `desc.size` bytes returns only when the digest matches, so
+    a file changed since it was hashed never reaches a destination whole (an upload
+    breaks off before its last byte); more or fewer bytes fail too. Seekable: a seek
+    elsewhere than where the check stands re-reads up to there (an upload's retry).
+    """
+
+    def __init__(self, handle: IO[bytes], desc: Descriptor) -> None:
+        self._handle, self._desc = handle, desc
+        self.checks = (desc.digest, desc.size)  # see target.verified
+        self._hash = hashlib.sha256()
+        self._checked = 0  # bytes hashed so far: always the handle's position
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._checked
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        position = self._handle.seek(offset, whence)
+        if position != self._checked:
+            self._handle.seek(0)
+            self._hash, self._checked = hashlib.sha256(), 0
+            while self._checked < position and self.read(min(CHUNK, position - self._checked)):
+                pass
+        return self._checked
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:  # to the end, which must come where promised
+            return b"".join(iter(lambda: self.read(CHUNK), b""))
+        left = self._desc.size - self._checked
+        if size > left:
+            size = left + 1  # one byte more than promised shows a file that grew
+        data = self._handle.read(size)
+        if len(data) > left or (not data and left):
+            self._fail(f"it has {'more' if data else 'fewer'} than {self._desc.size} bytes")
+        self._hash.update(data)
+        self._checked += len(data)
+        if data and self._checked == self._desc.size:
+            got = "sha256:" + self._hash.hexdigest()
+            if got != self._desc.digest:
+                self._fail(f"its content hashes to {got}")
+        return data
+
+    def _fail(self, why: str) -> None:
+        raise GateError(
+            "pull_digest_mismatch",
+            f"{self._desc.digest}: the local file changed since it was packed ({why})",
+            hint="the source is corrupt or tampered with; nothing was stored",
+        )
 
 
 class StaticTarget:
@@ -266,18 +384,14 @@ class StaticTarget:
         if data is None:
             raise GateError("blob_not_found", f"{self._name} lacks {desc.digest}")
         if isinstance(data, Path):
-            # A local file: verified here (size and digest, one read), then handed over as
-            # a seekable file so a registry upload can stream it without spooling. Every
-            # destination verifies again on push (the registry on PUT, a layout before its
-            # rename), so a file changed after this check is still refused.
+            # A local file, read once: checked as it is read and handed over seekable,
+            # so a registry upload streams it (and rewinds it for a retry) unspooled.
             with data.open("rb") as handle:
-                reader = VerifyingReader(handle, desc)
-                while reader.read(CHUNK):
-                    pass
-                handle.seek(0)
-                yield handle
+                yield cast(IO[bytes], CheckedFile(handle, desc))
         else:
-            yield cast(IO[bytes], VerifyingReader(io.BytesIO(data), desc))
+            # Bytes in memory: checked once here, then handed over seekable (no spooling).
+            VerifyingReader(iter([data]), desc).read()
+            yield io.BytesIO(data)
 
     def fetch_bytes(self, desc: Descriptor, max_size: int = MAX_MANIFEST_BYTES) -> bytes:
         if desc.size > max_size:

@@ -35,7 +35,12 @@ from floe.oci.manifest import (
     Manifest,
     parse_manifest,
 )
-from floe.oci.target import ANNOTATION_ORAS_DIGEST, ANNOTATION_ORAS_UNPACK, VerifyingReader
+from floe.oci.target import (
+    ANNOTATION_ORAS_DIGEST,
+    ANNOTATION_ORAS_UNPACK,
+    VerifyingReader,
+    verified,
+)
 
 MAX_PATH_DEPTH = 32  # folders in one title or tar entry
 MAX_NAME_BYTES = 255  # one path component (the usual file-system limit)
@@ -185,7 +190,7 @@ class FileStore:
         layers = self._plan.get(desc.digest)
         if not layers:
             raise UsageError("target_read_only", f"{self.describe()} did not ask for {desc.digest}")
-        reader = cast(IO[bytes], VerifyingReader(stream, desc))
+        reader = verified(stream, desc)  # hashed once, here or by the source
         first, *others = layers
         self._write(first, reader)
         while reader.read(CHUNK):  # e.g. a tar's trailing data: the digest covers it

@@ -308,7 +308,7 @@ class RegistrySession:
                 if retry and budget.wait_after(exc):
                     continue
                 raise
-            self._read_small(resp, stream, what)
+            self._read_small(resp, stream, what, head=method == "HEAD")
             if resp.status_code in (401, 403):
                 if resp.status_code == 401 and not auth_retried:
                     auth_retried = True
@@ -341,8 +341,18 @@ class RegistrySession:
             message += f" (asked to retry after {min(retry_after, 1e9):.0f} s)"
         raise TransientError("registry_unavailable", message, retry_after)
 
-    def _read_small(self, resp: requests.Response, stream: bool, what: str) -> None:
-        """Read an error body (up to MAX_ERROR_BODY) or a non-streamed one (capped)."""
+    def _read_small(
+        self, resp: requests.Response, stream: bool, what: str, *, head: bool = False
+    ) -> None:
+        """Read an error body (up to MAX_ERROR_BODY) or a non-streamed one (capped).
+
+        A HEAD answer has no body whatever its Content-Length says (a big blob's size):
+        nothing is read, and the connection goes back to the pool for the next request.
+        """
+        if head:
+            resp._content = b""
+            setattr(resp, "_content_consumed", True)  # noqa: B010
+            return
         if resp.status_code >= 300:
             cap, truncate = MAX_ERROR_BODY, True
         elif not stream:

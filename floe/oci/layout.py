@@ -35,6 +35,7 @@ from floe.oci.target import (
     canonical_json,
     parse_json_object,
     validate_digest,
+    verified,
 )
 
 LAYOUT_FILE = "oci-layout"
@@ -205,7 +206,7 @@ class LayoutTarget:
             self._record_referrer(desc, final)
 
     def _write_blob(self, desc: Descriptor, stream: IO[bytes], final: Path) -> None:
-        reader = VerifyingReader(stream, desc)
+        reader = verified(stream, desc)  # hashed once, here or by the source
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=final.parent)
         try:
             with os.fdopen(fd, "wb") as out:

@@ -80,7 +80,10 @@ class RemoteTarget(Uploads):
         self._manifests: dict[str, bytes] = {}  # verified manifest bytes by digest
         self._small: dict[str, bytes] = {}  # verified small blobs (configs) by digest
         self._tags: dict[str, str] = {}  # tag -> the digest it named when read or written
+        self._resolved: dict[str, Descriptor] = {}  # reference -> what resolving it gave
+        self._tag_list: list[str] | None = None  # the full tag list, once read
         self._absent: set[str] = set()  # blobs a HEAD just found missing (push skips its HEAD)
+        self._present: set[str] = set()  # digests a HEAD found (not asked again)
         self._referrers: dict[tuple[str, str | None], list[Descriptor]] = {}
         self._referrers_api: bool | None = None  # None: not asked yet
         self._depth: dict[str, int] = {}  # referrer digest -> how deep under a root it sits
@@ -110,9 +113,15 @@ class RemoteTarget(Uploads):
     # ------------------------------------------------------------------ manifests
 
     def resolve(self, reference: str) -> Descriptor:
+        """The manifest `reference` names (asked once per session: a tag this session
+        writes is updated as it is written; a missing one is asked again)."""
         by_digest = reference.startswith("sha256:")
         if by_digest:
             validate_digest(reference)
+        with self._lock:
+            known = self._resolved.get(reference)
+            if known is not None and self._tags.get(reference, known.digest) == known.digest:
+                return known
         data, headers = self._get_manifest(reference)
         digest = sha256_digest(data)
         claimed = headers.get("Docker-Content-Digest")
@@ -131,7 +140,10 @@ class RemoteTarget(Uploads):
         media_type = _media_type(data, headers.get("Content-Type", ""))
         parsed = json_or_none(data)
         artifact_type = parsed.get("artifactType") if isinstance(parsed, dict) else None
-        return Descriptor(media_type, digest, len(data), artifact_type=artifact_type)
+        desc = Descriptor(media_type, digest, len(data), artifact_type=artifact_type)
+        with self._lock:
+            self._resolved[reference] = desc
+        return desc
 
     def _get_manifest(self, reference: str) -> tuple[bytes, Mapping[str, str]]:
         """GET manifest bytes (size-capped); a body that breaks off is fetched again."""
@@ -212,6 +224,9 @@ class RemoteTarget(Uploads):
             self._manifests[desc.digest] = data
             if tag:
                 self._tags[tag] = desc.digest
+                self._resolved[tag] = desc
+                if self._tag_list is not None and tag not in self._tag_list:
+                    self._tag_list.append(tag)
             if isinstance(subject, dict):  # the subject has a new referrer: forget its list
                 digest = subject.get("digest")
                 self._referrers = {k: v for k, v in self._referrers.items() if k[0] != digest}
@@ -222,7 +237,17 @@ class RemoteTarget(Uploads):
         self.push_manifest(desc, self.fetch_bytes(desc), tag)
 
     def tags(self, page_size: int | None = None) -> list[str]:
-        """Every tag, following `Link: <...>; rel="next"` pagination (capped, loop-checked)."""
+        """Every tag, following `Link: <...>; rel="next"` pagination (capped, loop-checked);
+        read once per session (tags this session writes are added)."""
+        with self._lock:
+            if self._tag_list is not None:
+                return list(self._tag_list)
+        found = self._list_tags(page_size)
+        with self._lock:
+            self._tag_list = list(found)
+        return found
+
+    def _list_tags(self, page_size: int | None) -> list[str]:
         first = f"/v2/{self.repository}/tags/list"
         path: str | None = first + (f"?n={page_size}" if page_size else "")
         found: list[str] = []
@@ -323,6 +348,8 @@ class RemoteTarget(Uploads):
         with self._lock:
             if desc.digest in self._manifests or desc.digest in self._small:
                 return True  # read from (or written to) this repository in this session
+            if desc.digest in self._present:
+                return True
         headers = {"Accept": MANIFEST_ACCEPT} if self._kind(desc) == "manifests" else {}
         resp = self.session.request(
             "HEAD",
@@ -332,6 +359,8 @@ class RemoteTarget(Uploads):
         )
         resp.close()
         if resp.status_code == 200:
+            with self._lock:
+                self._present.add(desc.digest)
             return True
         if resp.status_code == 404:
             if self._kind(desc) == "blobs":

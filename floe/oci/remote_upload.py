@@ -1,15 +1,19 @@
 """Blob and manifest uploads of `RemoteTarget`: HEAD first, POST + one streamed PUT.
 
-Blobs above `monolithic_limit` go as chunked PATCHes; a failed upload restarts from a
-rewound source within the retry budget (and the command's deadline).
+The source is streamed as it is read, never spooled. One PUT carries the whole blob
+whatever its size; chunked PATCHes are used only when asked for (`monolithic_limit`)
+or when the registry refuses a body that large (413: then for the rest of the
+session). A failed upload restarts from a rewound source within the retry budget (and
+the command's deadline); an unseekable source cannot be rewound, so its failure is
+raised (`TransientError`) for the caller to fetch the source again.
 """
 
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from typing import IO, Any
 
 import requests
@@ -27,30 +31,44 @@ from floe.oci.target import (
 )
 
 CHUNK = 1 << 20
-_SPOOL_LIMIT = 8 << 20
+TOO_LARGE = 413  # the registry refuses a request body this large
 
 
 class _UploadBody:
-    """`size` bytes of a stream for requests to send with a Content-Length, read lazily."""
+    """`size` bytes of a stream for requests to send with a Content-Length, read lazily.
+
+    Iterable and without `read`, so urllib3 sends the CHUNK-sized pieces as they come
+    (from a file: 1 MiB reads, not 16 KiB ones). A source that ends early is refused
+    at once, not left for the registry to wait on.
+    """
 
     def __init__(self, stream: IO[bytes], size: int) -> None:
         self._stream = stream
-        self._left = size
+        self._size = size
+        self.sent = 0
 
     def __len__(self) -> int:
-        return self._left
+        return self._size - self.sent
 
-    def read(self, amount: int = -1) -> bytes:
-        amount = self._left if amount is None or amount < 0 else min(amount, self._left)
-        data = self._stream.read(amount) if amount else b""
-        self._left -= len(data)
-        return data
+    def __iter__(self) -> Iterator[bytes]:
+        while self.sent < self._size:
+            data = self._stream.read(min(CHUNK, self._size - self.sent))
+            if not data:
+                raise GateError(
+                    "push_digest_mismatch",
+                    f"the source ended after {self.sent} of {self._size} bytes",
+                    hint="the file changed while it was uploaded; publish again",
+                )
+            self.sent += len(data)
+            yield data
 
 
 class Uploads:
     """The upload half of `RemoteTarget` (which provides the attributes declared here)."""
 
-    monolithic_limit = 64 << 20  # blobs above this go as chunked PATCHes
+    # None: one PUT whatever the size. Set (or learnt from a 413), bigger blobs go as
+    # chunked PATCHes of `chunk_size`.
+    monolithic_limit: int | None = None
     chunk_size = 16 << 20
     session: RegistrySession
     _lock: threading.Lock
@@ -119,12 +137,6 @@ class Uploads:
         if not checked and self.exists(desc, self._push):
             return
         try:
-            if not _seekable(stream):
-                with tempfile.SpooledTemporaryFile(_SPOOL_LIMIT) as spool:
-                    _copy(stream, spool)
-                    spool.seek(0)
-                    self._upload(desc, spool)
-                return
             self._upload(desc, stream)
         finally:
             with self._lock:
@@ -148,31 +160,54 @@ class Uploads:
             raise self._unexpected(resp, f"mount {desc.digest} from {from_repository}")
 
     def _upload(self, desc: Descriptor, stream: IO[bytes]) -> None:
-        start = stream.tell()
+        """Upload from `stream`; a rewindable one restarts from its start on a failure."""
+        start = stream.tell() if _seekable(stream) else None
         budget = self.session.budget()
         while True:
-            stream.seek(start)
             try:
-                self._upload_once(desc, stream, budget)
+                self._upload_once(desc, stream, start, budget)
                 return
             except TransientError as exc:
-                if not budget.wait_after(exc):
+                if start is None or not budget.wait_after(exc):
                     raise
+                stream.seek(start)
 
-    def _upload_once(self, desc: Descriptor, stream: IO[bytes], budget: RetryBudget) -> None:
+    def _chunked(self, desc: Descriptor) -> bool:
+        return self.monolithic_limit is not None and desc.size > self.monolithic_limit
+
+    def _upload_once(
+        self, desc: Descriptor, stream: IO[bytes], start: int | None, budget: RetryBudget
+    ) -> None:
+        location = self._start_upload(budget)
+        if self._chunked(desc):
+            location = self._patch_chunks(location, desc, stream, start)
+            if not self._finish(location, desc, lambda: b"", {"Content-Length": "0"}):
+                raise self._too_large(desc)
+            return
+        headers = {"Content-Type": "application/octet-stream"}
+        if self._finish(location, desc, _body(stream, start, desc.size), headers):
+            return
+        if start is None or self._chunked(desc):
+            raise self._too_large(desc)
+        # The registry takes no body this large in one request: chunks from here on.
+        with self._lock:
+            self.chunk_size = min(self.chunk_size, max(CHUNK, desc.size // 2))
+            self.monolithic_limit = min(self.chunk_size, desc.size - 1)  # this one too
+        stream.seek(start)
+        self._upload_once(desc, stream, start, budget)
+
+    def _start_upload(self, budget: RetryBudget) -> str:
         uploads = self._path("blobs", "uploads/")
         resp = self.session.request("POST", uploads, scopes=self._push, budget=budget)
         with resp:
             if resp.status_code != 202:
                 raise self._unexpected(resp, "start upload")
-            location = self._location(resp, uploads)
-        if desc.size > self.monolithic_limit:
-            location = self._patch_chunks(location, desc, stream)
-            body: BodyFactory = lambda: b""  # noqa: E731
-            headers = {"Content-Length": "0"}
-        else:
-            body = _rewinding_body(stream, stream.tell(), desc.size)
-            headers = {"Content-Type": "application/octet-stream"}
+            return self._location(resp, uploads)
+
+    def _finish(
+        self, location: str, desc: Descriptor, body: BodyFactory, headers: dict[str, str]
+    ) -> bool:
+        """The closing PUT; False when the registry refused the body as too large."""
         resp = self.session.request(
             "PUT",
             _with_query(location, {"digest": desc.digest}),
@@ -182,10 +217,25 @@ class Uploads:
             retry=False,
         )
         with resp:
-            if resp.status_code not in (201, 204):
-                raise self._unexpected(resp, f"upload {desc.digest}")
+            if resp.status_code in (201, 204):
+                return True
+            if resp.status_code == TOO_LARGE:
+                return False
+            raise self._unexpected(resp, f"upload {desc.digest}")
 
-    def _patch_chunks(self, location: str, desc: Descriptor, stream: IO[bytes]) -> str:
+    def _too_large(self, desc: Descriptor) -> UsageError:
+        return UsageError(
+            "registry_error",
+            f"{self.describe()} refused {desc.digest} ({desc.size} bytes) as too large",
+            hint="the registry limits the size of a blob or of one upload request",
+        )
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def _patch_chunks(
+        self, location: str, desc: Descriptor, stream: IO[bytes], start: int | None
+    ) -> str:
         offset = 0
         while offset < desc.size:
             length = min(self.chunk_size, desc.size - offset)
@@ -198,7 +248,7 @@ class Uploads:
                     "Content-Range": f"{offset}-{offset + length - 1}",
                     "Content-Length": str(length),
                 },
-                body=_rewinding_body(stream, stream.tell(), length),
+                body=_body(stream, None if start is None else start + offset, length),
                 retry=False,
             )
             with resp:
@@ -220,14 +270,28 @@ def _with_query(url: str, params: dict[str, str]) -> str:
     return url + joiner + urllib.parse.urlencode(params)
 
 
-def _rewinding_body(stream: IO[bytes], start: int, size: int) -> BodyFactory:
-    """A body factory: every (re)send starts again at `start` of the stream."""
+def _body(stream: IO[bytes], start: int | None, size: int) -> BodyFactory:
+    """A body factory. From a rewindable stream every (re)send starts again at `start`;
+    an unseekable one can be sent once (a second send is a `TransientError` for the
+    caller, who can fetch the source again)."""
+    if start is not None:
 
-    def make() -> _UploadBody:
-        stream.seek(start)
-        return _UploadBody(stream, size)
+        def rewound() -> _UploadBody:
+            stream.seek(start)
+            return _UploadBody(stream, size)
 
-    return make
+        return rewound
+    once = _UploadBody(stream, size)
+
+    def unrewound() -> _UploadBody:
+        if once.sent:
+            raise TransientError(
+                "registry_unreachable",
+                "an upload was interrupted and its source cannot be read again",
+            )
+        return once
+
+    return unrewound
 
 
 def _seekable(stream: IO[bytes]) -> bool:
@@ -235,11 +299,6 @@ def _seekable(stream: IO[bytes]) -> bool:
         return bool(stream.seekable()) and stream.tell() >= 0
     except (AttributeError, OSError, ValueError):
         return False
-
-
-def _copy(source: IO[bytes], dest: IO[bytes]) -> None:
-    for chunk in iter(lambda: source.read(CHUNK), b""):
-        dest.write(chunk)
 
 
 def json_or_none(data: bytes | None) -> Any:

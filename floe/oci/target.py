@@ -21,7 +21,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
-from typing import IO, Any, Protocol, runtime_checkable
+from typing import IO, Any, Protocol, cast, runtime_checkable
 
 from floe.errors import GateError, UsageError
 from floe.oci.manifest import (
@@ -118,6 +118,7 @@ class VerifyingReader:
         self._pending = b""
         self._offset = 0
         self._eof = False
+        self.checks = (desc.digest, desc.size)  # see `verified`
 
     def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
@@ -168,6 +169,15 @@ class VerifyingReader:
             if not chunk:
                 return
             yield chunk
+
+
+def verified(stream: IO[bytes], desc: Descriptor) -> IO[bytes]:
+    """`stream`, checked against `desc` while it is read to its end: as it is when it
+    checks itself for exactly `desc` already (a verified download on its way into a
+    store), else through a `VerifyingReader`. Each byte is hashed once."""
+    if getattr(stream, "checks", None) == (desc.digest, desc.size):
+        return stream
+    return cast(IO[bytes], VerifyingReader(stream, desc))
 
 
 def _chunks_of(raw: IO[bytes] | Iterator[bytes], size: int) -> Iterator[bytes]:

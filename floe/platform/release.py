@@ -69,10 +69,10 @@ def publish_platform(request: ReleaseRequest, events: Events = NULL_EVENTS) -> R
         if key_path is not None:
             events.step(f"Signing key from the manifest's security.signing.key: {key_path}")
     signer = None
-    if key_path is not None:  # before any push; cryptography only when a key signs
-        from floe.signing import load_signer
+    if key_path is not None:  # decrypted before any push, and only when something is signed
+        from floe.signing.sign import key_signer
 
-        signer = load_signer(key_path)
+        signer = key_signer(key_path)
     published = publish(
         PublishRequest(
             files=files, version=request.version, origin=str(request.artifacts),

@@ -6,13 +6,20 @@
 Signing twice with the same key is idempotent: ECDSA is deterministic (RFC 6979),
 so the same key over the same payload gives byte-identical signatures and the same
 manifests. A different key adds a layer and a referrer; nothing is ever replaced.
+
+`key_signer` defers decrypting a `cosign.key` while its public half is known from the
+`cosign.pub` beside it; `signed_by` tells whether both signatures of that key are
+already there and verify, so a re-publish signs nothing and asks for no password.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
+from typing import Any
 
+from floe.errors import UsageError
 from floe.oci.reference import Reference
 from floe.oci.target import (
     ANNOTATION_COSIGN_SIGNATURE,
@@ -24,7 +31,116 @@ from floe.oci.target import (
     Target,
 )
 from floe.signing import bundle, cosign_layout, dsse, lookup, simplesigning, wire
-from floe.signing.keys import Signer
+from floe.signing.keys import (
+    PublicKey,
+    Signer,
+    fingerprint,
+    key_hint,
+    load_public_key,
+    load_signer,
+    public_key_pem,
+)
+
+
+class KeyFileSigner(Signer):
+    """A `cosign.key` decrypted (password from FLOE_SIGNING_PASSWORD or a prompt) only
+    when it signs; its public half, fingerprint and hint come from its `cosign.pub`."""
+
+    key_path: Path
+    _public: PublicKey
+    _loaded: Signer | None
+
+    def __init__(self, key_path: Path, public_key: PublicKey) -> None:
+        object.__setattr__(self, "key_path", key_path)
+        object.__setattr__(self, "_public", public_key)
+        object.__setattr__(self, "_loaded", None)
+
+    @property
+    def private_key(self) -> Any:  # the Signer field, decrypted on first use
+        return self.unlock().private_key
+
+    @property
+    def public_key(self) -> PublicKey:
+        return self._public
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self._public)
+
+    @property
+    def hint(self) -> str:
+        return key_hint(self._public)
+
+    @property
+    def unlocked(self) -> bool:
+        return self._loaded is not None
+
+    def unlock(self) -> Signer:
+        """Decrypt the key now (once); refused when it is not the `.pub`'s pair."""
+        loaded: Signer | None = self._loaded
+        if loaded is None:
+            loaded = load_signer(self.key_path)
+            if loaded.fingerprint != self.fingerprint:
+                raise UsageError(
+                    "signing_key_pair_mismatch",
+                    f"{self.key_path} is not the private half of "
+                    f"{self.key_path.with_suffix('.pub')} ({self.fingerprint})",
+                    hint="keep the cosign.pub written with the key by `floe platform keygen` "
+                    "beside it, or remove the stale .pub",
+                )
+            object.__setattr__(self, "_loaded", loaded)
+        return loaded
+
+    def sign(self, data: bytes, *, ed25519ph: bool = True) -> bytes:
+        return self.unlock().sign(data, ed25519ph=ed25519ph)
+
+    def __repr__(self) -> str:
+        return f"KeyFileSigner({str(self.key_path)!r}, {self.fingerprint})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, KeyFileSigner) and other.key_path == self.key_path
+
+    def __hash__(self) -> int:
+        return hash(self.key_path)
+
+
+def key_signer(key_path: Path) -> Signer:
+    """The signer of `key_path`: deferred (`KeyFileSigner`) when the `.pub` written
+    beside a `.key` reads as a public key, else decrypted now (`load_signer`)."""
+    pub = key_path.with_suffix(".pub")
+    if key_path.suffix != ".key" or not key_path.is_file():
+        return load_signer(key_path)  # its errors (a missing key) as before
+    try:
+        public = load_public_key(pub.read_bytes(), str(pub))
+    except (OSError, UsageError):
+        return load_signer(key_path)
+    return KeyFileSigner(key_path, public)
+
+
+def unlock(signer: Signer) -> None:
+    """Decrypt a deferred signer now (before anything is pushed); no-op otherwise."""
+    if isinstance(signer, KeyFileSigner):
+        signer.unlock()
+
+
+def signed_by(target: Target, manifest: Descriptor, signer: Signer) -> list[str] | None:
+    """Digests of the [.sig manifest, bundle referrer] `sign_artifact` would push for
+    `signer`, when both are on `target` already and verify with its public key (the
+    key's own public half: nothing is decrypted); else None."""
+    from floe.signing.trust_policy import TrustPolicy
+    from floe.signing.verify import BUNDLE, LEGACY, check_artifact
+
+    pem = public_key_pem(signer.public_key).decode()
+    policy = TrustPolicy(trusted_keys=[pem])
+    report = check_artifact(target, manifest, policy, sigstore_network=False)
+    fp = signer.fingerprint
+    found: dict[str, str] = {}
+    for check in report.signatures:
+        if check.passed and check.signer == fp and check.format in (LEGACY, BUNDLE):
+            found.setdefault(check.format, check.source)
+    if set(found) != {LEGACY, BUNDLE}:
+        return None
+    return [found[LEGACY], found[BUNDLE]]
 
 
 def sign_artifact(
