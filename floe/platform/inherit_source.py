@@ -24,39 +24,43 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from floe.errors import FloeError, GateError, UsageError
+from floe.errors import UsageError
 from floe.events import Events, NullEvents
 from floe.files import atomic_write
 from floe.release.cache import (
     ProjectPaths,
     check_project_paths,
     global_cache_dir,
-    install_dir,
     locked_files,
-    new_temp_dir,
-    read_verified_tree,
     remove_tree,
     writer_lock,
 )
 from floe.release.cached_source import CachedSource
 from floe.release.constraints import parse_constraint, parse_tag
+from floe.release.install import (
+    commit_blobs,
+    commit_tree,
+    kept_signers,
+    layouts,
+    read_locked,
+    stage,
+)
 from floe.release.lockfile import Lock, LockedPlatform, dumps, read_lock, write_lock
 from floe.release.resolve import (
     Source,
     check_against_lock,
-    drift_error,
     repository_of,
     resolve,
     source_from,
 )
 from floe.release.verify import Verified, verify
-from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, parse_tree
-from floe.trust.decision import LOCKED, PINNED
+from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy
+from floe.trust.decision import PINNED
 
 if TYPE_CHECKING:
     from floe.oci.layout import LayoutTarget
     from floe.oci.options import RegistryOptions
-    from floe.oci.target import Descriptor, Target
+    from floe.oci.target import Descriptor
     from floe.platform.manifest import ExtendsSpec, LoadedManifest
 
 LOCK_NAME = "platform.lock"
@@ -135,37 +139,17 @@ class _Job:
     def same_repo(self) -> bool:
         return self.locked is not None and repository_of(self.locked.ref) == str(self.source.stored)
 
-    def layouts(self) -> tuple[LayoutTarget, LayoutTarget]:
-        from floe.oci.layout import LayoutTarget
-
         return LayoutTarget(self.paths.oci_dir), LayoutTarget(global_cache_dir())
-
-
-def _has_manifest(layout: Target, digest: str) -> bool:
-    try:
-        layout.resolve(digest)
-    except FloeError:
-        return False
-    return True
 
 
 def _from_lock(job: _Job, locked: LockedPlatform) -> tuple[CachedSource, Descriptor, str]:
     """The locked digest, from the local caches when they hold it (no network then)."""
-    project, shared = job.layouts()
-    local = [t for t in (project, shared) if _has_manifest(t, locked.manifest_digest)]
-    remote = job.source.open(job.options)
-    if local:
-        reader = CachedSource([*local, project, shared], remote, authoritative=False)
-    else:
-        reader = CachedSource([shared, project], remote, authoritative=True)
-    desc = reader.resolve(locked.manifest_digest)
-    if desc.digest != locked.manifest_digest:
-        raise drift_error(locked, desc.digest)
+    reader, desc = read_locked(job.paths, job.source.open(job.options), locked)
     return reader, desc, locked.tag
 
 
 def _from_registry(job: _Job, spec: ExtendsSpec) -> tuple[CachedSource, Descriptor, str]:
-    project, shared = job.layouts()
+    project, shared = layouts(job.paths)
     reader = CachedSource([shared, project], job.source.open(job.options), authoritative=True)
     resolved = resolve(reader, parse_constraint(spec.version), str(job.source.stored))
     check_against_lock(resolved, job.locked, job.same_repo, allow_downgrade=False)
@@ -226,46 +210,29 @@ def _install(
     job: _Job, reader: CachedSource, verified: Verified, tag: str, constraint: str
 ) -> Parent:
     """Stage + check in a private folder, then caches, tree, lock (last)."""
-    from floe.artifact.pack import unpack_artifact
-    from floe.oci.copy import copy_graph
-    from floe.oci.layout import LayoutTarget
-    from floe.tree.model import read_tree_files
-
     desc = verified.desc
     label = "v" + verified.checked.platform.metadata.version
-    staging = new_temp_dir(job.paths.cache_dir)
+    staged = stage(
+        job.paths, reader, desc, tag, label,
+        concurrency=job.options.concurrency,
+        origin=job.source.with_tag(tag),
+        hint="ask the parent's platform team to publish the version it means",
+    )  # fmt: skip
     try:
-        layout = LayoutTarget(staging / "oci")
-        concurrency = job.options.concurrency
-        copy_graph(reader, layout, desc, tag=None, with_referrers=True, concurrency=concurrency)
-        unpack_artifact(layout, desc, staging / "tree", concurrency=concurrency)
-        files = read_tree_files(staging / "tree")
-        tree = parse_tree(files, origin=str(job.source.with_tag(tag)))
-        if "v" + tree.manifest.metadata.version != label:
-            raise GateError(
-                "artifact_version_mismatch",
-                f"{desc.digest} is tagged {tag}, "
-                f"but its tree says {tree.manifest.metadata.version}",
-                hint="ask the parent's platform team to publish the version it means",
-            )
-        project, shared = job.layouts()
-        copy_graph(layout, shared, desc, tag=None, with_referrers=True)
-        copy_graph(layout, project, desc, tag=label, with_referrers=True)
-        final = job.paths.version_dir(label)
-        try:
-            read_verified_tree(final, locked_files(files))
-        except GateError:
-            job.paths.platform_dir.mkdir(parents=True, exist_ok=True)
-            install_dir(staging / "tree", final)
+        commit_blobs(staged, job.paths, desc, label)
+        commit_tree(staged, job.paths, label)
     finally:
-        remove_tree(staging)
+        remove_tree(staged.root)
     ignore = job.paths.floe_dir / ".gitignore"
     if not ignore.exists():
         atomic_write(ignore, GITIGNORE.encode("utf-8"))
+    tree, files = staged.parsed, staged.files
     entry = _lock_entry(job, verified, tag, label, constraint, tree, files)
     origin = verified.decision.origin
     trust = "extends" if origin == PINNED else origin
-    return Parent(entry, tree, final, trust, job.lock_file, reader.downloaded)
+    return Parent(
+        entry, tree, job.paths.version_dir(label), trust, job.lock_file, reader.downloaded
+    )
 
 
 def _lock_entry(
@@ -277,11 +244,7 @@ def _lock_entry(
     tree: PlatformTree,
     files: dict[str, bytes],
 ) -> LockedPlatform:
-    decision = verified.decision
-    signers = decision.signers
-    if decision.origin == LOCKED and job.locked is not None:  # the anchor is never forgotten
-        kept = {s.name: s for s in (*job.locked.signers, *signers)}
-        signers = tuple(kept[name] for name in sorted(kept))
+    signers = kept_signers(verified.decision, job.locked.signers if job.locked else None)
     return LockedPlatform(
         ref=job.source.with_tag(tag),
         constraint=constraint,

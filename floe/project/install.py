@@ -15,29 +15,23 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from floe.errors import GateError
 from floe.project.floe_yaml import PlatformSpec, SecuritySpec, read_floe_yaml, write_floe_yaml
 from floe.release.cache import (
     ProjectPaths,
     ensure_gitignore,
-    global_cache_dir,
     human_size,
-    install_dir,
     locked_files,
-    new_temp_dir,
-    read_verified_tree,
     remove_tree,
     writer_lock,
 )
+from floe.release.install import Staged, commit_blobs, commit_tree, kept_signers
+from floe.release.install import stage as stage_release
 from floe.release.lockfile import Lock, LockedPlatform, dumps, write_lock
 from floe.tree.model import PlatformTree, parse_tree
-from floe.trust.decision import LOCKED
 
 if TYPE_CHECKING:
-    from floe.oci.layout import LayoutTarget
     from floe.oci.target import Target
     from floe.project.events import Events
     from floe.release.constraints import Newer
@@ -103,90 +97,11 @@ class Plan:
     locked: LockedPlatform | None = None  # the lock before this command
 
 
-def layouts(paths: ProjectPaths) -> tuple[LayoutTarget, LayoutTarget]:
-    """The project's blob cache and the user-wide one."""
-    from floe.oci.layout import LayoutTarget
-
-    return LayoutTarget(paths.oci_dir), LayoutTarget(global_cache_dir())
-
-
-# ---- staging: everything checked, nothing committed ------------------------------------
-
-
-@dataclass(frozen=True)
-class Staged:
-    root: Path  # .floe/cache/.tmp-*
-    layout: LayoutTarget  # root/oci: the graph and its signatures
-    tree: Path  # root/tree: the unpacked, checked tree
-    files: dict[str, bytes]
-
-
 def stage(paths: ProjectPaths, plan: Plan, concurrency: int) -> Staged:
-    """Copy the graph into a private layout and unpack it there (every check runs here)."""
-    from floe.artifact.pack import unpack_artifact
-    from floe.oci.copy import copy_graph
-    from floe.oci.layout import LayoutTarget
-    from floe.tree.model import read_tree_files
-
-    root = new_temp_dir(paths.cache_dir)
-    layout = LayoutTarget(root / "oci")
-    desc = plan.verified.desc
-    copy_graph(plan.reader, layout, desc, tag=None, with_referrers=True, concurrency=concurrency)
-    tree = root / "tree"
-    unpack_artifact(layout, desc, tree, concurrency=concurrency)
-    files = read_tree_files(tree)
-    metadata = parse_tree(files).manifest.metadata
-    if "v" + metadata.version != plan.label:
-        raise GateError(
-            "artifact_version_mismatch",
-            f"{desc.digest} is tagged {plan.tag}, but its tree says {metadata.version}",
-            hint="ask the platform team to publish the version it means; nothing was written",
-        )
-    return Staged(root, layout, tree, files)
-
-
-def commit_blobs(staged: Staged, paths: ProjectPaths, plan: Plan, *, force: bool) -> None:
-    """The checked graph into the user-wide cache, then the project's (tagged)."""
-    from floe.oci.copy import copy_graph
-
-    project, shared = layouts(paths)
-    desc = plan.verified.desc
-    for layout, tag in ((shared, None), (project, plan.label)):
-        copy_graph(staged.layout, layout, desc, tag=tag, with_referrers=True)
-        if force:
-            _replace_blobs(staged.layout, layout)
-
-
-def _replace_blobs(fresh: LayoutTarget, layout: LayoutTarget) -> None:
-    """--force: each blob of the fresh graph replaces the cached one (atomic rename)."""
-    import shutil
-    import uuid
-
-    for blob in sorted((fresh.path / "blobs" / "sha256").iterdir()):
-        if blob.name.startswith("."):
-            continue
-        dest = layout.path / "blobs" / "sha256" / blob.name
-        tmp = dest.parent / f".tmp-{uuid.uuid4().hex}"
-        shutil.copyfile(blob, tmp)
-        os.replace(tmp, dest)
-
-
-def commit_tree(staged: Staged, paths: ProjectPaths, label: str, *, force: bool) -> bool:
-    """Rename the checked tree into `.floe/platform/<label>/` unless an identical one is there."""
-    final = paths.version_dir(label)
-    if not force and _already_there(final, staged.files):
-        return False
-    paths.platform_dir.mkdir(parents=True, exist_ok=True)
-    install_dir(staged.tree, final)
-    return True
-
-
-def _already_there(final: Path, files: dict[str, bytes]) -> bool:
-    try:
-        read_verified_tree(final, locked_files(files))
-    except GateError:
-        return False
-    return True
+    """The plan's graph staged and checked in private (floe.release.install.stage)."""
+    return stage_release(
+        paths, plan.reader, plan.verified.desc, plan.tag, plan.label, concurrency=concurrency
+    )
 
 
 # ---- the lock and floe.yaml ---------------------------------------------------------------
@@ -195,11 +110,7 @@ def _already_there(final: Path, files: dict[str, bytes]) -> bool:
 def lock_entry(plan: Plan, files: dict[str, bytes]) -> LockedPlatform:
     """The lock's record; a project anchored by its lock keeps every recorded signer."""
     tree = parse_tree(files)
-    decision = plan.verified.decision
-    signers = decision.signers
-    if decision.origin == LOCKED and plan.locked is not None:
-        kept = {s.name: s for s in (*plan.locked.signers, *signers)}
-        signers = tuple(kept[name] for name in sorted(kept))
+    signers = kept_signers(plan.verified.decision, plan.locked.signers if plan.locked else None)
     return LockedPlatform(
         ref=plan.source.with_tag(plan.tag),
         constraint=plan.constraint,
@@ -277,7 +188,7 @@ def _install_locked(
         size, downloaded = plan.verified.checked.size, plan.downloaded()
         what = "Downloading artifacts" if downloaded else "Artifacts already cached"
         events.step(f"{what} ({human_size(size)})")
-        commit_blobs(staged, paths, plan, force=force)
+        commit_blobs(staged, paths, plan.verified.desc, plan.label, force=force)
         ensure_gitignore(paths)
         wrote_tree = commit_tree(staged, paths, plan.label, force=force)
     finally:
@@ -286,7 +197,7 @@ def _install_locked(
     outcome = Outcome(
         ref=entry.ref,
         locked=entry,
-        tree=parse_tree(staged.files),
+        tree=staged.parsed,
         size=size,
         downloaded=downloaded,
         signed=plan.verified.signed,

@@ -24,10 +24,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from floe.errors import FloeError, GateError, UsageError
+from floe.errors import GateError, UsageError
 from floe.project.events import QUIET, Events
 from floe.project.floe_yaml import FloeYaml, PlatformSpec, SecuritySpec, read_floe_yaml
-from floe.project.install import Outcome, Plan, commit_blobs, install, layouts, stage
+from floe.project.install import Outcome, Plan, install, stage
 from floe.project.policy import project_policy
 from floe.project.source import choose_source
 from floe.release.cache import (
@@ -42,18 +42,18 @@ from floe.release.cache import (
 )
 from floe.release.cached_source import CachedSource
 from floe.release.constraints import Constraint, Newer, newer_versions, parse_constraint, parse_tag
+from floe.release.install import commit_blobs, layouts, read_locked
 from floe.release.lockfile import Lock, LockedPlatform, read_lock
 from floe.release.resolve import (
     Source,
     check_against_lock,
     check_drift,
-    drift_error,
     repository_of,
     resolve,
     source_from,
 )
 from floe.release.verify import verify
-from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, load_locked_tree, parse_tree
+from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, load_locked_tree
 
 if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
@@ -231,14 +231,6 @@ def _plan_from_registry(
     return replace(plan, constraint=constraint.text, newer=resolved.newer)
 
 
-def _has_manifest(layout: Target, digest: str) -> bool:
-    try:
-        layout.resolve(digest)
-    except FloeError:
-        return False
-    return True
-
-
 def _plan_from_lock(
     job: _Job, locked: LockedPlatform, constraint: Constraint, *, force: bool, online: bool
 ) -> Plan:
@@ -246,7 +238,6 @@ def _plan_from_lock(
 
     `online`: ask the registry whether the tag moved (`lock_drift`) and what is newer.
     """
-    project, shared = layouts(job.paths)
     remote = job.remote()
     newer = None
     if online:
@@ -254,17 +245,8 @@ def _plan_from_lock(
         check_drift(remote, locked, tags)
         pinned = parse_tag(locked.version)
         newer = newer_versions(constraint, tags, pinned) if pinned is not None else None
-    local = (
-        [] if force else [t for t in (project, shared) if _has_manifest(t, locked.manifest_digest)]
-    )
-    if local:
-        reader = CachedSource([*local, project, shared], remote, authoritative=False)
-    else:
-        reader = CachedSource([] if force else [shared, project], remote, authoritative=True)
     job.events.info(f"Pulling platform artifacts from {locked.ref}")
-    desc = reader.resolve(locked.manifest_digest)
-    if desc.digest != locked.manifest_digest:
-        raise drift_error(locked, desc.digest)
+    reader, desc = read_locked(job.paths, remote, locked, force=force)
     plan = job.verify(reader, desc, locked.tag)
     return replace(plan, constraint=constraint.text, newer=newer)
 
@@ -447,14 +429,14 @@ def fetch_candidate(
     with writer_lock(paths):
         staged = stage(paths, plan, job.options.concurrency)
         try:
-            commit_blobs(staged, paths, plan, force=False)
+            commit_blobs(staged, paths, plan.verified.desc, plan.label)
         finally:
             remove_tree(staged.root)
     what = "Downloaded" if plan.downloaded() else "Already cached"
     size = human_size(plan.verified.checked.size)
     events.step(f"{what} {plan.label} ({size}): verified, cached, not locked")
     return Candidate(
-        tree=parse_tree(staged.files),
+        tree=staged.parsed,
         ref=plan.source.with_tag(plan.tag),
         version=plan.label,
         manifest_digest=plan.verified.desc.digest,
