@@ -247,14 +247,30 @@ def model_bytes(model: BaseModel) -> bytes:
     return dump_json(model.model_dump(mode="json"))
 
 
-def parse_tree(files: dict[str, bytes], origin: str = "platform tree") -> PlatformTree:
-    """Parse and cross-check a tree held in memory; the content digest must match."""
+def _check_file_set(files: dict[str, bytes], origin: str) -> None:
     missing = [name for name in TREE_FILES if name not in files]
     if missing:
         raise GateError("tree_invalid", f"{origin} lacks {', '.join(missing)}")
     extra = sorted(set(files) - set(TREE_FILES) - set(OPTIONAL_TREE_FILES))
     if extra:
         raise GateError("tree_invalid", f"{origin} has unexpected files: {', '.join(extra)}")
+
+
+def _check_digest(tree: PlatformTree, files: dict[str, bytes], origin: str) -> PlatformTree:
+    expected = content_digest(files)
+    if tree.manifest.metadata.digest != expected:
+        raise GateError(
+            "tree_digest_mismatch",
+            f"{origin}: content digest {expected} does not match manifest.json "
+            f"({tree.manifest.metadata.digest})",
+            hint="the tree was edited after compile; recompile or pull it again",
+        )
+    return tree
+
+
+def parse_tree(files: dict[str, bytes], origin: str = "platform tree") -> PlatformTree:
+    """Parse and cross-check a tree held in memory; the content digest must match."""
+    _check_file_set(files, origin)
     parsed: dict[str, BaseModel] = {}
     for name, (field_name, model) in _FILE_MODELS.items():
         if name not in files:  # an optional family file: the family is off
@@ -266,15 +282,7 @@ def parse_tree(files: dict[str, bytes], origin: str = "platform tree") -> Platfo
             where = ".".join(str(p) for p in first["loc"])
             raise GateError("tree_invalid", f"{origin}/{name}: {where}: {first['msg']}") from None
     tree = PlatformTree.model_validate(parsed)
-    expected = content_digest(files)
-    if tree.manifest.metadata.digest != expected:
-        raise GateError(
-            "tree_digest_mismatch",
-            f"{origin}: content digest {expected} does not match manifest.json "
-            f"({tree.manifest.metadata.digest})",
-            hint="the tree was edited after compile; recompile or pull it again",
-        )
-    return tree
+    return _check_digest(tree, files, origin)
 
 
 def load_tree(root: Path) -> PlatformTree:
@@ -286,12 +294,7 @@ def load_locked_tree(files: dict[str, bytes], origin: str = "platform tree") -> 
     the same objects as parse_tree, built without validation, after the same checks of
     the file set, of every object's keys (unknown or missing required ones are
     `tree_invalid`) and of the content digest."""
-    missing = [name for name in TREE_FILES if name not in files]
-    if missing:
-        raise GateError("tree_invalid", f"{origin} lacks {', '.join(missing)}")
-    extra = sorted(set(files) - set(TREE_FILES) - set(OPTIONAL_TREE_FILES))
-    if extra:
-        raise GateError("tree_invalid", f"{origin} has unexpected files: {', '.join(extra)}")
+    _check_file_set(files, origin)
     parsed: dict[str, Any] = {}
     for name, (field_name, model) in _FILE_MODELS.items():
         if name not in files:
@@ -302,15 +305,7 @@ def load_locked_tree(files: dict[str, bytes], origin: str = "platform tree") -> 
             raise GateError("tree_invalid", f"{origin}/{name}: not valid JSON") from None
         parsed[field_name] = _construct(model, data, f"{origin}/{name}")
     tree = _construct(PlatformTree, parsed, origin)
-    expected = content_digest(files)
-    if tree.manifest.metadata.digest != expected:
-        raise GateError(
-            "tree_digest_mismatch",
-            f"{origin}: content digest {expected} does not match manifest.json "
-            f"({tree.manifest.metadata.digest})",
-            hint="the tree was edited after compile; recompile or pull it again",
-        )
-    return tree
+    return _check_digest(tree, files, origin)
 
 
 _M = TypeVar("_M", bound=BaseModel)
