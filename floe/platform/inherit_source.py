@@ -30,7 +30,6 @@ from floe.files import atomic_write
 from floe.release.cache import (
     ProjectPaths,
     check_project_paths,
-    global_cache_dir,
     locked_files,
     remove_tree,
     writer_lock,
@@ -58,7 +57,6 @@ from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy
 from floe.trust.decision import PINNED
 
 if TYPE_CHECKING:
-    from floe.oci.layout import LayoutTarget
     from floe.oci.options import RegistryOptions
     from floe.oci.target import Descriptor
     from floe.platform.manifest import ExtendsSpec, LoadedManifest
@@ -138,8 +136,6 @@ class _Job:
     @property
     def same_repo(self) -> bool:
         return self.locked is not None and repository_of(self.locked.ref) == str(self.source.stored)
-
-        return LayoutTarget(self.paths.oci_dir), LayoutTarget(global_cache_dir())
 
 
 def _from_lock(job: _Job, locked: LockedPlatform) -> tuple[CachedSource, Descriptor, str]:
