@@ -36,6 +36,9 @@ class PublishRequest:
     key_path: Path | None = None  # where `signer` came from (for hints)
     keyless: bool = False
     identity_token: str | None = None
+    # `--signing-identity`: the HOST/REPO the signatures name (default: the registry's own
+    # name; for an OCI layout `localhost/<folder>`, never a path); keyword-only
+    signing_identity: str | None = field(default=None, kw_only=True)
     allow_unsigned: bool = False
     tag: str | None = None  # default: `version` as given
     checks: Sequence[Check] = ()
@@ -64,6 +67,7 @@ def publish(request: PublishRequest, events: Events = NULL_EVENTS) -> PublishRes
     _preflight(request)
     repo = parse_repository(configured_registry(request.registry, metadata["registry"]))
     ref = repo.with_tag(request.tag or request.version)
+    identity = _identity(ref, request)  # a bad --signing-identity is refused before any push
     dst = target_for(ref, request.options)
     root = packed.descriptor
     events.step(f"Publishing to {ref}")
@@ -75,7 +79,7 @@ def publish(request: PublishRequest, events: Events = NULL_EVENTS) -> PublishRes
     )  # fmt: skip
     for line in upload_lines(request.files, stats.blobs_copied == 0):
         events.step(line)
-    signer, signatures = _sign(dst, ref, root, request, events)
+    signer, signatures = _sign(dst, identity, root, request, events)
     attestation = None
     if request.statement is not None:
         attestation = _attest(dst, root, request.statement(ref, root), request)
@@ -112,15 +116,29 @@ def upload_lines(files: dict[str, bytes], all_present: bool) -> list[str]:
     return [f"  ✓ Uploading {g} ({human_size(sizes[g])}{suffix})" for g in sorted(sizes, key=order)]
 
 
+def _identity(ref: Reference, request: PublishRequest) -> str | None:
+    """The `HOST/REPO` the signatures will name; None when nothing is signed."""
+    if request.signer is None and not request.keyless:
+        if request.signing_identity:
+            raise UsageError(
+                "usage_invalid",
+                "--signing-identity names what the signatures name, but nothing is signed",
+                hint="add --key cosign.key or --keyless",
+            )
+        return None
+    from floe.signing.sign import docker_reference_for
+
+    return docker_reference_for(ref, request.signing_identity)
+
+
 def _sign(
-    dst: Target, ref: Reference, root: Descriptor, request: PublishRequest, events: Events
+    dst: Target, docker_ref: str | None, root: Descriptor, request: PublishRequest, events: Events
 ) -> tuple[str | None, list[str]]:
     """Both cosign formats with a key, a Sigstore bundle keyless; nothing otherwise."""
-    if request.signer is None and not request.keyless:
+    if docker_ref is None:
         return None, []
-    from floe.signing.sign import docker_reference_for, sign_artifact, sign_keyless
+    from floe.signing.sign import sign_artifact, sign_keyless
 
-    docker_ref = docker_reference_for(ref)
     if request.signer is not None:
         pushed = sign_artifact(dst, root, request.signer, docker_ref)
         who = request.signer.fingerprint

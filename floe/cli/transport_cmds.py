@@ -42,6 +42,7 @@ def register(cli: click.Group, platform: click.Group) -> None:
 )
 @click.option("--force", is_flag=True, help="Move an existing version tag to this build.")
 @common.signer_options(" after pushing (default: the manifest's security.signing.key)")
+@common.signing_identity_option
 @click.option(
     "--allow-unsigned",
     is_flag=True,
@@ -60,14 +61,14 @@ def register(cli: click.Group, platform: click.Group) -> None:
 @common.format_option()
 def publish(version: str, registry: str | None, artifacts: Path, force: bool,
             key_path: Path | None, keyless: bool, identity_token: str | None,
-            allow_unsigned: bool, attest: bool, source: Path | None,
+            signing_identity: str | None, allow_unsigned: bool, attest: bool, source: Path | None,
             options: RegistryOptions, quiet: bool, fmt: str) -> None:  # fmt: skip
     """Push the compiled platform as VERSION (e.g. v1.2.3) to an OCI registry."""
     from floe.platform.release import ReleaseRequest, publish_platform
 
     request = ReleaseRequest(
         version, artifacts, registry, force, key_path, keyless, identity_token,
-        allow_unsigned, attest, source, options,
+        allow_unsigned, attest, source, options, signing_identity=signing_identity,
     )  # fmt: skip
     with cli_events(quiet) as events:
         result = publish_platform(request, events)

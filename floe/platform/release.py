@@ -8,7 +8,7 @@ sources for `--attest`, then calls floe.artifact.publish (which refuses, pushes,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from floe.artifact.pack import normalize_version, read_tree_dir
@@ -29,6 +29,7 @@ class ReleaseRequest:
     key_path: Path | None = None
     keyless: bool = False
     identity_token: str | None = None
+    signing_identity: str | None = field(default=None, kw_only=True)  # --signing-identity
     allow_unsigned: bool = False
     attest: bool = False
     source: Path | None = None  # the manifest the tree was compiled from
@@ -49,13 +50,18 @@ def publish_platform(request: ReleaseRequest, events: Events = NULL_EVENTS) -> P
             events.step(f"Signing key from the manifest's security.signing.key: {key_path}")
     from floe.signing import load_signer
 
+    if request.signing_identity:  # refused before the key's password is asked for
+        from floe.signing.cosign_layout import signing_identity
+
+        signing_identity(request.signing_identity)
     signer = load_signer(key_path) if key_path is not None else None  # before any push
     return publish(
         PublishRequest(
             files=files, version=request.version, origin=str(request.artifacts),
             registry=request.registry, force=request.force, signer=signer,
             key_path=key_path, keyless=request.keyless,
-            identity_token=request.identity_token, allow_unsigned=request.allow_unsigned,
+            identity_token=request.identity_token, signing_identity=request.signing_identity,
+            allow_unsigned=request.allow_unsigned,
             checks=BUILTIN_CHECKS, statement=statement, options=request.options,
         ),
         events,
@@ -110,6 +116,7 @@ def _provenance(request: ReleaseRequest, files: dict[str, bytes]) -> Statement |
     digest = json.loads(files["manifest.json"])["metadata"]["digest"]
 
     def build(ref: Reference, root: Descriptor) -> bytes:
-        return statement_for(docker_reference_for(ref), root.digest, checked, version, digest)
+        identity = docker_reference_for(ref, request.signing_identity)
+        return statement_for(identity, root.digest, checked, version, digest)
 
     return build
