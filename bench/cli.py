@@ -27,6 +27,8 @@ Rows (issue #15):
   republish signed re-publish of the unchanged demo: writes and key decryption
   big       one 200 MB file push + pull, floe vs bare streamed requests with sha256
             (bench/transfer.py's workers)
+  files     1,000 files of 2 KB, push + pull, like for like: floe's tar layer against
+            oras-py's own directory tar, and per-file layers against oras-py per-file
   models    `floe compile` on 10,000 generated models (bench/enforce.py's generator,
             a real `dbt parse` for target/manifest.json), without / with manifest.json
   init      `floe init` cold (empty caches) from the embedded registry / a registry
@@ -54,7 +56,7 @@ FLOE = str(Path(PYTHON).parent / "floe")
 TRANSFER = str(ROOT / "bench" / "transfer.py")
 TAG = "v1.2.3"
 PASSWORD = "bench-password"
-ROWS = ("compile", "help", "demo", "pull", "republish", "big", "models", "init")
+ROWS = ("compile", "help", "demo", "pull", "republish", "big", "files", "models", "init")
 
 # Forks the command, waits for it with wait4 and writes "wall maxrss_kb exit" to argv[1].
 LAUNCHER = r"""
@@ -450,17 +452,71 @@ class Bench:
             )
         )
 
+    def row_files(self) -> None:
+        count = 200 if self.opts.quick else 1000
+        folder = self.work / "files" / "data"
+        folder.mkdir(parents=True)
+        for i in range(count):
+            (folder / f"f{i:04d}.txt").write_bytes(os.urandom(1024).hex().encode())
+        transfer = [PYTHON, TRANSFER, "--worker"]
+        me = [PYTHON, str(Path(__file__).resolve()), "--worker"]
+        host = self.registry.host
+        tools = {  # (push, pull) of each tool, given a reference and an output folder
+            "floe-tar": ("floe-push", str(folder), "1", transfer),  # more than 1 file: a tar
+            "oras-dir": ("oras-push-dir", str(folder), None, me),
+            "floe-perfile": ("floe-push", str(folder), str(10**9), transfer),
+            "oras-perfile": ("oras-push", str(folder), None, me),
+        }
+
+        def step(tool: str, r: int | str, timed: bool = True) -> None:
+            push, source, threshold, runner = tools[tool]
+            ref = f"oci://{host}/bench/files{r}-{tool}:{TAG}"
+            out = self.work / "files" / f"out-{r}-{tool}"
+            push_cmd = [*runner, push, source, ref] + ([threshold] if threshold else [])
+            pull = "floe-pull" if tool.startswith("floe") else "oras-pull"
+            pull_cmd = [*runner, pull, ref, str(out)]
+            for key, cmd in ((f"{tool}-push", push_cmd), (f"{tool}-pull", pull_cmd)):
+                if timed:
+                    self.timed(f"files-{key}", cmd, cwd=self.work)
+                else:
+                    self.run(cmd, cwd=self.work)
+            shutil.rmtree(out)
+
+        for tool in tools:
+            step(tool, "warm", timed=False)
+        for r in range(min(self.opts.rounds, 3)):  # oras-py per-file takes ~30 s a round
+            for pair in _order(r, ("floe-tar", "oras-dir"), ("floe-perfile", "oras-perfile")):
+                for tool in _order(r, *pair):
+                    step(tool, r)
+        both = {
+            t: _sum(self.series[f"files-{t}-push"], self.series[f"files-{t}-pull"]) for t in tools
+        }
+        tar, per = both["floe-tar"] / both["oras-dir"], both["floe-perfile"] / both["oras-perfile"]
+        self.lines.append(
+            Line(
+                f"{count:,} files of 2 KB, push + pull: tar layer / per-file layers",
+                f"{both['floe-tar']:.2f} s / {both['floe-perfile']:.2f} s",
+                f"oras-py directory tar {both['oras-dir']:.2f} s / "
+                f"per-file {both['oras-perfile']:.2f} s",
+                f"{tar:.2f}x / {per:.2f}x",
+            )
+        )
+
     def row_models(self) -> None:
         sys.path.insert(0, str(ROOT / "bench"))
         from bouncer import install_platform, prepare
 
         models = 1000 if self.opts.quick else self.opts.models
-        root = self.work / f"models-{models}"
-        started = time.perf_counter()
-        prepare(root, models)  # generate + a real `dbt parse` (target/manifest.json)
-        self.notes.append(
-            f"dbt parse of {models} models (setup): {time.perf_counter() - started:.0f} s"
-        )
+        base = self.opts.models_dir or self.work
+        root = base / f"models-{models}"
+        if not (root / "target" / "manifest.json").is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            started = time.perf_counter()
+            prepare(root, models)  # generate + a real `dbt parse` (target/manifest.json)
+            spent = time.perf_counter() - started
+            self.notes.append(f"dbt parse of {models} models (setup): {spent:.0f} s")
+        shutil.rmtree(root / ".floe", ignore_errors=True)
+        shutil.rmtree(root / "target" / "floe", ignore_errors=True)
         install_platform(root, self.work / "models-platform")
         manifest = root / "target" / "manifest.json"
         aside = root / "manifest.json.aside"
@@ -588,11 +644,15 @@ def worker(argv: list[str]) -> None:
 
     logging.disable(logging.INFO)
     kind, *args = argv
-    target = (args[1] if kind == "oras-push" else args[0]).removeprefix("oci://")
+    target = (args[0] if kind == "oras-pull" else args[1]).removeprefix("oci://")
     client = oras.client.OrasClient(hostname=target.split("/", 1)[0], insecure=True)
-    if kind == "oras-push":
-        os.chdir(args[0])
-        files = sorted(p.relative_to(".").as_posix() for p in Path(".").rglob("*") if p.is_file())
+    if kind in ("oras-push", "oras-push-dir"):
+        folder = Path(args[0])
+        os.chdir(folder.parent if kind == "oras-push-dir" else folder)
+        if kind == "oras-push-dir":  # the folder itself: oras-py tars it into one layer
+            files = [folder.name]
+        else:
+            files = sorted(p.as_posix() for p in Path(".").rglob("*") if p.is_file())
         client.push(target=target, files=files, quiet=True)
     else:
         client.pull(target=target, outdir=args[1])
@@ -619,6 +679,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="20 MB, 1,000 models, 3 rounds")
     parser.add_argument("--rounds", type=int, default=None, help="rounds per row (default 5)")
     parser.add_argument("--models", type=int, default=10_000)
+    parser.add_argument(
+        "--models-dir", type=Path, help="keep the generated, dbt-parsed project here for next time"
+    )
     parser.add_argument("--rows", default=",".join(ROWS), help=f"some of {','.join(ROWS)}")
     parser.add_argument("--valgrind", action="store_true", help="also count instructions")
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
