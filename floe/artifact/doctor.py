@@ -261,7 +261,7 @@ def _credential_source(host: str, options: RegistryOptions) -> tuple[str, str | 
 def _tls_check(probe: RegistryProbe, base: str, options: RegistryOptions) -> Check:
     label = probe.label
     if base.startswith("http://"):
-        how = "--plain-http" if options.plain_http else "loopback host"
+        how = "plain HTTP asked for" if options.plain_http else "loopback host"
         return Check("registry", "tls", "skip", f"{label}: plain HTTP ({how}), no TLS to verify")
     if options.ca_file is not None:
         return Check("registry", "tls", "ok", f"{label}: TLS verified against {options.ca_file}")
@@ -341,8 +341,9 @@ def probe_registry(
         reach = _reach(session, probe.label, ", ".join(probe.sources), info)
         if reach.status == "fail":
             return info, [reach]
-        tls = _tls_check(probe, session.base, own)
-        return info, [reach, tls, _credentials(session, probe, own, info)]
+        # the session's own options: what it applied for this host (flags, settings file)
+        tls = _tls_check(probe, session.base, session.options)
+        return info, [reach, tls, _credentials(session, probe, session.options, info)]
     finally:
         session.close()
 
