@@ -250,6 +250,8 @@ def test_initialised_project_then_compiled(project: tuple[Path, str]) -> None:
     assert "files match the lock" in _one(data, "project", "cache")["message"]
     assert _one(data, "project", "signature")["status"] == "skip"  # unsigned: not checked
     assert _one(data, "project", "profile")["status"] == "warn"  # not written yet
+    plugins = _one(data, "project", "plugins")  # the adapter `floe run` needs, installed
+    assert plugins["status"] == "ok" and "compute duckdb: dbt-duckdb 1." in plugins["message"]
     # floe.yaml and the lock name the same repository: probed once, with both sources
     (info,) = data["registries"]
     assert info["ref"] == ref and info["sources"] == ["floe.yaml platform.ref", "artifacts.lock"]

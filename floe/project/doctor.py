@@ -6,8 +6,10 @@ embedded default (`$FLOE_HOME/registry`). Each distinct repository is probed onc
 (floe.artifact.doctor). The project is checked the way `floe compile` reads it, step by
 step, without the network and without writing a byte: floe.yaml parses, the lock parses
 and still matches floe.yaml, every cached file has the size and sha256 the lock pins,
-the tree's content digest matches, the locked signature verifies from the cache, and
-profiles.yml is floe's, names the project's profile and is what compile would write now.
+the tree's content digest matches, the locked signature verifies from the cache, the
+platform's compute adapter is installed in its range (missing: a warning, as only
+`floe run` needs it), and profiles.yml is floe's, names the project's profile and is
+what compile would write now.
 
 `diagnose` returns the report (the `--format json` document); `report["ok"]` is False
 when any check failed, and the CLI then exits 1.
@@ -16,6 +18,7 @@ when any check failed, and the CLI then exits 1.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,8 +37,6 @@ INIT_HINT = "run `floe init --platform=VERSION` (for example --platform=v1.2.3)"
 
 def _repository(text: str, base: Path) -> Reference:
     """A reference as a repository (tag or digest dropped); relative layouts under `base`."""
-    from dataclasses import replace
-
     from floe.oci.reference import DEFAULT_REPOSITORY, parse_reference
 
     ref = parse_reference(text, default_repository=DEFAULT_REPOSITORY).with_tag(None)
@@ -262,6 +263,24 @@ def _profile(project: Path, profiles_dir: Path | None, tree: PlatformTree) -> Ch
     )
 
 
+def _plugins(tree: PlatformTree) -> Check:
+    """The platform's compute adapter, as `floe run` needs it (compile without dbt does not)."""
+    from floe.project.plugins import resolve_for_compile
+
+    try:
+        resolved = resolve_for_compile(tree, need_adapter=True)
+    except FloeError as exc:
+        check = failed("project", "plugins", exc)
+        # a missing adapter only stops `floe run`; a wrong version stops compile too
+        return replace(check, status="warn") if exc.slug == "plugin_not_installed" else check
+    compute = next((p for p in resolved if p.slot == "compute"), None)
+    if compute is None:
+        return Check("project", "plugins", "skip", "the platform names no compute plugin")
+    installed = ", ".join(f"{name} {version}" for name, version in compute.versions)
+    wanted = f" (the platform asks for {compute.required})" if compute.required else ""
+    return Check("project", "plugins", "ok", f"compute {compute.type}: {installed}{wanted}")
+
+
 def project_checks(
     project: Path, profiles_dir: Path | None, registries: _Registries
 ) -> list[Check]:
@@ -277,6 +296,7 @@ def project_checks(
     tree, more = _cache(project, locked)
     checks += more
     if tree is not None:
+        checks.append(_plugins(tree))
         checks.append(_profile(project, profiles_dir, tree))
     return checks
 
