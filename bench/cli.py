@@ -185,6 +185,24 @@ class Bench:
         found = re.search(r"I\s+refs:\s+([\d,]+)", proc.stderr)
         return int(found.group(1).replace(",", "")) if found else None
 
+    def why(self, what: str, cmd: list[str], cwd: Path | None = None) -> None:
+        """For a missed target, the profile of where start-up goes: the packages it
+        imports, by cumulative import time (`python -X importtime`), one untimed run."""
+        env = dict(self.env, PYTHONPROFILEIMPORTTIME="1")
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+        total, packages = 0, []
+        for line in proc.stderr.splitlines():
+            parts = line.removeprefix("import time:").split("|")
+            if len(parts) != 3 or not parts[1].strip().isdigit():
+                continue
+            name, cumulative = parts[2].strip(), int(parts[1])
+            if not parts[2].startswith("  "):
+                total += cumulative  # a top-level import: the sum is all import time
+            if "." not in name and name not in ("encodings", "site", "floe"):
+                packages.append((cumulative, name))
+        top = ", ".join(f"{name} {us / 1000:.0f} ms" for us, name in sorted(packages)[::-1][:8])
+        self.notes.append(f"{what}: imports take {total / 1000:.0f} ms; packages: {top}")
+
     def rounds(self) -> range:
         return range(self.opts.rounds)
 
@@ -238,6 +256,8 @@ class Bench:
             self.timed("compile", cmd, cwd=project)
         s = self.series["compile"]
         ins = self.instructions(cmd, project)
+        if s.median > 0.30:
+            self.why("warm `floe compile`", cmd, project)
         self.lines.append(
             Line(
                 "warm `floe compile`, Customer 360",
@@ -255,6 +275,8 @@ class Bench:
                 self.timed(key, command)
         s, p = self.series["help"], self.series["python"]
         ins = self.instructions(cmd)
+        if s.median > 0.10:
+            self.why("`floe --help`", cmd)
         self.lines.append(
             Line(
                 "`floe --help`",
@@ -365,6 +387,8 @@ class Bench:
         met = ""
         ins_floe = self.instructions(self.pull_cmds["floe"] + ["--force"], self.work)
         ins_oras = self.instructions(self.pull_cmds["oras"], self.work)
+        if ratio > 0.8:
+            self.why("`floe platform pull`", self.pull_cmds["floe"] + ["--force"], self.work)
         if ins_floe and ins_oras:
             text += f"; {ins_floe / ins_oras:.2f}x instructions"
             met = _met(ins_floe / ins_oras <= 0.8)
