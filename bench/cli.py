@@ -739,6 +739,7 @@ def main() -> int:
     parser.add_argument("--valgrind", action="store_true", help="also count instructions")
     parser.add_argument("--worker", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     opts = parser.parse_args()
+    sys.path.insert(0, str(ROOT))  # this tree's floe, also in this process (as PYTHONPATH)
     if opts.worker:
         worker(opts.worker)
         return 0
@@ -758,9 +759,12 @@ def main() -> int:
                     started = time.perf_counter()
                     try:
                         getattr(bench, f"row_{name}")()
-                    except SystemExit as exc:  # one failed step: the row says so, the run goes on
-                        bench.lines.append(Line(name, "**failed**: " + str(exc).splitlines()[0]))
-                        print(exc, file=sys.stderr)
+                    except (SystemExit, Exception) as exc:  # the row says so, the run goes on
+                        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+                        bench.lines.append(Line(name, f"**failed**: {first}"))
+                        print(repr(exc), file=sys.stderr)
+                    if bench.lines:
+                        print(f"  {bench.lines[-1]}", file=sys.stderr)
                     print(f"  {name}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
         finally:
             bench.proxy.close()
