@@ -111,6 +111,7 @@ demo-postgres: system-deps dev
 bench: system-deps dev
 	$(PY) bench/transfer.py
 	$(PY) bench/enforce.py
+	$(PY) bench/cli.py --models-dir bench/.models $$(command -v valgrind >/dev/null && echo --valgrind)
 
 # dbt-bouncer in its own venv (its pins must not touch floe's): the peer benchmark.
 BOUNCER_VENV := bench/.venv-bouncer

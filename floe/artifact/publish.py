@@ -42,6 +42,9 @@ class PublishRequest:
     key_path: Path | None = None  # where `signer` came from (for hints)
     keyless: bool = False
     identity_token: str | None = None
+    # `--signing-identity`: the HOST/REPO the signatures name (default: the registry's own
+    # name; for an OCI layout `localhost/<folder>`, never a path); keyword-only
+    signing_identity: str | None = field(default=None, kw_only=True)
     allow_unsigned: bool = False
     tag: str | None = None  # default: `version` as given
     checks: Sequence[Check] = ()
@@ -71,6 +74,7 @@ def publish(request: PublishRequest, events: Events = NULL_EVENTS) -> PublishRes
     _preflight(request)
     repo = parse_repository(configured_registry(request.registry, metadata["registry"]))
     ref = repo.with_tag(request.tag or request.version)
+    identity = _identity(ref, request)  # a bad --signing-identity is refused before any push
     dst = target_for(ref, request.options)
     root = packed.descriptor
     events.step(f"Publishing to {ref}")
@@ -85,7 +89,7 @@ def publish(request: PublishRequest, events: Events = NULL_EVENTS) -> PublishRes
     )  # fmt: skip
     for line in upload_lines(request.files, stats.blobs_copied == 0):
         events.step(line)
-    signer, signatures = _sign(dst, ref, root, request, events, signed)
+    signer, signatures = _sign(dst, identity, root, request, events, signed)
     attestation = None
     if request.statement is not None:
         attestation = _attest(dst, root, request.statement(ref, root), request)
@@ -130,15 +134,32 @@ def _signed_already(dst: Target, root: Descriptor, request: PublishRequest) -> l
         return None
     from floe.signing.sign import signed_by, unlock
 
-    found = signed_by(dst, root, request.signer) if dst.exists(root) else None
+    found = None
+    if dst.exists(root) and not request.signing_identity:  # a new identity: signed anew
+        found = signed_by(dst, root, request.signer)
     if found is None or request.statement is not None:
         unlock(request.signer)
     return found
 
 
+def _identity(ref: Reference, request: PublishRequest) -> str | None:
+    """The `HOST/REPO` the signatures will name; None when nothing is signed."""
+    if request.signer is None and not request.keyless:
+        if request.signing_identity:
+            raise UsageError(
+                "usage_invalid",
+                "--signing-identity names what the signatures name, but nothing is signed",
+                hint="add --key cosign.key or --keyless",
+            )
+        return None
+    from floe.signing.sign import docker_reference_for
+
+    return docker_reference_for(ref, request.signing_identity)
+
+
 def _sign(
     dst: Target,
-    ref: Reference,
+    docker_ref: str | None,
     root: Descriptor,
     request: PublishRequest,
     events: Events,
@@ -146,15 +167,14 @@ def _sign(
 ) -> tuple[str | None, list[str]]:
     """Both cosign formats with a key, a Sigstore bundle keyless; nothing otherwise.
     `signed`: the key's signatures already there (nothing is pushed)."""
-    if request.signer is None and not request.keyless:
+    if docker_ref is None:
         return None, []
     if request.signer is not None and signed is not None:
         who = request.signer.fingerprint
         events.step(f"  ✓ Already signed with {who} ({len(signed)} signatures)")
         return who, signed
-    from floe.signing.sign import docker_reference_for, sign_artifact, sign_keyless
+    from floe.signing.sign import sign_artifact, sign_keyless
 
-    docker_ref = docker_reference_for(ref)
     if request.signer is not None:
         pushed = sign_artifact(dst, root, request.signer, docker_ref)
         who = request.signer.fingerprint

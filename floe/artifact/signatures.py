@@ -32,6 +32,7 @@ def sign_reference(
     keyless: bool = False,
     identity_token: str | None = None,
     options: RegistryOptions | None = None,
+    signing_identity: str | None = None,
 ) -> SignResult:
     """Sign REF: both cosign formats with the key at `key_path` (its password from
     FLOE_SIGNING_PASSWORD or a prompt), a Sigstore bundle keyless."""
@@ -44,10 +45,14 @@ def sign_reference(
             "pass exactly one of --key cosign.key or --keyless",
             hint="create a key with `floe platform keygen`",
         )
+    if signing_identity:  # refused before the key's password is asked for
+        from floe.signing.cosign_layout import signing_identity as check_identity
+
+        check_identity(signing_identity)
     signer: Signer | None = load_signer(key_path) if key_path is not None else None
     target, parsed = open_target(ref, options)
     manifest = resolve(target, parsed)
-    docker_ref = docker_reference_for(parsed)
+    docker_ref = docker_reference_for(parsed, signing_identity)
     if signer is not None:
         pushed = sign_artifact(target, manifest, signer, docker_ref)
         who = signer.fingerprint

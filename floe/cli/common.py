@@ -86,6 +86,16 @@ def signer_options(when: str = "") -> Callable[[F], F]:
     return decorate
 
 
+def signing_identity_option(func: F) -> F:
+    """`--signing-identity HOST/REPO` of every command that signs (`sign`, `publish`)."""
+    return click.option(
+        "--signing-identity",
+        metavar="HOST/REPO",
+        help="The registry name the signatures name (cosign's docker-reference; default: "
+        "the registry's; for an OCI layout localhost/<folder>, never a path).",
+    )(func)
+
+
 def emit_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False))
 

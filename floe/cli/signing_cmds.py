@@ -92,6 +92,7 @@ def _written(key_path: Path, pub_path: Path, key: Any, fmt: str) -> None:
 @click.command("sign")
 @click.argument("ref")
 @common.signer_options()
+@common.signing_identity_option
 @registry_flags
 @common.format_option()
 def sign_cmd(
@@ -99,6 +100,7 @@ def sign_cmd(
     key_path: Path | None,
     keyless: bool,
     identity_token: str | None,
+    signing_identity: str | None,
     options: RegistryOptions,
     fmt: str,
 ) -> None:
@@ -108,8 +110,9 @@ def sign_cmd(
 
     ref = reference_here(ref)  # a bare version: in the registry publish pushed it to
     result = sign_reference(
-        ref, key_path, keyless=keyless, identity_token=identity_token, options=options
-    )
+        ref, key_path, keyless=keyless, identity_token=identity_token, options=options,
+        signing_identity=signing_identity,
+    )  # fmt: skip
     if fmt == "json":
         common.emit_json(
             {"event": "artifact_signed", "reference": str(result.reference),

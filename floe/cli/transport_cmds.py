@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from floe.cli import common, view_cmds
-from floe.cli.options import copy_flags, quiet_option, registry_flags, trust_flags
+from floe.cli import common, copy_cmds, view_cmds
+from floe.cli.options import quiet_option, registry_flags, trust_flags
 from floe.cli.render import cli_events
 from floe.errors import FloeError, UsageError
 from floe.events import human_size
@@ -26,7 +26,7 @@ __all__ = ["register", "registry_flags"]
 
 def register(cli: click.Group, platform: click.Group) -> None:
     """Attach this area's commands to the root group and the `platform` group."""
-    for command in (publish, pull, view_cmds.inspect, view_cmds.list_versions, copy):
+    for command in (publish, pull, view_cmds.inspect, view_cmds.list_versions, copy_cmds.copy):
         platform.add_command(command)
 
 
@@ -42,6 +42,7 @@ def register(cli: click.Group, platform: click.Group) -> None:
 )
 @click.option("--force", is_flag=True, help="Move an existing version tag to this build.")
 @common.signer_options(" after pushing (default: the manifest's security.signing.key)")
+@common.signing_identity_option
 @click.option(
     "--allow-unsigned",
     is_flag=True,
@@ -61,7 +62,8 @@ def register(cli: click.Group, platform: click.Group) -> None:
 @common.format_option()
 def publish(version: str, registry: str | None, artifacts: Path, force: bool,
             key_path: Path | None, keyless: bool, identity_token: str | None,
-            allow_unsigned: bool, attest: bool, source: Path | None, check_semver: bool,
+            signing_identity: str | None, allow_unsigned: bool, attest: bool, source: Path | None,
+            check_semver: bool,
             options: RegistryOptions, quiet: bool, fmt: str) -> None:  # fmt: skip
     """Push the compiled platform as VERSION (e.g. v1.2.3) to an OCI registry (default:
     artifacts.registry, else the embedded registry's repository named after the platform).
@@ -71,6 +73,7 @@ def publish(version: str, registry: str | None, artifacts: Path, force: bool,
     request = ReleaseRequest(
         version, artifacts, registry, force, key_path, keyless, identity_token,
         allow_unsigned, attest, source, options, check_semver,
+        signing_identity=signing_identity,
     )  # fmt: skip
     with cli_events(quiet) as events:
         release = publish_platform(request, events)
@@ -206,44 +209,3 @@ def _report_pull(result: PullResult, quiet: bool, fmt: str) -> None:
         common.step(f"Content digest: {unpacked.content_digest}", quiet)
     click.echo(f"Digest: {result.digest}")
     click.echo(f"Written to: {result.out_dir}")
-
-
-@click.command("copy")
-@click.argument("src")
-@click.argument("dst")
-@click.option("--with-referrers", is_flag=True, help="Copy signatures and attestations too.")
-@click.option("--force", is_flag=True, help="Move an existing version tag at the destination.")
-@click.option("--offline", is_flag=True, help="Keyless verification: cached trusted root.")
-@trust_flags
-@copy_flags
-@quiet_option
-@common.format_option()
-def copy(src: str, dst: str, with_referrers: bool, force: bool, offline: bool,
-         trust: DownloadTrust, options: RegistryOptions, dst_options: RegistryOptions,
-         quiet: bool, fmt: str) -> None:  # fmt: skip
-    """Mirror SRC to DST between registries and layouts (e.g. into an air-gapped layout).
-
-    With --key/--identity/--require-signed, SRC is verified first and a rejected
-    artifact is not copied. A tag that disagrees with the artifact's version is refused.
-    """
-    from floe.artifact.copy import CopyRequest, copy_artifact
-
-    trust = replace(trust, offline=offline)
-    request = CopyRequest(src, dst, with_referrers, force, trust, options, dst_options)
-    with cli_events(quiet) as events:
-        result = copy_artifact(request, events)
-    stats = result.stats
-    if fmt == "json":
-        common.emit_json(
-            {"event": "copied", "source": str(result.source),
-             "destination": str(result.destination), "digest": result.digest, **stats.to_json()}
-        )  # fmt: skip
-        return
-    common.step(
-        f"  ✓ {stats.blobs_copied} blobs copied ({human_size(stats.bytes_copied)}), "
-        f"{stats.blobs_mounted} mounted, {stats.blobs_skipped} already present, "
-        f"{len(stats.referrers)} referrers",
-        quiet,
-    )
-    click.echo(f"Copied: {result.destination}")
-    click.echo(f"Digest: {result.digest}")

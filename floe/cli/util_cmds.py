@@ -1,59 +1,78 @@
-"""`floe doctor`: what this machine has, and whether the configured registry answers."""
+"""`floe doctor`: this machine, every configured registry and the project; exit 1 when
+any check failed."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from floe.cli import common
+from floe.cli.options import registry_flags
+
+if TYPE_CHECKING:
+    from floe.oci.options import RegistryOptions
+
+MARKS = {"ok": "✓", "fail": "✗", "warn": "!", "skip": "-"}
+HEADINGS = {
+    "environment": "Environment",
+    "tools": "Tools on PATH",
+    "dbt": "dbt",
+    "registry": "Registries",
+    "project": "Project",
+}
 
 
 def _text_report(report: dict[str, Any]) -> None:
-    def line(ok: bool | None, text: str) -> None:
-        mark = {True: "✓", False: "✗", None: "-"}[ok]
-        click.echo(f"  {mark} {text}")
-
-    py = report["python"]
     click.echo("floe doctor")
-    line(py["ok"], f"Python {py['version']} ({py['executable']})" + ("" if py["ok"] else " < 3.11"))
-    line(True, f"floe {report['floe']['version']}")
-    click.echo("Optional extras")
-    for dist, info in report["extras"].items():
-        if info["installed"]:
-            line(True, f"{dist} {info['version']}")
-        else:
-            line(None, f"{dist} not installed (pip install 'floe[{info['extra']}]')")
-    click.echo("Tools on PATH")
-    for name, info in report["tools"].items():
-        line(True if info["found"] else None, f"{name} {info['path'] or 'not found'}")
-    click.echo("Registry")
-    reg = report["registry"]
-    if reg is None:
-        line(None, "none configured (--registry, FLOE_REGISTRY or floe.yaml platform.ref)")
-    elif reg.get("kind") == "oci-layout":
-        state = "exists" if reg["exists"] else "will be created on first publish"
-        line(True, f"{reg['ref']} ({reg['source']}): OCI layout at {reg['path']} {state}")
-    elif reg["reachable"]:
-        line(True, f"{reg['ref']} ({reg['source']}): {reg['url']} answered HTTP {reg['status']}")
+    checks = report["checks"]
+    for section, heading in HEADINGS.items():
+        mine = [c for c in checks if c["section"] == section]
+        if not mine:
+            continue
+        click.echo(heading)
+        for check in mine:
+            click.echo(f"  {MARKS[check['status']]} {check['message']}")
+            if check.get("hint") and check["status"] in ("fail", "warn"):
+                click.echo(f"      hint: {check['hint']}")
+    failures, warnings = report["failures"], report["warnings"]
+    if failures:
+        plural = "s" if failures != 1 else ""
+        click.echo(f"{failures} check{plural} failed, {warnings} warning(s)")
     else:
-        why = reg.get("error") or f"HTTP {reg.get('status')}"
-        line(False, f"{reg['ref']} ({reg['source']}): unreachable: {why}")
+        click.echo(f"All checks passed, {warnings} warning(s)")
 
 
 @click.command("doctor")
-@click.option("--registry", "registry", default=None, help="Registry reference to probe.")
-@click.option("--plain-http", is_flag=True, help="Probe the registry over plain HTTP.")
+@click.option("--registry", "registry", default=None, help="A registry reference to probe too.")
+@common.dir_option("The dbt project to check (with floe.yaml).")
+@click.option(
+    "--profiles-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where floe writes profiles.yml [default: the project directory].",
+)
+@registry_flags
 @common.format_option()
-def doctor(registry: str | None, plain_http: bool, fmt: str) -> None:
-    """Report Python, floe, optional extras, tools and registry reachability."""
-    from floe.artifact.doctor import diagnose
+def doctor(
+    registry: str | None,
+    project_dir: Path,
+    profiles_dir: Path | None,
+    options: RegistryOptions,
+    fmt: str,
+) -> None:
+    """Check Python, dbt, tools, every configured registry (reach, TLS, credentials) and
+    the project (floe.yaml, lock, cache digests, profile). Exit 1 when a check fails."""
+    from floe.project.doctor import diagnose
 
-    report = diagnose(registry, plain_http=plain_http)
+    report = diagnose(registry, project_dir=project_dir, profiles_dir=profiles_dir, options=options)
     if fmt == "json":
         common.emit_json(report)
     else:
         _text_report(report)
+    if not report["ok"]:
+        raise click.exceptions.Exit(1)
 
 
 def register(cli: click.Group, platform: click.Group) -> None:

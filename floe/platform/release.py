@@ -11,7 +11,7 @@ floe.artifact.publish (which refuses, pushes, signs).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from floe.artifact.pack import normalize_version, read_tree_dir
@@ -34,6 +34,7 @@ class ReleaseRequest:
     key_path: Path | None = None
     keyless: bool = False
     identity_token: str | None = None
+    signing_identity: str | None = field(default=None, kw_only=True)  # --signing-identity
     allow_unsigned: bool = False
     attest: bool = False
     source: Path | None = None  # the manifest the tree was compiled from
@@ -78,7 +79,8 @@ def publish_platform(request: ReleaseRequest, events: Events = NULL_EVENTS) -> R
             files=files, version=request.version, origin=str(request.artifacts),
             registry=registry, force=request.force, signer=signer,
             key_path=key_path, keyless=request.keyless,
-            identity_token=request.identity_token, allow_unsigned=request.allow_unsigned,
+            identity_token=request.identity_token, signing_identity=request.signing_identity,
+            allow_unsigned=request.allow_unsigned,
             checks=BUILTIN_CHECKS, statement=statement, options=request.options,
             against_target=check,
         ),
@@ -135,6 +137,7 @@ def _provenance(request: ReleaseRequest, files: dict[str, bytes]) -> Statement |
     digest = json.loads(files["manifest.json"])["metadata"]["digest"]
 
     def build(ref: Reference, root: Descriptor) -> bytes:
-        return statement_for(docker_reference_for(ref), root.digest, checked, version, digest)
+        identity = docker_reference_for(ref, request.signing_identity)
+        return statement_for(identity, root.digest, checked, version, digest)
 
     return build
