@@ -269,6 +269,22 @@ def test_debug_traces_requests_without_credentials(basic_auth_registry: Registry
     assert "debug:" not in quiet.output
 
 
+def test_debug_traces_a_request_that_got_no_response() -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = run_floe("--debug", "platform", "list", f"oci://127.0.0.1:{port}/x", "--timeout", "2")
+    assert result.exit_code == 2, result.output
+    assert "registry_unreachable" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("debug: ")]
+    assert lines and all(
+        line.startswith(f"debug: GET http://127.0.0.1:{port}/v2/x/tags/list -> ConnectionError (")
+        for line in lines
+    )
+
+
 def test_debug_traces_token_requests_and_hides_tokens(token_registry: Registry) -> None:
     reg = token_registry
     password = reg.password or ""

@@ -393,6 +393,7 @@ class RegistrySession:
         all_headers.update(self.auth.headers(scopes))
         limit = min(self.options.timeout_seconds, budget.remaining(), self.deadline.remaining())
         timeout = max(MIN_ATTEMPT_TIMEOUT, limit)
+        started = time.monotonic()
         try:
             with active(self.deadline):
                 return self.http.request(
@@ -410,6 +411,10 @@ class RegistrySession:
                 "registry_error", f"{self.host} redirected {method} {path} too often"
             ) from None
         except requests.exceptions.RequestException as exc:
+            if self.options.trace is not None:  # --debug: a request that got no response
+                ms = (time.monotonic() - started) * 1000
+                url = redact_url(self.url(path))
+                self.options.trace(f"debug: {method} {url} -> {type(exc).__name__} ({ms:.0f} ms)")
             if self.deadline.expired():
                 raise self.deadline.error(f"{method} {self.host}") from None
             raise transport_error(self.host, exc) from None
