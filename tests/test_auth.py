@@ -395,6 +395,27 @@ def test_password_stdin_on_a_remote_command(basic_auth_registry: Registry) -> No
     assert json.loads(proc.stdout)["versions"] == []
 
 
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("--password-stdin", "--from-password-stdin"),
+        ("--password-stdin", "--to-password-stdin"),
+        ("--from-password-stdin", "--to-password-stdin"),
+    ],
+)
+def test_copy_reads_one_password_from_stdin(flags: tuple[str, ...], tmp_path: Path) -> None:
+    floe = Path(sys.executable).with_name("floe")
+    proc = subprocess.run(
+        [str(floe), "platform", "copy", "oci://127.0.0.1:1/a:v1", f"oci-layout://{tmp_path}/l:v1",
+         *(["-u", "a"] if "--password-stdin" in flags else []),
+         "--from-username", "a", "--to-username", "a", *flags],
+        input="secret\n", capture_output=True, text=True, env=dict(os.environ), timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "login_password_conflict" in proc.stderr and "stdin holds one password" in proc.stderr
+    assert not (tmp_path / "l").exists()
+
+
 def test_login_and_logout_with_registry_config(
     basic_auth_registry: Registry, tmp_path: Path
 ) -> None:

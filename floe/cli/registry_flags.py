@@ -223,12 +223,14 @@ def copy_flags(func: F) -> F:
     @functools.wraps(func)
     def wrapper(*args: Any, options: Any, **kwargs: Any) -> Any:
         flags = {f"{end}{name}": kwargs.pop(f"{end}{name}") for end in ends for name in names}
-        if flags["from_password_stdin"] and flags["to_password_stdin"]:
+        shared = bool(click.get_current_context().params.get("password_stdin"))
+        if shared + flags["from_password_stdin"] + flags["to_password_stdin"] > 1:
             from floe.errors import UsageError
 
             raise UsageError(
                 "login_password_conflict",
-                "stdin holds one password: --from- or --to-password-stdin",
+                "stdin holds one password: give one of --password-stdin, "
+                "--from-password-stdin, --to-password-stdin",
             )
         kwargs["options"] = _end(options, flags, "from_")
         kwargs["dst_options"] = _end(options, flags, "to_")
