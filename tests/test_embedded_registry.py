@@ -170,6 +170,13 @@ def test_a_tag_held_by_another_platform_names_the_repository_not_force(
     parent = repo_name.rpartition("/")[0]  # the repository beside the shared one
     assert f"--registry oci://{registry.host}/{parent}/{BETA} " in event["hint"]
     assert "--force" not in event["hint"]
+    # `platform copy` onto the other platform's tag hears the same
+    own = registry.ref(f"{repo_name}-beta")
+    assert _publish(beta, "--registry", own).exit_code == 0
+    copied = run_floe("platform", "copy", f"{own}:v1.0.0", f"{shared}:v1.0.0", "--format", "json")
+    assert copied.exit_code == 1, copied.output
+    assert f"holds the platform {ALPHA!r}, not {BETA!r}" in error_json(copied)["message"]
+    assert "--force" not in error_json(copied)["hint"]
     # another version of the other platform in the shared repository: no semver comparison
     newer = _platform(tmp_path / "newer", BETA, 90)
     text = (newer / "manifest.yaml").read_text().replace('"1.0.0"', '"1.1.0"')

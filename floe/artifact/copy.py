@@ -113,7 +113,8 @@ def copy_artifact(request: CopyRequest, events: Events = NULL_EVENTS) -> CopyRes
     check_versions_agree(source, desc, tag)
     target = target_for(dst_ref, request.dst_options or request.options)
     if tag:
-        check_tag_free(target, dst_ref, desc.digest, request.force)
+        platform = _platform_of(source, desc)  # another platform's tag gets its own hint
+        check_tag_free(target, dst_ref, desc.digest, request.force, platform)
     events.step(f"Copying {src_ref} -> {dst_ref}")
     concurrency = request.options.concurrency if request.options else 8
     stats = copy_with_events(
