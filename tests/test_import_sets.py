@@ -141,6 +141,31 @@ def test_init_cold_then_warm_compile(tmp_path: Path, layout_ref: str, home: dict
     assert "floe.tree.model:schema-built" not in modules
 
 
+def test_signed_warm_compile_loads_no_crypto_and_takes_no_lock(
+    tmp_path: Path, tree_dir: Path, home: dict[str, str]
+) -> None:
+    """A signed, locked platform: the first compile checks the cached signature in full
+    (cryptography), then seals that state; the warm compile reads the sealed record, and
+    as no writer left anything behind it takes no file lock either."""
+    from lifecycle_helpers import make_signer
+    from oci_helpers import read_dir
+
+    signer, pub = make_signer(tmp_path / "keys")
+    ref = f"oci-layout://{tmp_path / 'signed'}/floe-platform"
+    publish(ref, read_dir(tree_dir), signer=signer)
+    env = {**home, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    project = write_tiny_project(tmp_path / "tiny")
+    init = ["init", "--platform=v1.2.3", "--registry", ref, "--key", str(pub)]
+    _floe_imports(init, tmp_path, cwd=project, env=env)
+    _, modules = _floe_imports(["compile"], tmp_path, cwd=project, env=env)
+    assert "floe.signing.keys" in modules  # the full check ran once
+    assert (project / ".floe" / "cache" / "trust-checked").is_file()
+    _, modules = _floe_imports(["compile"], tmp_path, cwd=project, env=env)
+    assert "floe.rules.engine" in modules and "floe.trust.cached" in modules
+    assert _loaded(modules, (*NETWORK, *CRYPTO, "rich", "duckdb", "dbt", "filelock")) == []
+    assert _loaded(modules, ("floe.project.install", "floe.release.cached_source")) == []
+
+
 def test_pull_unsigned_from_a_layout(tmp_path: Path, layout_ref: str, home: dict[str, str]) -> None:
     out = tmp_path / "pulled"
     _, modules = _floe_imports(

@@ -19,45 +19,36 @@ use the network.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from floe.errors import GateError, UsageError
+from floe.errors import FloeError, GateError, UsageError
 from floe.project.events import QUIET, Events
 from floe.project.floe_yaml import FloeYaml, PlatformSpec, SecuritySpec, read_floe_yaml
-from floe.project.install import Outcome, Plan, install, stage
-from floe.project.policy import project_policy
-from floe.project.source import choose_source
 from floe.release.cache import (
     FORCE_HINT,
     ProjectPaths,
     check_project_paths,
     clean_leftovers_if_idle,
-    human_size,
     read_verified_tree,
-    remove_tree,
-    writer_lock,
 )
-from floe.release.cached_source import CachedSource
-from floe.release.constraints import Constraint, Newer, newer_versions, parse_constraint, parse_tag
-from floe.release.install import commit_blobs, layouts, read_locked
+from floe.release.constraints import Constraint, Newer, parse_constraint, parse_tag
 from floe.release.lockfile import Lock, LockedPlatform, read_lock
-from floe.release.resolve import (
-    Source,
-    check_against_lock,
-    check_drift,
-    repository_of,
-    resolve,
-    source_from,
-)
-from floe.release.verify import verify
+from floe.release.resolve import Source, repository_of, source_from
 from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, load_locked_tree
 
 if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
     from floe.oci.target import Descriptor, Target
+    from floe.project.install import Outcome, Plan
+    from floe.release.cached_source import CachedSource
+
+# init, pull and the candidate import their machinery (floe.project.install,
+# floe.release.cached_source, .verify, .install) when they run: `floe compile` reads
+# the lock and the cache only, and pays for none of it.
 
 __all__ = [
     "Candidate",
@@ -68,6 +59,15 @@ __all__ = [
     "load_verified_platform",
     "pull_project",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name == "Outcome":  # re-exported for callers; loaded on first use
+        from floe.project.install import Outcome
+
+        return Outcome
+    raise AttributeError(name)
+
 
 INIT_HINT = "run `floe init --platform=VERSION` (for example --platform=v1.2.3)"
 
@@ -141,9 +141,7 @@ def load_verified_platform(project_dir: Path) -> LoadedPlatform:
             f"the lock says {locked.content_digest}",
             hint=FORCE_HINT,
         )
-    from floe.trust.cached import check_cached
-
-    check_cached(paths.oci_dir, locked.manifest_digest, locked, tree.manifest.security)
+    _check_signature(paths, locked, tree)
     return LoadedPlatform(
         tree=tree,
         tree_dir=tree_dir,
@@ -153,6 +151,32 @@ def load_verified_platform(project_dir: Path) -> LoadedPlatform:
         content_digest=locked.content_digest,
         signer=locked.signer,
     )
+
+
+TRUST_CHECKED = "trust-checked"  # under .floe/cache: sealed state of the last passed check
+
+
+def _check_signature(paths: ProjectPaths, locked: LockedPlatform, tree: PlatformTree) -> None:
+    """The cached signature, checked again (floe.trust.cached) unless a sealed record says
+    this very cache state passed the same check before (the seal's key is the user's,
+    outside the project: a record copied in or edited is ignored). Any change to what the
+    check reads (a signature, a referrer, index.json, the lock's signers, the platform's
+    keys) is another state, so the full check runs and a tampered signature is refused."""
+    from floe.project.sealed import read_sealed, write_sealed
+    from floe.trust.cached import cache_state, check_cached
+
+    policy = tree.manifest.security
+    state = cache_state(paths.oci_dir, locked.manifest_digest, locked, policy)
+    record = paths.cache_dir / TRUST_CHECKED
+    if state is not None and read_sealed(record) == state.encode():
+        return
+    check_cached(paths.oci_dir, locked.manifest_digest, locked, policy)
+    if state is None:
+        return
+    # Sealed only when the state did not move while the check read it.
+    if cache_state(paths.oci_dir, locked.manifest_digest, locked, policy) == state:
+        with contextlib.suppress(OSError, FloeError):  # a read-only cache: check every time
+            write_sealed(record, state.encode())
 
 
 # ---- one init or pull --------------------------------------------------------------------
@@ -179,6 +203,9 @@ class _Job:
 
     def verify(self, reader: CachedSource, desc: Descriptor, tag: str) -> Plan:
         """Shape, versions and trust of `desc` (named by `tag`); nothing written."""
+        from floe.project.install import Plan
+        from floe.release.verify import verify
+
         reference = str(self.source.opened.with_tag(tag))
         verified = verify(
             reader,
@@ -222,6 +249,10 @@ def _plan_from_registry(
     job: _Job, constraint: Constraint, *, allow_downgrade: bool, force: bool
 ) -> Plan:
     """Resolve the constraint against the registry's tags, check it against the lock, verify."""
+    from floe.release.cached_source import CachedSource
+    from floe.release.install import layouts
+    from floe.release.resolve import check_against_lock, resolve
+
     project, shared = layouts(job.paths)
     reader = CachedSource([] if force else [shared, project], job.remote(), authoritative=True)
     resolved = resolve(reader, constraint, str(job.source.stored))
@@ -238,6 +269,10 @@ def _plan_from_lock(
 
     `online`: ask the registry whether the tag moved (`lock_drift`) and what is newer.
     """
+    from floe.release.constraints import newer_versions
+    from floe.release.install import read_locked
+    from floe.release.resolve import check_drift
+
     remote = job.remote()
     newer = None
     if online:
@@ -254,6 +289,9 @@ def _plan_from_lock(
 def _plan_accept_drift(job: _Job, locked: LockedPlatform, constraint: Constraint) -> Plan:
     """`pull --accept-drift`: what the locked tag names now, verified against the lock's
     signers (never trust on first use); the lock is rewritten, the signers kept."""
+    from floe.release.cached_source import CachedSource
+    from floe.release.constraints import newer_versions
+
     reader = CachedSource([], job.remote(), authoritative=True)
     tags = reader.tags()
     if locked.tag not in tags:
@@ -311,6 +349,8 @@ def _options(options: RegistryOptions | None, offline: bool) -> RegistryOptions:
 def _finish(
     job: _Job, plan: Plan, *, force: bool = False, security: SecuritySpec | None = None
 ) -> Outcome:
+    from floe.project.install import install
+
     outcome = install(
         job.paths,
         plan,
@@ -336,6 +376,9 @@ def init_project(
     events: Events = QUIET,
 ) -> Outcome:
     """`floe init --platform=CONSTRAINT`: reuse the lock when it satisfies, else resolve."""
+    from floe.project.policy import project_policy
+    from floe.project.source import choose_source
+
     paths = ProjectPaths(Path(project_dir).absolute())
     check_project_paths(paths)
     constraint = parse_constraint(constraint_text)
@@ -365,6 +408,8 @@ def pull_project(
     events: Events = QUIET,
 ) -> Outcome:
     """`floe platform pull`: bring the caches in line with floe.yaml and the lock."""
+    from floe.project.policy import project_policy
+
     paths = ProjectPaths(Path(project_dir).absolute())
     check_project_paths(paths)
     config, spec = _platform_config(paths)
@@ -417,6 +462,11 @@ def fetch_candidate(
     """Resolve CONSTRAINT in floe.yaml's repository, verify it (floe.yaml's anchors and the
     lock's signers, as a pull would), commit its checked blobs to the caches; the tree
     stays in memory: artifacts.lock, floe.yaml and `.floe/platform/` are never written."""
+    from floe.project.install import stage
+    from floe.project.policy import project_policy
+    from floe.release.cache import human_size, remove_tree, writer_lock
+    from floe.release.install import commit_blobs
+
     paths = ProjectPaths(Path(project_dir).absolute())
     check_project_paths(paths)
     config, lock = read_project(paths)

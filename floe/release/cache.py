@@ -164,33 +164,42 @@ def check_project_paths(paths: ProjectPaths) -> None:
     )
 
 
-def clean_leftovers(paths: ProjectPaths) -> None:
-    """Remove what a killed writer left behind: temp folders and temp files.
-
-    Only floe writers holding the project's lock write under `.floe/`, so any temp
-    name found while holding it belongs to a dead process.
-    """
+def _leftovers(paths: ProjectPaths) -> Iterator[tuple[Path, bool]]:
+    """Temp entries under `.floe/`: (path, is a folder to remove as a tree)."""
     for folder in (paths.platform_dir, paths.cache_dir):
         if not folder.is_dir():
             continue
         for entry in folder.iterdir():
             if entry.name.startswith(TMP_PREFIX):
-                remove_tree(entry)
+                yield entry, True
     blobs = paths.oci_dir / "blobs" / "sha256"
     # Blob and index.json temp files (floe.files; `.index.json.*` from earlier floe builds).
     for folder, prefixes in ((blobs, (TMP_PREFIX,)), (paths.oci_dir, (TMP_PREFIX, ".index.json."))):
         if folder.is_dir():
             for entry in folder.iterdir():
                 if entry.name.startswith(prefixes) and entry.is_file():
-                    entry.unlink(missing_ok=True)
+                    yield entry, False
+
+
+def clean_leftovers(paths: ProjectPaths) -> None:
+    """Remove what a killed writer left behind: temp folders and temp files.
+
+    Only floe writers holding the project's lock write under `.floe/`, so any temp
+    name found while holding it belongs to a dead process.
+    """
+    for entry, tree in list(_leftovers(paths)):
+        if tree:
+            remove_tree(entry)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def clean_leftovers_if_idle(paths: ProjectPaths) -> None:
     """Readers (compile, rules) clean a killed writer's leftovers too, when no writer runs."""
+    if not paths.writer_lock.is_file() or next(_leftovers(paths), None) is None:
+        return  # nothing to clean: no lock taken (and filelock not even imported)
     from filelock import FileLock, Timeout
 
-    if not paths.writer_lock.is_file():
-        return
     try:
         with FileLock(str(paths.writer_lock), timeout=0):
             clean_leftovers(paths)
