@@ -159,11 +159,13 @@ def test_signed_warm_compile_loads_no_crypto_and_takes_no_lock(
     _floe_imports(init, tmp_path, cwd=project, env=env)
     _, modules = _floe_imports(["compile"], tmp_path, cwd=project, env=env)
     assert "floe.signing.keys" in modules  # the full check ran once
-    assert (project / ".floe" / "cache" / "trust-checked").is_file()
+    assert (project / "target" / "floe" / "trust-checked").is_file()
     _, modules = _floe_imports(["compile"], tmp_path, cwd=project, env=env)
     assert "floe.rules.engine" in modules and "floe.trust.cached" in modules
     assert _loaded(modules, (*NETWORK, *CRYPTO, "rich", "duckdb", "dbt", "filelock")) == []
     assert _loaded(modules, ("floe.project.install", "floe.release.cached_source")) == []
+    # floe.yaml's bytes were validated by the first compile (sealed): no model loaded
+    assert "floe.project.floe_yaml" not in modules
 
 
 def test_pull_unsigned_from_a_layout(tmp_path: Path, layout_ref: str, home: dict[str, str]) -> None:

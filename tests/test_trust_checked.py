@@ -1,5 +1,6 @@
 """compile's cache check runs once per cache state: a sealed record of a passed check
-lets the next compile skip it, and any change to what the check reads runs it again.
+(in compile's report folder) lets the next compile skip it, and any change to what the
+check reads runs it again. floe.yaml likewise: validated whenever its bytes change.
 
 Every case uses a real signed platform in an embedded registry, a real `floe init` and
 the real cache; a spy on `check_cached` shows when the full check ran.
@@ -16,10 +17,10 @@ import pytest
 from conftest import run_floe
 from lifecycle_helpers import force_writable, make_signer, make_tree, publish
 
-from floe.errors import GateError
+from floe.errors import GateError, UsageError
 from floe.oci.layout import LayoutTarget
 from floe.oci.target import SIGSTORE_BUNDLE, Descriptor
-from floe.project.lifecycle import TRUST_CHECKED, load_verified_platform
+from floe.project.lifecycle import FLOE_YAML_CHECKED, TRUST_CHECKED, load_verified_platform
 from floe.project.sealed import HEADER
 from floe.release.lockfile import read_lock
 from floe.signing import simplesigning
@@ -41,6 +42,11 @@ def _signed_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Pa
     )
     assert result.exit_code == 0, result.output
     return project, project / ".floe" / "cache" / "oci"
+
+
+def _out(project: Path) -> Path:
+    """Where compile keeps its sealed records: its report folder."""
+    return project / "target" / "floe"
 
 
 class _Spy:
@@ -86,11 +92,11 @@ def test_a_passed_check_is_sealed_and_the_next_load_skips_it(
 ) -> None:
     project, _ = _signed_project(tmp_path, monkeypatch)
     spy = _Spy(monkeypatch)
-    record = project / ".floe" / "cache" / TRUST_CHECKED
-    assert load_verified_platform(project).signer is not None
+    record = _out(project) / TRUST_CHECKED
+    assert load_verified_platform(project, checked_dir=_out(project)).signer is not None
     assert spy.calls == 1 and record.read_bytes().startswith(HEADER)
-    assert load_verified_platform(project).signer is not None
-    assert load_verified_platform(project).signer is not None
+    assert load_verified_platform(project, checked_dir=_out(project)).signer is not None
+    assert load_verified_platform(project, checked_dir=_out(project)).signer is not None
     assert spy.calls == 1  # the same cache state: checked once
 
 
@@ -99,26 +105,26 @@ def test_a_tampered_cached_signature_runs_the_full_check(
 ) -> None:
     project, oci = _signed_project(tmp_path, monkeypatch)
     spy = _Spy(monkeypatch)
-    load_verified_platform(project)
+    load_verified_platform(project, checked_dir=_out(project))
     payload, bundle = _signature_blobs(oci, _manifest(project, oci))
     _tamper(payload)  # the legacy signature no longer reads; the bundle still passes
-    assert load_verified_platform(project).signer is not None
+    assert load_verified_platform(project, checked_dir=_out(project)).signer is not None
     assert spy.calls == 2
     _tamper(bundle)  # now no signature verifies: refused, as without the record
     with pytest.raises(GateError) as info:
-        load_verified_platform(project)
+        load_verified_platform(project, checked_dir=_out(project))
     assert info.value.slug == "signature_invalid" and info.value.exit_code == 1
     assert spy.calls == 3
     with pytest.raises(GateError):  # and on every later load
-        load_verified_platform(project)
+        load_verified_platform(project, checked_dir=_out(project))
 
 
 def test_a_swapped_cached_signature_is_caught_after_a_sealed_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project, oci = _signed_project(tmp_path, monkeypatch)
-    load_verified_platform(project)
-    assert (project / ".floe" / "cache" / TRUST_CHECKED).is_file()
+    load_verified_platform(project, checked_dir=_out(project))
+    assert (_out(project) / TRUST_CHECKED).is_file()
     # Re-signed by an intruder, the original signatures dropped from index.json.
     manifest = _manifest(project, oci)
     index = json.loads((oci / "index.json").read_bytes())
@@ -127,7 +133,7 @@ def test_a_swapped_cached_signature_is_caught_after_a_sealed_pass(
     intruder, _ = make_signer(tmp_path / "intruder")
     sign_artifact(LayoutTarget(oci), manifest, intruder, "registry.example/x")
     with pytest.raises(GateError) as info:
-        load_verified_platform(project)
+        load_verified_platform(project, checked_dir=_out(project))
     assert info.value.slug == "signature_untrusted" and info.value.exit_code == 1
 
 
@@ -143,10 +149,11 @@ def test_a_forged_record_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     state = cached.cache_state(oci, locked.manifest_digest, locked, policy)
     assert state is not None
     # The tampered state, "sealed" without the user's key (a record copied or written in).
-    record = project / ".floe" / "cache" / TRUST_CHECKED
+    record = _out(project) / TRUST_CHECKED
+    record.parent.mkdir(parents=True)
     record.write_bytes(HEADER + b"0" * 64 + b"\n" + state.encode())
     with pytest.raises(GateError) as info:
-        load_verified_platform(project)
+        load_verified_platform(project, checked_dir=_out(project))
     assert info.value.slug == "signature_invalid"
 
 
@@ -193,7 +200,85 @@ def test_a_read_only_cache_checks_every_time(
         raise OSError("read-only")
 
     monkeypatch.setattr("floe.project.sealed.write_sealed", refuse)
+    assert load_verified_platform(project, checked_dir=_out(project)).signer is not None
+    assert load_verified_platform(project, checked_dir=_out(project)).signer is not None
+    assert spy.calls == 2
+    assert not (_out(project) / TRUST_CHECKED).exists()
+
+
+# ---- floe.yaml: validated by its model when its bytes change, sealed otherwise ----------
+
+
+def test_floe_yaml_is_validated_again_whenever_its_bytes_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from floe.project import floe_yaml
+
+    project, _ = _signed_project(tmp_path, monkeypatch)
+    calls: list[Path] = []
+    real = floe_yaml.parse_floe_yaml_bytes
+
+    def spy(data: bytes, path: Path) -> floe_yaml.FloeYaml:
+        calls.append(path)
+        return real(data, path)
+
+    monkeypatch.setattr(floe_yaml, "parse_floe_yaml_bytes", spy)
+    load_verified_platform(project, checked_dir=_out(project))
+    load_verified_platform(project, checked_dir=_out(project))
+    assert len(calls) == 1 and (_out(project) / FLOE_YAML_CHECKED).is_file()
+    path = project / "floe.yaml"
+    text = path.read_text()
+    path.write_text(text + "\nbogus_key: 1\n")  # a typo after a sealed pass
+    with pytest.raises(UsageError) as info:
+        load_verified_platform(project, checked_dir=_out(project))
+    assert info.value.slug == "floe_yaml_invalid" and "bogus_key" in info.value.message
+    assert len(calls) == 2
+    path.write_text(text + "\n# a comment\n")  # other bytes, still valid
+    assert load_verified_platform(project, checked_dir=_out(project)).version == "v1.2.3"
+    assert len(calls) == 3
+
+
+def test_a_forged_floe_yaml_record_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+
+    from floe import __version__
+
+    project, _ = _signed_project(tmp_path, monkeypatch)
+    path = project / "floe.yaml"
+    path.write_text(path.read_text() + "\nbogus_key: 1\n")
+    body = {
+        "floe": __version__,
+        "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "ref": "oci-layout://elsewhere:v1.2.3",
+        "version": "v1.2.3",
+    }
+    record = _out(project) / FLOE_YAML_CHECKED
+    record.parent.mkdir(parents=True)
+    record.write_bytes(HEADER + b"0" * 64 + b"\n" + json.dumps(body).encode())
+    with pytest.raises(UsageError) as info:
+        load_verified_platform(project, checked_dir=_out(project))
+    assert info.value.slug == "floe_yaml_invalid"
+
+
+def test_without_a_folder_nothing_is_remembered_or_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other readers (`floe rules`, the upgrade preview) check in full and write nothing."""
+    project, _ = _signed_project(tmp_path, monkeypatch)
+    spy = _Spy(monkeypatch)
+    before = sorted(p for p in tmp_path.rglob("*") if p.is_file())
     assert load_verified_platform(project).signer is not None
     assert load_verified_platform(project).signer is not None
     assert spy.calls == 2
-    assert not (project / ".floe" / "cache" / TRUST_CHECKED).exists()
+    assert sorted(p for p in tmp_path.rglob("*") if p.is_file()) == before
+
+
+def test_a_failed_load_writes_no_record(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    project, oci = _signed_project(tmp_path, monkeypatch)
+    for blob in _signature_blobs(oci, _manifest(project, oci)):
+        _tamper(blob)
+    with pytest.raises(GateError):
+        load_verified_platform(project, checked_dir=_out(project))
+    assert not _out(project).exists()  # not even floe.yaml's, which passed

@@ -202,7 +202,7 @@ def _compile(
     from floe.project.waivers import apply_waivers, read_waivers
     from floe.rules.engine import evaluate
 
-    loaded = load_verified_platform(project_dir)
+    loaded = load_verified_platform(project_dir, checked_dir=out_dir)
     resolved = resolve_for_compile(loaded.tree, need_adapter=parse)
     profile = build_profile(loaded.tree, read_profile_name(project_dir), project_dir)
     project, parsed = _read(project_dir, out_dir, loaded, profile, manifest, parse, dbt_args)

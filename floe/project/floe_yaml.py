@@ -104,7 +104,6 @@ def parse_floe_yaml(text: str, path: Path) -> FloeYaml:
         data = parse_yaml_with_positions(
             text, str(path), slug="floe_yaml_invalid", require_mapping=False
         ).data  # floe.yaml_loader: limits, safe tags, duplicate keys refused
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -132,7 +131,7 @@ def parse_floe_yaml(text: str, path: Path) -> FloeYaml:
         errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
         error = errors[0]
         loc = tuple(error["loc"])
-        line = _line_of(root, loc)
+        line = _line_of(_composed(text), loc)
         where = f"{path}:{line}" if line else str(path)
         key = ".".join(str(p) for p in loc) or "(top level)"
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
@@ -144,21 +143,37 @@ def parse_floe_yaml(text: str, path: Path) -> FloeYaml:
         ) from None
 
 
+def _composed(text: str) -> yaml.Node | None:
+    """The YAML node tree, for the line of a validation error (only on that path: the
+    text already parsed once, so this cannot fail for a new reason)."""
+    try:
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, ValueError, TypeError, AttributeError, RecursionError):
+        return None
+
+
 def read_floe_yaml(path: Path) -> FloeYaml | None:
     """The parsed floe.yaml, or None when the file does not exist."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         return None
-    except UnicodeDecodeError:
-        raise UsageError(
-            "floe_yaml_invalid", f"{path}: not UTF-8 text", hint="save floe.yaml as UTF-8"
-        ) from None
     except OSError as exc:
         raise UsageError(
             "floe_yaml_invalid",
             f"cannot read {path}: {exc.strerror}",
             hint="floe.yaml must be a readable file at the project's root",
+        ) from None
+    return parse_floe_yaml_bytes(data, path)
+
+
+def parse_floe_yaml_bytes(data: bytes, path: Path) -> FloeYaml:
+    """floe.yaml's bytes as read (UTF-8), validated."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(
+            "floe_yaml_invalid", f"{path}: not UTF-8 text", hint="save floe.yaml as UTF-8"
         ) from None
     return parse_floe_yaml(text, path)
 

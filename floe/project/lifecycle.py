@@ -20,14 +20,16 @@ use the network.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from floe import __version__
 from floe.errors import FloeError, GateError, UsageError
 from floe.project.events import QUIET, Events
-from floe.project.floe_yaml import FloeYaml, PlatformSpec, SecuritySpec, read_floe_yaml
 from floe.release.cache import (
     FORCE_HINT,
     ProjectPaths,
@@ -43,6 +45,7 @@ from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, load_loc
 if TYPE_CHECKING:
     from floe.oci.options import RegistryOptions
     from floe.oci.target import Descriptor, Target
+    from floe.project.floe_yaml import FloeYaml, PlatformSpec, SecuritySpec
     from floe.project.install import Outcome, Plan
     from floe.release.cached_source import CachedSource
 
@@ -91,6 +94,8 @@ def _not_initialized(why: str) -> UsageError:
 
 
 def _platform_config(paths: ProjectPaths) -> tuple[FloeYaml, PlatformSpec]:
+    from floe.project.floe_yaml import read_floe_yaml
+
     config = read_floe_yaml(paths.floe_yaml)
     if config is None:
         raise _not_initialized(f"{paths.floe_yaml} does not exist")
@@ -111,26 +116,39 @@ def read_project(paths: ProjectPaths) -> tuple[FloeYaml, Lock]:
 def check_lock_current(config: FloeYaml, locked: LockedPlatform) -> None:
     """floe.yaml must still accept what the lock pinned (`lock_stale` otherwise)."""
     assert config.platform is not None
-    constraint = parse_constraint(config.platform.version)
+    _check_lock(config.platform.ref, config.platform.version, locked)
+
+
+def _check_lock(ref: str, constraint_text: str, locked: LockedPlatform) -> None:
+    constraint = parse_constraint(constraint_text)
     version = parse_tag(locked.version)
-    wanted, pinned = repository_of(config.platform.ref), repository_of(locked.ref)
+    wanted, pinned = repository_of(ref), repository_of(locked.ref)
     if version is None or not constraint.matches(version) or wanted != pinned:
         raise GateError(
             "lock_stale",
-            f"floe.yaml asks for {config.platform.version} from {wanted}, "
+            f"floe.yaml asks for {constraint_text} from {wanted}, "
             f"but artifacts.lock pins {locked.version} from {pinned}",
             hint="run `floe platform pull --upgrade` to resolve floe.yaml again",
         )
 
 
-def load_verified_platform(project_dir: Path) -> LoadedPlatform:
-    """The project's platform tree, checked file by file against the lock; no network."""
+def load_verified_platform(project_dir: Path, *, checked_dir: Path | None = None) -> LoadedPlatform:
+    """The project's platform tree, checked file by file against the lock; no network.
+
+    `checked_dir` (compile's report folder): where sealed records of the checks that
+    passed are kept (see _Checked), read before and written after a load that passed.
+    None: every check runs in full and nothing is written.
+    """
     paths = ProjectPaths(Path(project_dir))
     check_project_paths(paths)
-    config, lock = read_project(paths)
+    checked = _Checked(checked_dir)
+    ref, constraint = _checked_platform(paths, checked)
+    lock = read_lock(paths.lock_file)
+    if lock is None:
+        raise _not_initialized(f"{paths.lock_file} does not exist")
     clean_leftovers_if_idle(paths)
     locked = lock.platform
-    check_lock_current(config, locked)
+    _check_lock(ref, constraint, locked)
     tree_dir = paths.version_dir(locked.version)
     files = read_verified_tree(tree_dir, locked.files)
     tree = load_locked_tree(files, origin=str(tree_dir))  # bytes pinned by the lock
@@ -141,7 +159,8 @@ def load_verified_platform(project_dir: Path) -> LoadedPlatform:
             f"the lock says {locked.content_digest}",
             hint=FORCE_HINT,
         )
-    _check_signature(paths, locked, tree)
+    _check_signature(paths, locked, tree, checked)
+    checked.write()  # only now: every check of this load passed
     return LoadedPlatform(
         tree=tree,
         tree_dir=tree_dir,
@@ -153,30 +172,96 @@ def load_verified_platform(project_dir: Path) -> LoadedPlatform:
     )
 
 
-TRUST_CHECKED = "trust-checked"  # under .floe/cache: sealed state of the last passed check
+FLOE_YAML_CHECKED = "floe-yaml-checked"  # sealed: see _checked_platform
+TRUST_CHECKED = "trust-checked"  # sealed: see _check_signature
 
 
-def _check_signature(paths: ProjectPaths, locked: LockedPlatform, tree: PlatformTree) -> None:
+class _Checked:
+    """Sealed records of checks that passed, in compile's report folder (never `.floe/`).
+
+    Sealed with the user's key outside the project (floe.project.sealed): a record
+    copied in, edited or sealed elsewhere is ignored, and the check runs in full. A
+    record binds exactly the inputs of its check, so it is right wherever it lies.
+    """
+
+    def __init__(self, folder: Path | None) -> None:
+        self.folder = folder
+        self.pending: dict[str, bytes] = {}
+
+    def read(self, name: str) -> bytes | None:
+        from floe.project.sealed import read_sealed
+
+        return None if self.folder is None else read_sealed(self.folder / name, create=False)
+
+    def remember(self, name: str, body: bytes) -> None:
+        if self.folder is not None:
+            self.pending[name] = body
+
+    def write(self) -> None:
+        from floe.project.sealed import write_sealed
+
+        if self.folder is None:
+            return
+        for name, body in sorted(self.pending.items()):
+            with contextlib.suppress(OSError, FloeError):  # read-only: check every time
+                write_sealed(self.folder / name, body)
+
+
+def _checked_platform(paths: ProjectPaths, checked: _Checked) -> tuple[str, str]:
+    """floe.yaml's platform ref and version constraint, validated by its pydantic model
+    whenever its bytes change. A sealed record of the last validation of these exact
+    bytes (their sha256, by this floe version) stands in for it otherwise, so a warm
+    compile loads no floe.yaml model."""
+    try:
+        data = paths.floe_yaml.read_bytes()
+    except OSError:
+        config, spec = _platform_config(paths)  # its own error (missing, unreadable)
+        return spec.ref, spec.version
+    digest = hashlib.sha256(data).hexdigest()
+    known = _json_object(checked.read(FLOE_YAML_CHECKED))
+    if known.get("floe") == __version__ and known.get("sha256") == digest:
+        ref, version = known.get("ref"), known.get("version")
+        if isinstance(ref, str) and isinstance(version, str):
+            return ref, version
+    from floe.project.floe_yaml import parse_floe_yaml_bytes
+
+    config = parse_floe_yaml_bytes(data, paths.floe_yaml)
+    if config.platform is None:
+        raise _not_initialized(f"{paths.floe_yaml} has no platform block")
+    spec = config.platform
+    body = {"floe": __version__, "sha256": digest, "ref": spec.ref, "version": spec.version}
+    checked.remember(FLOE_YAML_CHECKED, json.dumps(body, sort_keys=True).encode())
+    return spec.ref, spec.version
+
+
+def _json_object(body: bytes | None) -> dict[str, object]:
+    try:
+        value = json.loads(body) if body is not None else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _check_signature(
+    paths: ProjectPaths, locked: LockedPlatform, tree: PlatformTree, checked: _Checked
+) -> None:
     """The cached signature, checked again (floe.trust.cached) unless a sealed record says
-    this very cache state passed the same check before (the seal's key is the user's,
-    outside the project: a record copied in or edited is ignored). Any change to what the
-    check reads (a signature, a referrer, index.json, the lock's signers, the platform's
-    keys) is another state, so the full check runs and a tampered signature is refused."""
-    from floe.project.sealed import read_sealed, write_sealed
+    this very cache state passed the same check before. Any change to what the check
+    reads (a signature, a referrer, index.json, the lock's signers, the platform's keys)
+    is another state, so the full check runs and a tampered signature is refused."""
     from floe.trust.cached import cache_state, check_cached
 
     policy = tree.manifest.security
     state = cache_state(paths.oci_dir, locked.manifest_digest, locked, policy)
-    record = paths.cache_dir / TRUST_CHECKED
-    if state is not None and read_sealed(record) == state.encode():
+    if state is not None and checked.read(TRUST_CHECKED) == state.encode():
         return
     check_cached(paths.oci_dir, locked.manifest_digest, locked, policy)
-    if state is None:
-        return
-    # Sealed only when the state did not move while the check read it.
-    if cache_state(paths.oci_dir, locked.manifest_digest, locked, policy) == state:
-        with contextlib.suppress(OSError, FloeError):  # a read-only cache: check every time
-            write_sealed(record, state.encode())
+    # Remembered only when the state did not move while the check read it.
+    if (
+        state is not None
+        and cache_state(paths.oci_dir, locked.manifest_digest, locked, policy) == state
+    ):
+        checked.remember(TRUST_CHECKED, state.encode())
 
 
 # ---- one init or pull --------------------------------------------------------------------
@@ -321,6 +406,8 @@ def _security_with_anchors(
     """floe.yaml's security block with --key / --identity added (None: leave it alone)."""
     if not keys and not identities:
         return None
+    from floe.project.floe_yaml import SecuritySpec
+
     current = (config.security if config is not None else None) or SecuritySpec()
     listed = list(current.trusted_keys)
     for key in keys:
@@ -382,6 +469,8 @@ def init_project(
     paths = ProjectPaths(Path(project_dir).absolute())
     check_project_paths(paths)
     constraint = parse_constraint(constraint_text)
+    from floe.project.floe_yaml import read_floe_yaml
+
     config = read_floe_yaml(paths.floe_yaml)
     locked = _locked(paths)
     source = choose_source(paths.root, registry, config, locked)

@@ -64,12 +64,16 @@ def _mac(key: bytes, body: bytes) -> bytes:
     return hmac.new(key, body, hashlib.sha256).hexdigest().encode()
 
 
-def read_sealed(path: Path) -> bytes | None:
-    """The body of a sealed file, or None when it is missing, damaged or sealed elsewhere."""
+def read_sealed(path: Path, *, create: bool = True) -> bytes | None:
+    """The body of a sealed file, or None when it is missing, damaged or sealed elsewhere.
+
+    `create=False`: a missing key is not created (nothing could verify without it)."""
     try:
         data = path.read_bytes()
-        key = seal_key()
+        key = seal_key() if create else _read_key(_key_path())
     except OSError:
+        return None
+    if key is None:
         return None
     head, newline, body = data.partition(b"\n")
     if not newline or not head.startswith(HEADER):
