@@ -15,6 +15,8 @@ from lifecycle_helpers import force_writable, install_state
 
 SARIF_SCHEMA = Path(__file__).parent / "fixtures" / "sarif-2.1.0.json"
 REPORTS = ["compiled.json", "findings.json", "findings.sarif", "junit.xml", "lineage-cache.json"]
+# with them, compile's sealed check records (an unsigned platform: no trust-checked)
+WRITTEN = sorted([*REPORTS, "floe-yaml-checked"])
 
 
 @pytest.fixture
@@ -50,7 +52,7 @@ def test_compile_passes_and_writes_profile_and_reports(project: Path) -> None:
         assert f"  ✓ {check}" in lines
     assert "  ✓ profiles.yml (target: duckdb)" in lines
     assert lines[-1] == "[4/4] Compilation successful"
-    assert _reports(project) == REPORTS
+    assert _reports(project) == WRITTEN
     profile = yaml.safe_load((project / "profiles.yml").read_text())
     output = profile["tiny"]["outputs"]["floe"]
     assert output["path"] == (project.resolve() / "target/warehouse.duckdb").as_posix()
@@ -86,7 +88,7 @@ def test_blocked_compile_exits_1_without_profile(broken: Path) -> None:
     assert "models/bronze/numbers.sql:1" in result.stdout
     assert "[4/4] Compilation blocked: 1 error" in result.stdout
     assert not (broken / "profiles.yml").exists()
-    assert _reports(broken) == REPORTS
+    assert _reports(broken) == WRITTEN
     findings = json.loads((broken / "target/floe/findings.json").read_text())["findings"]
     assert [(f["rule_id"], f["file"], f["line"]) for f in findings] == [
         ("naming.prefix", "models/bronze/numbers.sql", 1)
@@ -119,7 +121,7 @@ def test_out_and_profiles_dir_options(project: Path, tmp_path: Path) -> None:
         "compile", "--dir", str(project), "--out", str(out), "--profiles-dir", str(profiles)
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in out.iterdir()) == REPORTS
+    assert sorted(p.name for p in out.iterdir()) == WRITTEN
     assert (profiles / "profiles.yml").is_file()
     assert not (project / "profiles.yml").exists()
 
