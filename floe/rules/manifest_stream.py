@@ -10,6 +10,10 @@ dropped: memory is bounded by the slim nodes, not by the file.
 The result has the manifest's own shape (`{"metadata": ..., "nodes": {uid: node}, ...}`)
 so `dbt_manifest.project_from_manifest` reads it as it reads dbt's in-process parse.
 Malformed JSON raises `ValueError` (the caller words it as `project_invalid`).
+
+With a `SlimCache` (compile's sealed `target/floe/manifest-cache.json`) the slim document
+of the last compile is kept under the file's sha256: an unchanged manifest is only hashed
+(~0.2 s for 133 MB) and its 32 MB slim form loaded, not decoded whole again (~2.5 s).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 _CHUNK = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -254,3 +258,42 @@ def read_slim(path: Path) -> tuple[dict[str, Any], str]:
         while stream.more():  # hash to the very end (white space after the object)
             pass
     return manifest, "sha256:" + stream.sha.hexdigest()
+
+
+SLIM_HEADER = b"floe-slim-manifest-v1 "
+
+
+class SlimCache(Protocol):
+    """One body kept between compiles (sealed by the caller: a forgery is never read)."""
+
+    def get(self) -> bytes | None: ...
+    def put(self, body: bytes) -> None: ...
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def read_slim_cached(path: Path, cache: SlimCache | None) -> tuple[dict[str, Any], str]:
+    """`read_slim`, or the slim document a compile of the same file (same sha256) kept."""
+    if cache is None:
+        return read_slim(path)
+    digest = file_digest(path)
+    body = cache.get()
+    head = SLIM_HEADER + digest.encode() + b"\n"
+    if body is not None and body.startswith(head):
+        try:  # one copy of the 32 MB at a time: decoded in place, after the header
+            text = body.decode("utf-8")
+            del body
+            kept, end = _DECODER.raw_decode(text, len(head))
+            if text[end:].strip():
+                raise ValueError("data after the slim document")
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError included
+            kept = None
+        if isinstance(kept, dict):
+            return kept, digest
+    manifest, streamed = read_slim(path)  # its own digest: the file may have changed since
+    body = json.dumps(manifest, separators=(",", ":")).encode()
+    cache.put(SLIM_HEADER + streamed.encode() + b"\n" + body)
+    return manifest, streamed
