@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -230,7 +231,16 @@ def test_an_unchanged_manifest_is_loaded_from_its_slim_cache_not_streamed(
 
 
 @pytest.mark.parametrize(
-    "damage", [b"not json", b'{"nodes": {}', b"[1, 2]", b"{} trailing", b"\xff"]
+    "damage",
+    [
+        b"not deflated",
+        zlib.compress(b"not json"),
+        zlib.compress(b'{"nodes": {}'),
+        zlib.compress(b"[1, 2]"),
+        zlib.compress(b"{} trailing"),
+        zlib.compress(b"\xff"),
+        zlib.compress(b'{"nodes": {}}')[:-3],
+    ],
 )
 def test_a_damaged_slim_cache_is_streamed_again(tmp_path: Path, damage: bytes) -> None:
     path = _write(tmp_path, json.dumps(_manifest(3)))
