@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from pathlib import Path
 
 import pytest
@@ -192,3 +193,79 @@ def test_the_code_location_copies_a_manifest_file_as_it_copies_its_bytes(tmp_pat
     gate = json.loads((by_path.folder / GATE_FILE).read_text())
     assert gate["models"] == ["m0", "m1"]
     assert [p.name for p in by_path.folder.iterdir() if p.name.startswith(".tmp")] == []
+
+
+class _Kept:
+    """A SlimCache in memory, counting what it was given."""
+
+    def __init__(self) -> None:
+        self.body: bytes | None = None
+        self.puts = 0
+
+    def get(self) -> bytes | None:
+        return self.body
+
+    def put(self, body: bytes) -> None:
+        self.body, self.puts = body, self.puts + 1
+
+
+def test_an_unchanged_manifest_is_loaded_from_its_slim_cache_not_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = json.dumps(_manifest(5))
+    path = _write(tmp_path, text)
+    kept = _Kept()
+    first = manifest_stream.read_slim_cached(path, kept)
+    assert first == read_slim(path) and kept.puts == 1
+    streamed: list[Path] = []
+    real = manifest_stream.read_slim
+    monkeypatch.setattr(manifest_stream, "read_slim", lambda p: streamed.append(p) or real(p))
+    assert manifest_stream.read_slim_cached(path, kept) == first
+    assert streamed == [] and kept.puts == 1  # same sha256: nothing decoded, nothing written
+    # One byte changed: the cache is for another file, the manifest is streamed again.
+    path.write_bytes(text.replace('"m1"', '"mX"').encode())
+    changed, digest = manifest_stream.read_slim_cached(path, kept)
+    assert streamed == [path] and kept.puts == 2
+    assert "mX" in {node["name"] for node in changed["nodes"].values()}
+    assert digest == "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        b"not deflated",
+        zlib.compress(b"not json"),
+        zlib.compress(b'{"nodes": {}'),
+        zlib.compress(b"[1, 2]"),
+        zlib.compress(b"{} trailing"),
+        zlib.compress(b"\xff"),
+        zlib.compress(b'{"nodes": {}}')[:-3],
+    ],
+)
+def test_a_damaged_slim_cache_is_streamed_again(tmp_path: Path, damage: bytes) -> None:
+    path = _write(tmp_path, json.dumps(_manifest(3)))
+    kept = _Kept()
+    digest = "sha256:" + hashlib.sha256(path.read_bytes()).hexdigest()
+    kept.body = manifest_stream.SLIM_HEADER + digest.encode() + b"\n" + damage
+    assert manifest_stream.read_slim_cached(path, kept) == read_slim(path)
+    assert (
+        kept.puts == 1
+        and kept.body != manifest_stream.SLIM_HEADER + digest.encode() + b"\n" + damage
+    )
+
+
+def test_compile_reads_no_manifest_cache_it_did_not_seal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from floe.project.compile import MANIFEST_CACHE, _SealedCache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    path = _write(tmp_path, json.dumps(_manifest(3)))
+    cache = _SealedCache(tmp_path / "out" / MANIFEST_CACHE)
+    slim, digest = manifest_stream.read_slim_cached(path, cache)
+    assert cache.get() is not None  # sealed under this user's key
+    # A forgery saying "no nodes", with the right digest but no valid seal, is not read.
+    forged = manifest_stream.SLIM_HEADER + digest.encode() + b'\n{"nodes": {}}'
+    cache.path.write_bytes(b"floe-sealed-v1 " + b"0" * 64 + b"\n" + forged)
+    assert cache.get() is None
+    assert manifest_stream.read_slim_cached(path, cache) == (slim, digest)

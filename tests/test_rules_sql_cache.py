@@ -79,3 +79,18 @@ def test_an_unparsable_model_is_cached_as_unparsable() -> None:
     assert sql_scan.facts("select from from (", "duckdb", cache=cache) is None
     assert list(LineageCache(cache.to_json()).facts.values()) == [[]]
     assert LineageCache(cache.to_json()).facts_get(next(iter(cache.facts_used))) == (True, None)
+
+
+def test_the_manifests_stripped_code_and_the_file_share_one_cache_entry(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # dbt keeps raw_code stripped; the model file ends with its newline. A compile with
+    # target/manifest.json and one without must find each other's facts, not re-parse.
+    file_text = MODELS["silver/silver_people.sql"] + "\n  \n"
+    cache = LineageCache()
+    from_file = sql_scan.facts(file_text, "duckdb", cache=cache)
+    assert from_file is not None and from_file.stars == (1,) and from_file.cartesian
+    monkeypatch.setattr(sql_scan, "_facts", _no_parse)
+    warm = LineageCache(cache.to_json())
+    assert sql_scan.facts(file_text.strip(), "duckdb", cache=warm) == from_file
+    assert warm.to_json()["sql_facts"] == cache.to_json()["sql_facts"]

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 DEFAULT_OUT = Path("target/floe")
 LINEAGE_CACHE = "lineage-cache.json"  # under --out: column lineage by SQL + upstream digest
+MANIFEST_CACHE = "manifest-cache.json"  # under --out: manifest.json's slim form by its sha256
 PARSE_PROFILE_DIR = ".parse-profile"  # under --out: floe's profile for dbt's parse
 
 
@@ -152,6 +153,23 @@ def _load_lineage_cache(out_dir: Path) -> LineageCache:
     return LineageCache(data)
 
 
+class _SealedCache:
+    """A sealed file under --out as floe.rules.manifest_stream.SlimCache (forgeries unread)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def get(self) -> bytes | None:
+        from floe.project.sealed import read_sealed
+
+        return read_sealed(self.path)
+
+    def put(self, body: bytes) -> None:
+        from floe.project.sealed import write_sealed
+
+        write_sealed(self.path, body)
+
+
 def platform_layers(tree: PlatformTree) -> dict[str, str]:
     """The platform's layers and their name prefixes, so the reader infers layers its way."""
     from floe.rules.context import DEFAULT_PREFIXES
@@ -248,7 +266,10 @@ def _read(
 
     layers = platform_layers(loaded.tree)
     if not parse:
-        return read_project(project_dir, layers=layers, manifest=manifest), None
+        kept = _SealedCache(out_dir / MANIFEST_CACHE)
+        return read_project(
+            project_dir, layers=layers, manifest=manifest, manifest_cache=kept
+        ), None
     from floe.project.run import parse_project
 
     # floe's own reader first: a malformed file is `project_invalid` with its file:line

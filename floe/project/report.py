@@ -108,10 +108,12 @@ def _encode(value: Any, newline: str, out: list[str]) -> None:
         for key in sorted(value):
             if type(key) is not str:
                 raise _Unusual
-            out.append(separator)
-            out.append(_ESCAPE(key))
-            out.append(": ")
-            _encode(value[key], inner, out)
+            item = value[key]
+            if type(item) is str:  # most leaves: no call for them
+                out.append(separator + _ESCAPE(key) + ": " + _ESCAPE(item))
+            else:
+                out.append(separator + _ESCAPE(key) + ": ")
+                _encode(item, inner, out)
             separator = "," + inner
         out.append(newline + "}")
     elif kind is list or kind is tuple:
@@ -121,8 +123,11 @@ def _encode(value: Any, newline: str, out: list[str]) -> None:
         inner = newline + "  "
         separator = "[" + inner
         for item in value:
-            out.append(separator)
-            _encode(item, inner, out)
+            if type(item) is str:
+                out.append(separator + _ESCAPE(item))
+            else:
+                out.append(separator)
+                _encode(item, inner, out)
             separator = "," + inner
         out.append(newline + "]")
     elif value is None:

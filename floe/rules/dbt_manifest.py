@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from floe.errors import UsageError
 from floe.rules.dbt_reader import SLUG, grants_of, load_schema_file, primary_key
@@ -19,18 +19,27 @@ from floe.rules.model import Column, Finding, Model, Project, Seed, Source
 from floe.rules.props_reader import manifest_exposures, props_from_node, schema_exposures
 from floe.rules.schema_yaml import classification_of, schema_entries, schema_sources, str_or_none
 
+if TYPE_CHECKING:
+    from floe.rules.manifest_stream import SlimCache
+
 _GOVERNED = ("model", "snapshot")
 
 
 def read_manifest(
-    root: Path, path: Path, name: str, yml_files: list[str], known: Mapping[str, str]
+    root: Path,
+    path: Path,
+    name: str,
+    yml_files: list[str],
+    known: Mapping[str, str],
+    cache: SlimCache | None = None,
 ) -> Project:
     """The Project of a manifest.json, read once (streamed, slimmed; see manifest_stream),
-    with `read_from` saying what was read: path, digest, dbt's timestamp."""
-    from floe.rules.manifest_stream import read_slim
+    with `read_from` saying what was read: path, digest, dbt's timestamp. With a `cache`
+    an unchanged file's slim document is loaded, not streamed again."""
+    from floe.rules.manifest_stream import read_slim_cached
 
     try:
-        manifest, digest = read_slim(path)
+        manifest, digest = read_slim_cached(path, cache)
     except (OSError, ValueError) as exc:
         raise _unreadable(f"cannot read: {exc}") from None
     origin = _origin(root, path, manifest, digest)

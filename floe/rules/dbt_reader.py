@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from floe.errors import UsageError
 from floe.rules.dbt_config import inline_config, jinja_values
@@ -34,6 +34,9 @@ from floe.rules.schema_yaml import (
     str_or_none,
 )
 from floe.rules.yaml_lines import LinedYaml, load_yaml
+
+if TYPE_CHECKING:
+    from floe.rules.manifest_stream import SlimCache
 
 SLUG = "project_invalid"
 DEFAULT_LAYER_PREFIXES: dict[str, str] = {
@@ -70,12 +73,14 @@ def read_project(
     layers: Mapping[str, str] | None = None,
     manifest: Path | None = None,
     document: dict[str, Any] | None = None,
+    manifest_cache: SlimCache | None = None,
 ) -> Project:
     """Read the dbt project at `root`; `layers` maps known layer -> name prefix.
 
     `document` is dbt's own parse (floe run, compile --parse); `manifest` a given
     manifest.json; else target/manifest.json when it is newer than every project file,
     else the files (a stale manifest is then reported as `project.manifest_stale`).
+    `manifest_cache` keeps a manifest.json's slim document between compiles.
     """
     root = Path(root)
     known = dict(layers) if layers is not None else DEFAULT_LAYER_PREFIXES
@@ -109,7 +114,7 @@ def read_project(
         return replace(project, read_from={"kind": "dbt-parse"})
     if has_manifest and (given or path.stat().st_mtime > scan.newest):
         with paused_gc():
-            return dm.read_manifest(root, path, name, scan.yml, known)
+            return dm.read_manifest(root, path, name, scan.yml, known, manifest_cache)
     with paused_gc():
         project = _Reader(root, name, config, known).read(scan)
     if has_manifest:

@@ -10,6 +10,10 @@ dropped: memory is bounded by the slim nodes, not by the file.
 The result has the manifest's own shape (`{"metadata": ..., "nodes": {uid: node}, ...}`)
 so `dbt_manifest.project_from_manifest` reads it as it reads dbt's in-process parse.
 Malformed JSON raises `ValueError` (the caller words it as `project_invalid`).
+
+With a `SlimCache` (compile's sealed `target/floe/manifest-cache.json`) the slim document
+of the last compile is kept under the file's sha256: an unchanged manifest is only hashed
+(~0.2 s for 133 MB) and its 32 MB slim form loaded, not decoded whole again (~2.5 s).
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import codecs
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 _CHUNK = 1 << 20
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -254,3 +259,66 @@ def read_slim(path: Path) -> tuple[dict[str, Any], str]:
         while stream.more():  # hash to the very end (white space after the object)
             pass
     return manifest, "sha256:" + stream.sha.hexdigest()
+
+
+SLIM_HEADER = b"floe-slim-manifest-v1 "
+
+
+class SlimCache(Protocol):
+    """One body kept between compiles (sealed by the caller: a forgery is never read)."""
+
+    def get(self) -> bytes | None: ...
+    def put(self, body: bytes) -> None: ...
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return "sha256:" + hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def read_slim_cached(path: Path, cache: SlimCache | None) -> tuple[dict[str, Any], str]:
+    """`read_slim`, or the slim document a compile of the same file (same sha256) kept."""
+    if cache is None:
+        return read_slim(path)
+    digest = file_digest(path)
+    body = cache.get()
+    head = SLIM_HEADER + digest.encode() + b"\n"
+    if body is not None and body.startswith(head):
+        try:
+            text = zlib.decompress(memoryview(body)[len(head) :]).decode("utf-8")
+            del body
+            kept, end = _DECODER.raw_decode(text)
+            if text[end:].strip():
+                raise ValueError("data after the slim document")
+        except (ValueError, zlib.error):  # UnicodeDecodeError, JSONDecodeError included
+            kept = None
+        if isinstance(kept, dict):
+            return kept, digest
+    manifest, streamed = read_slim(path)  # its own digest: the file may have changed since
+    cache.put(SLIM_HEADER + streamed.encode() + b"\n" + _deflated(manifest))
+    return manifest, streamed
+
+
+def _deflated(manifest: dict[str, Any]) -> bytes:
+    """The slim document as compressed JSON, encoded member by member: a cold compile of
+    10,000 models never holds its 32 MB of text, only ~3 MB compressed."""
+    packer = zlib.compressobj(1)
+    parts: list[bytes] = []
+
+    def put(text: str) -> None:
+        parts.append(packer.compress(text.encode("utf-8")))
+
+    compact = json.JSONEncoder(separators=(",", ":")).encode
+    put("{")
+    for index, (key, value) in enumerate(manifest.items()):
+        put(("," if index else "") + json.dumps(key) + ":")
+        if isinstance(value, dict):
+            put("{")
+            for inner, (name, item) in enumerate(value.items()):
+                put(("," if inner else "") + json.dumps(name) + ":" + compact(item))
+            put("}")
+        else:
+            put(compact(value))
+    put("}")
+    parts.append(packer.flush())
+    return b"".join(parts)
