@@ -101,7 +101,8 @@ def _requests(registry: Any, repo: str, before: int) -> list[str]:
 
 
 def _kinds(log: list[str]) -> Counter[str]:
-    return Counter(line.split()[0] + (" blob" if "/blobs/" in line else " manifest") for line in log)
+    kind = {True: " blob", False: " manifest"}
+    return Counter(line.split()[0] + kind["/blobs/" in line] for line in log)
 
 
 def test_a_first_publish_asks_no_head(registry: Any, repo_name: str, tree: Path) -> None:
