@@ -177,7 +177,10 @@ def test_pull_unsigned_from_a_layout(tmp_path: Path, layout_ref: str, home: dict
     )
     assert (out / "manifest.json").is_file()
     assert _loaded(modules, (*NETWORK, *CRYPTO, *HEAVY)) == []
-    assert "floe.tree.model:schema-built" in modules  # a download is validated in full
+    # a download is validated in full by the plain walk (parse_tree's verdict, see
+    # tests/test_tree_download.py): no pydantic schema is built for a valid tree
+    assert "floe.tree.download" in modules
+    assert "floe.tree.model:schema-built" not in modules
 
 
 def test_pull_unsigned_from_a_registry(
@@ -196,6 +199,7 @@ def test_pull_unsigned_from_a_registry(
     assert (out / "manifest.json").is_file()
     assert "requests" in modules  # a registry is HTTP
     assert _loaded(modules, (*CRYPTO, *HEAVY)) == []
+    assert "floe.tree.model:schema-built" not in modules  # the plain walk gave the verdict
 
 
 def test_publish_unsigned(tmp_path: Path, tree_dir: Path, home: dict[str, str]) -> None:

@@ -120,7 +120,7 @@ def tree_metadata(files: dict[str, bytes], origin: str) -> dict[str, Any]:
     """manifest.json's metadata, after checking the tree still matches its content digest.
 
     The compiler validated the schema; publishing re-checks integrity (cheap, no pydantic),
-    and every pull re-validates everything with floe.tree.model.parse_tree.
+    and every pull re-validates everything (floe.tree.download: the verdict of parse_tree).
     """
     try:
         manifest = json.loads(files[MANIFEST_FILE])
@@ -429,10 +429,10 @@ def _refuse_escaping_parents(out_dir: Path) -> None:
 
 
 def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result: Unpacked) -> str:
-    from floe.tree.model import parse_tree
+    from floe.tree.download import check_download
 
     files = read_tree_files(staging)
-    tree = parse_tree(files, origin=f"artifact {result.manifest_digest}")
+    digest = check_download(files, origin=f"artifact {result.manifest_digest}")
     layer = result.files.get(MANIFEST_FILE)
     same_blob = layer is not None and layer.digest == config.digest
     # The manifest.json layer was verified against the same digest: no second download.
@@ -444,23 +444,23 @@ def _verify_floe_tree(target: Target, config: Descriptor, staging: Path, result:
             hint="the artifact is corrupt or tampered with; nothing was written",
         )
     annotated = result.annotations.get(ANNOTATION_CONTENT_DIGEST)
-    if annotated and annotated != tree.manifest.metadata.digest:
+    if annotated and annotated != digest:
         raise GateError(
             "pull_digest_mismatch",
-            f"content digest {tree.manifest.metadata.digest} does not match the "
+            f"content digest {digest} does not match the "
             f"{ANNOTATION_CONTENT_DIGEST} annotation ({annotated})",
             hint="the artifact is corrupt or tampered with; nothing was written",
         )
-    return tree.manifest.metadata.digest
+    return digest
 
 
 def _tree_digest_if_valid(staging: Path) -> str | None:
     """A non-floe artifact (e.g. pushed by oras) may still hold a valid platform tree."""
     if not (staging / MANIFEST_FILE).is_file():
         return None  # not even shaped like a tree: skip loading the tree models
-    from floe.tree.model import parse_tree
+    from floe.tree.download import check_download
 
     try:
-        return parse_tree(read_tree_files(staging)).manifest.metadata.digest
+        return check_download(read_tree_files(staging))
     except FloeError:
         return None

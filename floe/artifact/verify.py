@@ -70,12 +70,15 @@ def _declared_policy(target: Target, desc: Descriptor) -> TrustPolicy:
     config = read_manifest(target, desc).get("config") or {}
     if config.get("mediaType") != FLOE_CONFIG:
         return TrustPolicy()
+    from floe.tree.download import plain_security
     from floe.tree.model import PlatformManifest
 
     try:
-        return PlatformManifest.model_validate(
-            json.loads(target.fetch_bytes(Descriptor.from_json(config)))
-        ).security
+        data = json.loads(target.fetch_bytes(Descriptor.from_json(config)))
+        security = plain_security(data)  # valid as written: no PlatformManifest schema build
+        if security is not None:
+            return TrustPolicy.model_validate(security)
+        return PlatformManifest.model_validate(data).security
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         raise GateError("tree_invalid", f"{desc.digest}: manifest.json: {exc}") from None
 

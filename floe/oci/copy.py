@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, Protocol, cast, runtime_checkable
 
 from floe.errors import GateError, UsageError
 from floe.oci.manifest import Index, Manifest, parse_document
@@ -77,6 +77,20 @@ class CopyStats:
         }
 
 
+@runtime_checkable
+class _KnowsAbsent(Protocol):
+    """A destination that can tell, without a request, that it lacks a digest."""
+
+    def known_absent(self, desc: Descriptor) -> bool: ...
+
+
+def _ask(dst: Target, desc: Descriptor) -> bool:
+    """Whether dst holds desc, with no HEAD when dst already knows it does not."""
+    if isinstance(dst, _KnowsAbsent) and dst.known_absent(desc):
+        return False
+    return dst.exists(desc)
+
+
 def copy_graph(
     src: Target,
     dst: Target,
@@ -129,7 +143,7 @@ class _Copier:
             )
         data = self.src.fetch_bytes(desc, MAX_MANIFEST_BYTES)
         doc = parse_document(data, desc)
-        if self.dst.exists(desc):
+        if _ask(self.dst, desc):
             # A stored manifest implies its whole graph is stored (registries refuse
             # manifests with missing blobs; layouts write manifests last): one HEAD, done.
             self._skip_graph(doc)
@@ -193,7 +207,7 @@ class _Copier:
                     future.result()  # re-raise the first failure
 
     def _copy_blob(self, desc: Descriptor) -> None:
-        if self.dst.exists(desc):
+        if _ask(self.dst, desc):
             self.stats.count(desc, copied=False)
             self._notify("skip", desc, desc.size)
             return

@@ -344,6 +344,18 @@ class RemoteTarget(Uploads):
     def _kind(self, desc: Descriptor) -> str:
         return "manifests" if desc.media_type in MANIFEST_MEDIA_TYPES else "blobs"
 
+    def known_absent(self, desc: Descriptor) -> bool:
+        """True when a HEAD before pushing `desc` would only confirm what is known: this
+        session read the tag list and the repository had no tag (a first publish), and
+        nothing since was written or found. An orphan blob of an interrupted push may still
+        be there: it is uploaded again, correct (content-addressed) and a request cheaper
+        than asking first for every blob."""
+        with self._lock:
+            if self._tag_list != []:
+                return False
+            known = (self._present, self._manifests, self._small)
+            return not any(desc.digest in held for held in known)
+
     def exists(self, desc: Descriptor, scopes: tuple[str, ...] | None = None) -> bool:
         with self._lock:
             if desc.digest in self._manifests or desc.digest in self._small:

@@ -73,9 +73,13 @@ class Uploads:
     session: RegistrySession
     _lock: threading.Lock
     _absent: set[str]
+    _present: set[str]
     _push: tuple[str, ...]
 
     def exists(self, desc: Descriptor, scopes: tuple[str, ...] | None = None) -> bool:
+        raise NotImplementedError
+
+    def known_absent(self, desc: Descriptor) -> bool:
         raise NotImplementedError
 
     def push_manifest(self, desc: Descriptor, data: bytes, tag: str | None = None) -> None:
@@ -134,10 +138,12 @@ class Uploads:
         with self._lock:  # a graph copy has just asked (HEAD): do not ask again
             checked = desc.digest in self._absent
             self._absent.discard(desc.digest)
-        if not checked and self.exists(desc, self._push):
+        if not checked and not self.known_absent(desc) and self.exists(desc, self._push):
             return
         try:
             self._upload(desc, stream)
+            with self._lock:
+                self._present.add(desc.digest)  # the same digest twice in a graph: sent once
         finally:
             with self._lock:
                 self._absent.discard(desc.digest)
