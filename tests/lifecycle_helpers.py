@@ -163,3 +163,25 @@ def make_signer(folder: Path, name: str = "cosign") -> tuple[Any, Path]:
     pub = folder / f"{name}.pub"
     pub.write_bytes(public_key_pem(signer.public_key))
     return signer, pub
+
+
+def signed_project(tmp_path: Path, monkeypatch: Any) -> tuple[Path, Path]:
+    """A project initialised on a signed v1.2.3 (its key pinned): (project, its oci cache)."""
+    from conftest import run_floe
+
+    from floe.release.lockfile import read_lock
+
+    monkeypatch.setenv("FLOE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("FLOE_REGISTRY", raising=False)
+    signer, pub = make_signer(tmp_path / "keys")
+    registry = f"oci-layout://{tmp_path / 'registry'}"
+    publish(registry, make_tree("1.2.3"), signer=signer)
+    project = tmp_path / "p"
+    project.mkdir()
+    result = run_floe(
+        "init", "--platform=v1.2.3", "--registry", registry, "--key", str(pub), cwd=project
+    )
+    assert result.exit_code == 0, result.output
+    lock = read_lock(project / ".floe" / "cache" / "artifacts.lock")
+    assert lock is not None and lock.platform.signers
+    return project, project / ".floe" / "cache" / "oci"

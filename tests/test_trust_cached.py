@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_floe
-from lifecycle_helpers import make_signer, make_tree, publish
+from lifecycle_helpers import make_signer, signed_project
 
 from floe.errors import GateError
 from floe.oci.layout import LayoutTarget
@@ -18,20 +18,7 @@ from floe.signing.sign import sign_artifact
 
 
 def _signed_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    monkeypatch.setenv("FLOE_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("FLOE_REGISTRY", raising=False)
-    signer, pub = make_signer(tmp_path / "keys")
-    registry = f"oci-layout://{tmp_path / 'registry'}"
-    publish(registry, make_tree("1.2.3"), signer=signer)
-    project = tmp_path / "p"
-    project.mkdir()
-    result = run_floe(
-        "init", "--platform=v1.2.3", "--registry", registry, "--key", str(pub), cwd=project
-    )
-    assert result.exit_code == 0, result.output
-    lock = read_lock(project / ".floe" / "cache" / "artifacts.lock")
-    assert lock is not None and lock.platform.signers
-    return project, project / ".floe" / "cache" / "oci"
+    return signed_project(tmp_path, monkeypatch)
 
 
 def test_the_cached_signature_is_checked_again(

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import run_floe
-from lifecycle_helpers import force_writable, make_signer, make_tree, publish
+from lifecycle_helpers import force_writable, make_signer, signed_project
 
 from floe.errors import GateError, UsageError
 from floe.oci.layout import LayoutTarget
@@ -29,19 +28,8 @@ from floe.trust import cached
 
 
 def _signed_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    monkeypatch.setenv("FLOE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.delenv("FLOE_REGISTRY", raising=False)
-    signer, pub = make_signer(tmp_path / "keys")
-    registry = f"oci-layout://{tmp_path / 'registry'}"
-    publish(registry, make_tree("1.2.3"), signer=signer)
-    project = tmp_path / "p"
-    project.mkdir()
-    result = run_floe(
-        "init", "--platform=v1.2.3", "--registry", registry, "--key", str(pub), cwd=project
-    )
-    assert result.exit_code == 0, result.output
-    return project, project / ".floe" / "cache" / "oci"
+    return signed_project(tmp_path, monkeypatch)
 
 
 def _out(project: Path) -> Path:
