@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,13 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = Tr
     The temp file is created 0600 (mkstemp), so a secret (mode=0o600) is never
     readable by others, not even for a moment. Fails with `file_write_failed`.
     """
+    atomic_write_chunks(path, (data,), mode=mode, fsync=fsync)
+
+
+def atomic_write_chunks(
+    path: Path, chunks: Iterable[bytes], *, mode: int = 0o644, fsync: bool = True
+) -> None:
+    """`atomic_write` of a stream of chunks (a large copy never held in memory)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".tmp-{path.name}.", dir=path.parent)
@@ -31,7 +39,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, fsync: bool = Tr
         raise write_failed(path, exc) from None
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            for chunk in chunks:
+                out.write(chunk)
             if fsync:
                 out.flush()
                 os.fsync(out.fileno())

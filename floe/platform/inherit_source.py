@@ -48,7 +48,7 @@ from floe.release.lockfile import Lock, LockedPlatform, dumps, read_lock, write_
 from floe.release.resolve import (
     Source,
     check_against_lock,
-    repository_of,
+    pins_repository,
     resolve,
     source_from,
 )
@@ -135,7 +135,7 @@ class _Job:
 
     @property
     def same_repo(self) -> bool:
-        return self.locked is not None and repository_of(self.locked.ref) == str(self.source.stored)
+        return pins_repository(self.locked, self.source)
 
 
 def _from_lock(job: _Job, locked: LockedPlatform) -> tuple[CachedSource, Descriptor, str]:

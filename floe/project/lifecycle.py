@@ -39,7 +39,7 @@ from floe.release.cache import (
 )
 from floe.release.constraints import Constraint, Newer, parse_constraint, parse_tag
 from floe.release.lockfile import Lock, LockedPlatform, read_lock
-from floe.release.resolve import Source, repository_of, source_from
+from floe.release.resolve import Source, pins_repository, repository_of, source_from
 from floe.tree.model import PlatformTree, TrustedIdentity, TrustPolicy, load_locked_tree
 
 if TYPE_CHECKING:
@@ -281,7 +281,7 @@ class _Job:
     @property
     def same_repo(self) -> bool:
         """The lock pins this very repository (else the lock says nothing about it)."""
-        return self.locked is not None and repository_of(self.locked.ref) == str(self.source.stored)
+        return pins_repository(self.locked, self.source)
 
     def remote(self) -> Target:
         return self.source.open(self.options)

@@ -78,6 +78,11 @@ def source_from(text: str, base: Path, project: Path, *, pinned: bool = False) -
     return Source(replace(repo, path=stored_path), replace(repo, path=str(absolute)))
 
 
+def pins_repository(locked: LockedPlatform | None, source: Source) -> bool:
+    """The lock pins this very repository (else the lock says nothing about it)."""
+    return locked is not None and repository_of(locked.ref) == str(source.stored)
+
+
 @dataclass(frozen=True)
 class Resolved:
     tag: str

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -130,29 +130,17 @@ def code_location_for(compiled: Any, project_dir: Path, profiles_dir: Path) -> C
 
 def _copy(source: Path, target: Path) -> str:
     """Copy `source` to `target` (temp then rename), returning the copy's sha256 digest."""
-    import os
-    import tempfile
-
-    from floe.files import write_failed
+    from floe.files import atomic_write_chunks
 
     sha = hashlib.sha256()
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}.", dir=target.parent)
-    except OSError as exc:
-        raise write_failed(target, exc) from None
-    try:
-        with open(source, "rb") as src, os.fdopen(fd, "wb") as out:
+
+    def chunks() -> Iterator[bytes]:
+        with open(source, "rb") as src:
             while chunk := src.read(1 << 20):
                 sha.update(chunk)
-                out.write(chunk)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise write_failed(target, exc) from None
-        raise
+                yield chunk
+
+    atomic_write_chunks(target, chunks(), fsync=False)  # a read error is file_write_failed too
     return "sha256:" + sha.hexdigest()
 
 
