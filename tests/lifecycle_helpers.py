@@ -185,3 +185,13 @@ def signed_project(tmp_path: Path, monkeypatch: Any) -> tuple[Path, Path]:
     lock = read_lock(project / ".floe" / "cache" / "artifacts.lock")
     assert lock is not None and lock.platform.signers
     return project, project / ".floe" / "cache" / "oci"
+
+
+def tree_hashes(*roots: Path) -> dict[str, str]:
+    """sha256 of every file under each root (a missing root has none): caches before/after."""
+    out: dict[str, str] = {}
+    for root in roots:
+        for path in sorted(root.rglob("*")) if root.exists() else []:
+            if path.is_file():
+                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import random
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import run_floe
-from lifecycle_helpers import make_signer, make_tree, publish
+from lifecycle_helpers import make_signer, make_tree, publish, tree_hashes
 
 from floe.errors import UsageError
 from floe.files import recover_dir, replace_dir
@@ -18,17 +17,8 @@ from floe.project.lifecycle import load_verified_platform, read_project
 from floe.release.cache import ProjectPaths
 
 
-def _hashes(*roots: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for root in roots:
-        for path in sorted(root.rglob("*")) if root.exists() else []:
-            if path.is_file():
-                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
 def _caches(project: Path) -> dict[str, str]:
-    return _hashes(project / ".floe", Path(os.environ["XDG_CACHE_HOME"]))
+    return tree_hashes(project / ".floe", Path(os.environ["XDG_CACHE_HOME"]))
 
 
 @pytest.mark.registry

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from compile_helpers import REPO_ROOT, copy_demo, write_tiny_project
 from conftest import run_floe
-from lifecycle_helpers import make_signer, make_tree, publish
+from lifecycle_helpers import make_signer, make_tree, publish, tree_hashes
 
 from floe.project.lifecycle import load_verified_platform
 from floe.project.preview import diff_findings
@@ -78,18 +78,9 @@ TIGHTER = {
 }  # fmt: skip
 
 
-def _hashes(*roots: Path) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for root in roots:
-        for path in sorted(root.rglob("*")) if root.exists() else []:
-            if path.is_file():
-                out[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return out
-
-
 def _state(project: Path) -> dict[str, str]:
     """Everything a build or an init writes: floe.yaml, the lock, trees, reports, profile."""
-    state = _hashes(project / ".floe" / "platform", project / "target")
+    state = tree_hashes(project / ".floe" / "platform", project / "target")
     for name in ("floe.yaml", ".floe/cache/artifacts.lock", "profiles.yml"):
         path = project / name
         state[name] = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else "-"
@@ -97,7 +88,7 @@ def _state(project: Path) -> dict[str, str]:
 
 
 def _caches(project: Path) -> dict[str, str]:
-    return _hashes(project / ".floe", Path(os.environ["XDG_CACHE_HOME"]))
+    return tree_hashes(project / ".floe", Path(os.environ["XDG_CACHE_HOME"]))
 
 
 def _init_demo(tmp_path: Path, repo: str, files: dict[str, bytes], signer: Any, pub: Path) -> Path:
@@ -224,7 +215,7 @@ def test_preview_with_dbt_parse_sees_what_dbt_resolved(
     signer, pub = make_signer(tmp_path / "keys")
     project = _init_demo(tmp_path, repo, release(acme_files, "1.2.3", key=pub), signer, pub)
     publish(repo, release(acme_files, "1.3.0", TIGHTER, key=pub), signer=signer)
-    reports = _hashes(project / "target" / "floe")
+    reports = tree_hashes(project / "target" / "floe")
     profile = (project / "profiles.yml").read_bytes()
     files_mode = json.loads(
         run_floe("compile", "--dir", str(project), "--platform=v1.3.0", "--format=json").stdout
@@ -242,7 +233,7 @@ def test_preview_with_dbt_parse_sees_what_dbt_resolved(
     assert sorted(tuple(f[k] for k in key) for f in data["added"]) == sorted(
         tuple(f[k] for k in key) for f in files_mode["added"]
     )
-    assert _hashes(project / "target" / "floe") == reports  # no report of a build rewritten
+    assert tree_hashes(project / "target" / "floe") == reports  # no report of a build rewritten
     assert (project / "profiles.yml").read_bytes() == profile
     manifest = project / "target" / "manifest.json"  # what dbt's parse left
     given = run_floe(
